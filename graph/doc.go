@@ -1,0 +1,18 @@
+// Package graph holds lwca's layer building blocks over Gorgonia expression graphs.
+//
+// A network is a list of Layers. Each Layer adds its nodes to a graph through a Builder, which
+// owns the graph, the shared parameter Store and the hook points. The same layers are built
+// twice: once into a training graph (batch statistics, hook taps, gradients) and once into an
+// evaluation graph (running statistics, forward only); both bind the same parameter tensors, so
+// they never drift apart.
+//
+//	store := graph.NewStore(tensor.Float32, 1)          // dtype, initialisation seed
+//	b := graph.NewBuilder(graph.NewExprGraph(), store, graph.Train, 128)
+//	x := b.Input("x", 128, 784)
+//	net := graph.Sequential{graph.NewLinear("fc1", 784, 256), graph.ReLU{}, graph.NewLinear("fc2", 256, 10)}
+//	logits, err := net.Forward(b, x)
+//
+// Weighted layers form an explicit 2-D product h = x·W and wrap x and h in hook taps
+// (Builder.TapInput, Builder.TapOutput): that is all a new weighted layer type needs to do to
+// be analysed. Layers written outside this package use exactly the same API.
+package graph

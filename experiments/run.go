@@ -1,0 +1,319 @@
+package experiments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/lwca/lwca/analysis"
+	"github.com/lwca/lwca/data"
+	"github.com/lwca/lwca/experiments/config"
+	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/optim"
+	"github.com/lwca/lwca/results"
+	"github.com/lwca/lwca/train"
+	"gorgonia.org/tensor"
+)
+
+// Run statuses recorded in summary.json.
+const (
+	StatusRunning   = "running"
+	StatusCompleted = "completed"
+	StatusDiverged  = "diverged" // the loss became NaN or ±Inf: a result, not a failure
+	StatusStopped   = "stopped"  // interrupted (context cancelled)
+	StatusFailed    = "failed"
+)
+
+// File names in a run directory.
+const (
+	ConfigFile       = "config.yaml"
+	MetricsFile      = "metrics.jsonl"
+	ConditioningFile = "conditioning.jsonl"
+	SummaryFile      = "summary.json"
+)
+
+// Options are the run-time settings that are not part of an experiment's config.
+type Options struct {
+	// Progress receives the progress bar or log lines; nil is silent.
+	Progress io.Writer
+	// Backend describes the numeric backend, for summary.json.
+	Backend map[string]any
+}
+
+// Final holds a run's closing figures.
+type Final struct {
+	TrainLoss     analysis.Float `json:"train_loss"`
+	TrainAccuracy analysis.Float `json:"train_accuracy"`
+	TestLoss      analysis.Float `json:"test_loss"`
+	TestAccuracy  analysis.Float `json:"test_accuracy"`
+}
+
+// Summary is the content of summary.json.
+type Summary struct {
+	Name           string         `json:"name"`
+	Status         string         `json:"status"`
+	Error          string         `json:"error,omitempty"`
+	DivergedAtStep *int           `json:"diverged_at_step,omitempty"`
+	Steps          int            `json:"steps"`
+	Epochs         int            `json:"epochs"`
+	AnalysisSteps  int            `json:"analysis_steps"`
+	Layers         []string       `json:"layers"`
+	Final          Final          `json:"final"`
+	BestTest       analysis.Float `json:"best_test_accuracy"`
+	WallSeconds    float64        `json:"wall_seconds"`
+	Backend        map[string]any `json:"backend,omitempty"`
+}
+
+type trainRecord struct {
+	Type     string         `json:"type"`
+	Step     int            `json:"step"`
+	Epoch    int            `json:"epoch"`
+	LR       float64        `json:"lr"`
+	Loss     analysis.Float `json:"loss"`
+	Accuracy float64        `json:"accuracy"`
+}
+
+type testRecord struct {
+	Type          string         `json:"type"`
+	Step          int            `json:"step"`
+	Epoch         int            `json:"epoch"`
+	TrainLoss     analysis.Float `json:"train_loss"`
+	TrainAccuracy float64        `json:"train_accuracy"`
+	TestLoss      analysis.Float `json:"test_loss"`
+	TestAccuracy  float64        `json:"test_accuracy"`
+}
+
+// Run trains the experiment cfg into the directory out and returns its summary. A diverging
+// run returns its summary (status diverged) and no error; errors are for runs that could not
+// be carried out. If ctx is cancelled the run stops after the current step, status stopped.
+func Run(ctx context.Context, cfg config.Config, out string, opts Options) (*Summary, error) {
+	start := time.Now()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	resolved, err := cfg.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := results.WriteFile(filepath.Join(out, ConfigFile), resolved); err != nil {
+		return nil, err
+	}
+	for _, f := range []string{MetricsFile, ConditioningFile} { // a fresh run starts empty
+		if err := os.Remove(filepath.Join(out, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("run directory: %w", err)
+		}
+	}
+	sum := &Summary{Name: cfg.Name, Status: StatusRunning, Backend: opts.Backend}
+	writeSummary := func() error {
+		sum.WallSeconds = math.Round(time.Since(start).Seconds()*1000) / 1000
+		return results.WriteJSON(filepath.Join(out, SummaryFile), sum)
+	}
+	if err := writeSummary(); err != nil {
+		return nil, err
+	}
+	r, err := newRunner(cfg, out, opts)
+	if err == nil {
+		sum.Layers = r.layers
+		err = r.loop(ctx, sum)
+		if cerr := r.close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		sum.Status, sum.Error = StatusFailed, err.Error()
+		if werr := writeSummary(); werr != nil {
+			return sum, errors.Join(err, werr)
+		}
+		return sum, err
+	}
+	return sum, writeSummary()
+}
+
+// runner holds everything a run needs between steps.
+type runner struct {
+	cfg        config.Config
+	train      *data.Set
+	test       *data.Set
+	batcher    *data.Batcher
+	trainer    *train.Trainer
+	evaluator  *train.Evaluator
+	store      *graph.Store
+	opt        *optim.SGD
+	sched      optim.Schedule
+	cond       *conditioner
+	metrics    *results.Log
+	condLog    *results.Log
+	progress   *progress
+	layers     []string
+	weightOf   map[string]int // layer → index of its weight among the trainer's params
+	totalSteps int
+	perEpoch   int
+}
+
+func newRunner(cfg config.Config, out string, opts Options) (*runner, error) {
+	trainSet, testSet, err := LoadData(cfg.Data, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	net, store, err := BuildModel(cfg, trainSet.D, trainSet.Classes)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, train: trainSet, test: testSet, store: store}
+	if r.trainer, err = train.NewTrainer(net, store, cfg.Data.BatchSize, trainSet.D); err != nil {
+		return nil, err
+	}
+	if r.evaluator, err = train.NewEvaluator(net, store, min(cfg.Data.EvalBatchSize, max(testSet.N, 1)), trainSet.D); err != nil {
+		return nil, err
+	}
+	r.batcher = data.NewBatcher(trainSet, cfg.Data.BatchSize, cfg.Data.Shuffle, cfg.Seed)
+	r.perEpoch = r.batcher.BatchesPerEpoch()
+	r.totalSteps = cfg.Train.Epochs * r.perEpoch
+	if cfg.Train.Steps > 0 && cfg.Train.Steps < r.totalSteps {
+		r.totalSteps = cfg.Train.Steps
+	}
+	o := cfg.Optim
+	r.opt = optim.NewSGD(optim.SGDConfig{Momentum: o.Momentum, Nesterov: o.Nesterov, WeightDecay: o.WeightDecay})
+	r.sched = optim.Schedule{Base: o.LR, Gamma: 1, WarmupSteps: o.Schedule.WarmupSteps, WarmupLR: o.Schedule.WarmupLR}
+	if o.Schedule.Type == config.ScheduleMultistep {
+		r.sched.Milestones, r.sched.Gamma = o.Schedule.Milestones, o.Schedule.Gamma
+	}
+	r.cond = newConditioner(cfg.Analysis.P, cfg.Analysis.Layers)
+	if err := r.cond.checkLayers(r.trainer.Hooks()); err != nil {
+		return nil, err
+	}
+	r.weightOf = map[string]int{}
+	for i, p := range r.trainer.Params() {
+		if p.Role == graph.Weight {
+			r.weightOf[p.Layer] = i
+		}
+	}
+	for _, p := range r.trainer.Hooks().Points() {
+		r.layers = append(r.layers, p.Layer)
+	}
+	if r.metrics, err = results.OpenLog(filepath.Join(out, MetricsFile)); err != nil {
+		return nil, err
+	}
+	if r.condLog, err = results.OpenLog(filepath.Join(out, ConditioningFile)); err != nil {
+		return nil, err
+	}
+	r.progress = newProgress(opts.Progress, cfg.Name, r.totalSteps, cfg.Train.LogEvery)
+	return r, nil
+}
+
+func (r *runner) close() error {
+	return errors.Join(r.metrics.Close(), r.condLog.Close())
+}
+
+func (r *runner) analysisDue(step int) bool {
+	every := r.cfg.Analysis.Every
+	return every > 0 && step%every == 0
+}
+
+func (r *runner) loop(ctx context.Context, sum *Summary) error {
+	x := make([]float32, r.cfg.Data.BatchSize*r.train.D)
+	y := make([]int32, r.cfg.Data.BatchSize)
+	weights := make([]*tensor.Dense, len(r.trainer.Params()))
+	for i, p := range r.trainer.Params() {
+		weights[i] = p.Value
+	}
+	var epochLoss float64
+	var epochCorrect, epochSeen int
+	for step := 0; step < r.totalSteps; step++ {
+		if err := ctx.Err(); err != nil {
+			sum.Status = StatusStopped
+			r.progress.message("%s: stopped at step %d", r.cfg.Name, step)
+			return nil
+		}
+		epoch, index := r.batcher.Next(x, y)
+		lr := r.sched.At(step, epoch)
+		capture := r.analysisDue(step)
+		loss, correct, err := r.trainer.Run(x, y, capture)
+		if err != nil {
+			return fmt.Errorf("step %d: %w", step, err)
+		}
+		sum.Steps, sum.Epochs = step+1, epoch
+		if err := r.metrics.Append(trainRecord{"train", step, epoch, lr, analysis.Float(loss), float64(correct) / float64(len(y))}); err != nil {
+			return err
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			sum.Status, sum.DivergedAtStep = StatusDiverged, &step
+			r.progress.message("%s: diverged at step %d (loss %v)", r.cfg.Name, step, loss)
+			return nil
+		}
+		grads, err := r.trainer.Grads()
+		if err != nil {
+			return err
+		}
+		if capture {
+			if err := r.analyse(step, epoch, lr, grads); err != nil {
+				return err
+			}
+			sum.AnalysisSteps++
+		}
+		if err := r.opt.Step(weights, grads, lr); err != nil {
+			return err
+		}
+		epochLoss += loss * float64(len(y))
+		epochCorrect += correct
+		epochSeen += len(y)
+		r.progress.step(step, epoch, loss, lr)
+		if index == r.perEpoch-1 || step == r.totalSteps-1 {
+			testLoss, testAcc, err := r.evaluator.Evaluate(r.test.X, r.test.Y)
+			if err != nil {
+				return err
+			}
+			rec := testRecord{"test", step, epoch, analysis.Float(epochLoss / float64(epochSeen)),
+				float64(epochCorrect) / float64(epochSeen), analysis.Float(testLoss), testAcc}
+			if err := r.metrics.Append(rec); err != nil {
+				return err
+			}
+			if err := errors.Join(r.metrics.Sync(), r.condLog.Sync()); err != nil {
+				return err
+			}
+			sum.Final = Final{rec.TrainLoss, analysis.Float(rec.TrainAccuracy), rec.TestLoss, analysis.Float(testAcc)}
+			sum.BestTest = analysis.Float(math.Max(float64(sum.BestTest), testAcc))
+			r.progress.message("%s: epoch %d train loss %.4f acc %.4f, test loss %.4f acc %.4f",
+				r.cfg.Name, epoch, rec.TrainLoss, rec.TrainAccuracy, testLoss, testAcc)
+			epochLoss, epochCorrect, epochSeen = 0, 0, 0
+		}
+	}
+	sum.Status = StatusCompleted
+	return nil
+}
+
+func (r *runner) analyse(step, epoch int, lr float64, grads []*tensor.Dense) error {
+	params := r.trainer.Params()
+	weight := func(layer string) *tensor.Dense {
+		if i, ok := r.weightOf[layer]; ok {
+			return params[i].Value
+		}
+		return nil
+	}
+	grad := func(layer string) *tensor.Dense {
+		if i, ok := r.weightOf[layer]; ok {
+			return grads[i]
+		}
+		return nil
+	}
+	las, err := r.cond.analyse(r.trainer.Hooks(), weight, grad, lr, r.cfg.Optim.Momentum)
+	if err != nil {
+		return fmt.Errorf("step %d: %w", step, err)
+	}
+	for _, la := range las {
+		for _, rec := range la.records(step, epoch) {
+			if err := r.condLog.Append(rec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

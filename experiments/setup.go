@@ -1,0 +1,86 @@
+package experiments
+
+import (
+	"fmt"
+
+	"github.com/lwca/lwca/data"
+	"github.com/lwca/lwca/experiments/config"
+	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/nets"
+	"gorgonia.org/tensor"
+)
+
+// LoadData loads and normalises the training and test sets a config asks for.
+func LoadData(c config.DataConfig, seed uint64) (train, test *data.Set, err error) {
+	switch c.Dataset {
+	case config.DatasetMNIST, config.DatasetFashionMNIST:
+		dir := c.Path
+		if dir == "" {
+			if c.Dataset == config.DatasetMNIST {
+				dir, err = data.DefaultMNISTDir()
+			} else {
+				dir, err = data.DefaultFashionMNISTDir()
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+		}
+		if c.Dataset == config.DatasetMNIST {
+			train, test, err = data.MNIST(dir)
+		} else {
+			train, test, err = data.FashionMNIST(dir)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	case config.DatasetSynthetic:
+		s := c.Synthetic
+		train, test = data.Synthetic(data.SyntheticOptions{Classes: s.Classes, D: s.Dim, NTrain: s.Train,
+			NTest: s.Test, Separation: s.Separation, Noise: s.Noise, Seed: seed})
+	default:
+		return nil, nil, fmt.Errorf("data.dataset: unknown dataset %q", c.Dataset)
+	}
+	if c.TrainLimit > 0 && c.TrainLimit < train.N {
+		train = train.Subset(c.TrainLimit)
+	}
+	if c.TestLimit > 0 && c.TestLimit < test.N {
+		test = test.Subset(c.TestLimit)
+	}
+	// Pixel datasets load as x/255; synthetic features are already centred.
+	if c.Normalize == config.NormalizeStandard {
+		mean, std := data.Stats(train)
+		train.Standardize(mean, std)
+		test.Standardize(mean, std)
+	}
+	if train.N < c.BatchSize {
+		return nil, nil, fmt.Errorf("data.batch_size: %d is larger than the training set (%d samples)", c.BatchSize, train.N)
+	}
+	return train, test, nil
+}
+
+// BuildModel returns the network a config describes and a parameter store seeded from the
+// run's seed.
+func BuildModel(c config.Config, inputDim, classes int) (graph.Layer, *graph.Store, error) {
+	m := c.Model
+	init, err := graph.InitByName(m.Init)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model.init: %w", err)
+	}
+	var net graph.Layer
+	switch m.Arch {
+	case config.ArchMLP:
+		net, err = nets.MLP(nets.MLPSpec{Input: inputDim, Depth: m.Depth, Width: m.Width, Classes: classes,
+			Activation: graph.Activation(m.Activation), Norm: nets.Norm(m.Norm), Placement: nets.Placement(m.BNPlacement),
+			Bias: m.Bias, Init: init, BNMomentum: m.BNMomentum, BNEps: m.BNEps})
+	default:
+		err = fmt.Errorf("unknown architecture %q", m.Arch)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("model: %w", err)
+	}
+	dtype := tensor.Float32
+	if c.Train.Dtype == config.DtypeFloat64 {
+		dtype = tensor.Float64
+	}
+	return net, graph.NewStore(dtype, c.Seed), nil
+}

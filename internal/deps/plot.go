@@ -1,0 +1,2 @@
+package deps
+import _ "gonum.org/v1/plot"

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/graph"
 	"github.com/lwca/lwca/nets"
 	"github.com/lwca/lwca/train"
@@ -42,7 +43,7 @@ func BenchmarkAnalysisStep(b *testing.B) {
 			if _, _, err := tr.Run(x, y, true); err != nil {
 				b.Fatal(err)
 			}
-			c := newConditioner([]float64{0.2, 0.5, 0.8, 1}, nil)
+			c := newConditioner([]float64{0.2, 0.5, 0.8, 1}, nil, analysis.FactorOptions{})
 			nothing := func(string) *tensor.Dense { return nil }
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

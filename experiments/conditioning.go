@@ -6,6 +6,7 @@ import (
 
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/hooks"
+	"gonum.org/v1/gonum/mat"
 	"gorgonia.org/tensor"
 )
 
@@ -23,20 +24,24 @@ type LayerAnalysis struct {
 	InputM, GradM, FishM analysis.Metrics
 	WeightNorm, GradNorm float64 // ‖W‖_F and ‖∂L/∂W‖_F of the mini-batch loss
 	Stability            float64 // η·λmax(F) / (2(1+μ))
+	Fidelity             analysis.Record
 }
 
-// conditioner turns hook captures into factors, spectra and metrics. Its moment buffers are
-// reused from one analysis step to the next.
+// conditioner accumulates hook captures into per-layer second moments over one or more passes
+// and turns them into factor matrices. Its moment buffers are reused between analysis steps.
 type conditioner struct {
 	ps       []float64
 	opts     analysis.FactorOptions
 	solver   analysis.EigenSolver
-	moments  map[string]*analysis.Moment
+	moments  map[string]*layerMoments
+	order    []string
 	selected map[string]bool // nil: every layer
 }
 
-func newConditioner(ps []float64, layers []string) *conditioner {
-	c := &conditioner{ps: ps, solver: analysis.DefaultSolver, moments: map[string]*analysis.Moment{}}
+type layerMoments struct{ x, g *analysis.Moment }
+
+func newConditioner(ps []float64, layers []string, opts analysis.FactorOptions) *conditioner {
+	c := &conditioner{ps: ps, opts: opts, solver: analysis.DefaultSolver, moments: map[string]*layerMoments{}}
 	if len(layers) > 0 {
 		c.selected = map[string]bool{}
 		for _, l := range layers {
@@ -60,51 +65,101 @@ func (c *conditioner) checkLayers(set *hooks.Set) error {
 	return nil
 }
 
-func (c *conditioner) moment(key string, m *hooks.Matrix) *analysis.Moment {
-	mo := c.moments[key]
-	if mo == nil || mo.Dim() != m.Cols {
-		mo = analysis.NewMoment(m.Cols)
-		c.moments[key] = mo
+// begin starts a new accumulation.
+func (c *conditioner) begin() {
+	c.order = c.order[:0]
+	for _, m := range c.moments {
+		m.x.Reset()
+		m.g.Reset()
 	}
-	mo.Reset()
-	if m.F32 != nil {
-		mo.AddRows32(m.F32, m.Rows, 1)
-	} else {
-		mo.AddRows64(m.F64, m.Rows, 1)
-	}
-	return mo
 }
 
-func (c *conditioner) spectrum(key string, m *hooks.Matrix) (analysis.Spectrum, error) {
-	mo := c.moment(key, m)
-	return analysis.Eigen(mo.Matrix(c.opts), c.solver)
-}
-
-// analyse computes every selected layer's factors from the captures of one step. weights and
-// grads map a layer to its weight tensor and gradient (for the norms).
-func (c *conditioner) analyse(set *hooks.Set, weight, grad func(layer string) *tensor.Dense, lr, momentum float64) ([]LayerAnalysis, error) {
-	var out []LayerAnalysis
+// add accumulates the captures of one pass.
+func (c *conditioner) add(set *hooks.Set) error {
 	for _, p := range set.Points() {
 		if c.selected != nil && !c.selected[p.Layer] {
 			continue
 		}
 		if !p.X.Valid() || !p.G.Valid() {
-			return nil, fmt.Errorf("analysis: layer %s has no capture", p.Layer)
+			return fmt.Errorf("analysis: layer %s has no capture", p.Layer)
 		}
-		la := LayerAnalysis{Layer: p.Layer}
-		var err error
-		if la.Input, err = c.spectrum(p.Layer+"/x", &p.X); err != nil {
-			return nil, fmt.Errorf("analysis: %s Σx: %w", p.Layer, err)
+		m := c.moments[p.Layer]
+		if m == nil || m.x.Dim() != p.X.Cols || m.g.Dim() != p.G.Cols {
+			m = &layerMoments{analysis.NewMoment(p.X.Cols), analysis.NewMoment(p.G.Cols)}
+			if c.opts.Centered {
+				m.x.SetAutoShift(true)
+				m.g.SetAutoShift(true)
+			}
+			c.moments[p.Layer] = m
 		}
-		if la.Gradient, err = c.spectrum(p.Layer+"/g", &p.G); err != nil {
-			return nil, fmt.Errorf("analysis: %s Σ∇h: %w", p.Layer, err)
+		if m.x.Count() == 0 {
+			c.order = append(c.order, p.Layer)
 		}
-		la.InputM = analysis.Compute(la.Input, c.ps)
-		la.GradM = analysis.Compute(la.Gradient, c.ps)
-		la.FishM = analysis.Compute(analysis.KroneckerSpectrum(la.Input, la.Gradient), c.ps)
-		la.WeightNorm = frobenius(weight(p.Layer))
-		la.GradNorm = frobenius(grad(p.Layer))
-		la.Stability = analysis.StabilityRatio(lr, momentum, la.FishM.LambdaMax)
+		addMatrix(m.x, &p.X)
+		addMatrix(m.g, &p.G)
+	}
+	return nil
+}
+
+func addMatrix(mo *analysis.Moment, m *hooks.Matrix) {
+	if m.F32 != nil {
+		mo.AddRows32(m.F32, m.Rows, 1)
+	} else {
+		mo.AddRows64(m.F64, m.Rows, 1)
+	}
+}
+
+// factorJob is one layer's factor matrices, detached from the conditioner's buffers so that
+// their eigen-decomposition can run while training goes on.
+type factorJob struct {
+	layer  string
+	sx, sg *mat.SymDense
+	wNorm  float64
+	gNorm  float64
+}
+
+// jobs returns the accumulated factors of every analysed layer, in network order. The
+// gradient factor is never given the bias coordinate (it belongs to the input side).
+func (c *conditioner) jobs(weight, grad func(layer string) *tensor.Dense) []factorJob {
+	gopts := analysis.FactorOptions{Centered: c.opts.Centered}
+	out := make([]factorJob, 0, len(c.order))
+	for _, l := range c.order {
+		m := c.moments[l]
+		out = append(out, factorJob{layer: l, sx: m.x.Matrix(c.opts), sg: m.g.Matrix(gopts),
+			wNorm: frobenius(weight(l)), gNorm: frobenius(grad(l))})
+	}
+	return out
+}
+
+// solve computes spectra and metrics of a job.
+func (c *conditioner) solve(j factorJob, lr, momentum float64) (LayerAnalysis, error) {
+	la := LayerAnalysis{Layer: j.layer, WeightNorm: j.wNorm, GradNorm: j.gNorm}
+	var err error
+	if la.Input, err = analysis.Eigen(j.sx, c.solver); err != nil {
+		return la, fmt.Errorf("analysis: %s Σx: %w", j.layer, err)
+	}
+	if la.Gradient, err = analysis.Eigen(j.sg, c.solver); err != nil {
+		return la, fmt.Errorf("analysis: %s Σ∇h: %w", j.layer, err)
+	}
+	la.InputM = analysis.Compute(la.Input, c.ps)
+	la.GradM = analysis.Compute(la.Gradient, c.ps)
+	la.FishM = analysis.Compute(analysis.KroneckerSpectrum(la.Input, la.Gradient), c.ps)
+	la.Stability = analysis.StabilityRatio(lr, momentum, la.FishM.LambdaMax)
+	return la, nil
+}
+
+// analyse is the synchronous path: accumulate one capture and solve every layer.
+func (c *conditioner) analyse(set *hooks.Set, weight, grad func(layer string) *tensor.Dense, lr, momentum float64) ([]LayerAnalysis, error) {
+	c.begin()
+	if err := c.add(set); err != nil {
+		return nil, err
+	}
+	var out []LayerAnalysis
+	for _, j := range c.jobs(weight, grad) {
+		la, err := c.solve(j, lr, momentum)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, la)
 	}
 	return out, nil
@@ -141,5 +196,6 @@ func (la LayerAnalysis) records(step, epoch int) []analysis.Record {
 		analysis.Field{Key: "weight_norm", Value: analysis.Float(la.WeightNorm)},
 		analysis.Field{Key: "grad_norm", Value: analysis.Float(la.GradNorm)},
 		analysis.Field{Key: "stability_ratio", Value: analysis.Float(la.Stability)})
+	f = append(f, la.Fidelity...)
 	return []analysis.Record{x, g, f}
 }

@@ -40,7 +40,7 @@ func captureRun(t *testing.T, spec nets.MLPSpec, rows int, edit func(*graph.Stor
 	if _, _, err := tr.Run(x, y, true); err != nil {
 		t.Fatal(err)
 	}
-	c := newConditioner([]float64{0.5, 1}, nil)
+	c := newConditioner([]float64{0.5, 1}, nil, analysis.FactorOptions{})
 	nothing := func(string) *tensor.Dense { return nil }
 	las, err := c.analyse(tr.Hooks(), nothing, nothing, 0.1, 0)
 	if err != nil {

@@ -148,7 +148,7 @@ type runner struct {
 	store      *graph.Store
 	opt        *optim.SGD
 	sched      optim.Schedule
-	cond       *conditioner
+	analyzer   *analyzer
 	metrics    *results.Log
 	condLog    *results.Log
 	progress   *progress
@@ -186,10 +186,6 @@ func newRunner(cfg config.Config, out string, opts Options) (*runner, error) {
 	if o.Schedule.Type == config.ScheduleMultistep {
 		r.sched.Milestones, r.sched.Gamma = o.Schedule.Milestones, o.Schedule.Gamma
 	}
-	r.cond = newConditioner(cfg.Analysis.P, cfg.Analysis.Layers)
-	if err := r.cond.checkLayers(r.trainer.Hooks()); err != nil {
-		return nil, err
-	}
 	r.weightOf = map[string]int{}
 	for i, p := range r.trainer.Params() {
 		if p.Role == graph.Weight {
@@ -205,17 +201,19 @@ func newRunner(cfg config.Config, out string, opts Options) (*runner, error) {
 	if r.condLog, err = results.OpenLog(filepath.Join(out, ConditioningFile)); err != nil {
 		return nil, err
 	}
+	if r.analyzer, err = newAnalyzer(cfg, net, store, trainSet, r.trainer, r.condLog); err != nil {
+		return nil, err
+	}
 	r.progress = newProgress(opts.Progress, cfg.Name, r.totalSteps, cfg.Train.LogEvery)
 	return r, nil
 }
 
 func (r *runner) close() error {
-	return errors.Join(r.metrics.Close(), r.condLog.Close())
-}
-
-func (r *runner) analysisDue(step int) bool {
-	every := r.cfg.Analysis.Every
-	return every > 0 && step%every == 0
+	var err error
+	if r.analyzer != nil {
+		err = r.analyzer.close()
+	}
+	return errors.Join(err, r.metrics.Close(), r.condLog.Close())
 }
 
 func (r *runner) loop(ctx context.Context, sum *Summary) error {
@@ -235,8 +233,8 @@ func (r *runner) loop(ctx context.Context, sum *Summary) error {
 		}
 		epoch, index := r.batcher.Next(x, y)
 		lr := r.sched.At(step, epoch)
-		capture := r.analysisDue(step)
-		loss, correct, err := r.trainer.Run(x, y, capture)
+		analyse := r.analyzer.due(step)
+		loss, correct, err := r.trainer.Run(x, y, analyse && r.analyzer.capturesTraining())
 		if err != nil {
 			return fmt.Errorf("step %d: %w", step, err)
 		}
@@ -253,8 +251,8 @@ func (r *runner) loop(ctx context.Context, sum *Summary) error {
 		if err != nil {
 			return err
 		}
-		if capture {
-			if err := r.analyse(step, epoch, lr, grads); err != nil {
+		if analyse {
+			if err := r.analyse(step, epoch, lr, x, y, grads); err != nil {
 				return err
 			}
 			sum.AnalysisSteps++
@@ -276,7 +274,7 @@ func (r *runner) loop(ctx context.Context, sum *Summary) error {
 			if err := r.metrics.Append(rec); err != nil {
 				return err
 			}
-			if err := errors.Join(r.metrics.Sync(), r.condLog.Sync()); err != nil {
+			if err := errors.Join(r.analyzer.flush(), r.metrics.Sync(), r.condLog.Sync()); err != nil {
 				return err
 			}
 			sum.Final = Final{rec.TrainLoss, analysis.Float(rec.TrainAccuracy), rec.TestLoss, analysis.Float(testAcc)}
@@ -290,7 +288,7 @@ func (r *runner) loop(ctx context.Context, sum *Summary) error {
 	return nil
 }
 
-func (r *runner) analyse(step, epoch int, lr float64, grads []*tensor.Dense) error {
+func (r *runner) analyse(step, epoch int, lr float64, x []float32, y []int32, grads []*tensor.Dense) error {
 	params := r.trainer.Params()
 	weight := func(layer string) *tensor.Dense {
 		if i, ok := r.weightOf[layer]; ok {
@@ -304,16 +302,5 @@ func (r *runner) analyse(step, epoch int, lr float64, grads []*tensor.Dense) err
 		}
 		return nil
 	}
-	las, err := r.cond.analyse(r.trainer.Hooks(), weight, grad, lr, r.cfg.Optim.Momentum)
-	if err != nil {
-		return fmt.Errorf("step %d: %w", step, err)
-	}
-	for _, la := range las {
-		for _, rec := range la.records(step, epoch) {
-			if err := r.condLog.Append(rec); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return r.analyzer.run(step, epoch, lr, r.cfg.Optim.Momentum, r.trainer, x, y, weight, grad)
 }

@@ -46,11 +46,17 @@ func LoadData(c config.DataConfig, seed uint64) (train, test *data.Set, err erro
 	if c.TestLimit > 0 && c.TestLimit < test.N {
 		test = test.Subset(c.TestLimit)
 	}
-	// Pixel datasets load as x/255; synthetic features are already centred.
-	if c.Normalize == config.NormalizeStandard {
-		mean, std := data.Stats(train)
-		train.Standardize(mean, std)
-		test.Standardize(mean, std)
+	// Pixel datasets load as x/255 ("unit"); synthetic features are left as drawn.
+	if c.Dataset != config.DatasetSynthetic {
+		switch c.Normalize {
+		case config.NormalizeStandard:
+			mean, std := data.Stats(train)
+			train.Standardize(mean, std)
+			test.Standardize(mean, std)
+		case config.NormalizeNone: // raw pixel values 0..255
+			train.Standardize(0, 1.0/255)
+			test.Standardize(0, 1.0/255)
+		}
 	}
 	if train.N < c.BatchSize {
 		return nil, nil, fmt.Errorf("data.batch_size: %d is larger than the training set (%d samples)", c.BatchSize, train.N)

@@ -56,7 +56,7 @@ func (l *BatchNorm) Forward(b *Builder, x *G.Node) (*G.Node, error) {
 		eps = 1e-5
 	}
 	st := &bnState{layer: l.Name, dims: len(s), c: l.C, eps: eps, momentum: momentum,
-		runMean: mean, runVar: variance, training: b.Training()}
+		runMean: mean, runVar: variance, training: b.Training(), freeze: b.FreezeStats}
 	return G.ApplyOp(&bnOp{opBase{uniqueName("batchnorm", l.Name)}, st}, x, gamma, beta)
 }
 
@@ -69,10 +69,9 @@ type bnState struct {
 	runMean       *tensor.Dense
 	runVar        *tensor.Dense
 	training      bool
-	// FreezeStats stops running-statistics updates (for extra analysis passes).
-	freeze bool
-	xhat   []float64 // rows × c
-	invstd []float64 // c
+	freeze        bool      // no running-statistics updates (Builder.FreezeStats)
+	xhat          []float64 // rows × c
+	invstd        []float64 // c
 }
 
 type bnOp struct {

@@ -96,6 +96,9 @@ type Builder struct {
 	Batch int
 	// Hooks receives one hook point per weighted layer (training graphs only).
 	Hooks *hooks.Set
+	// FreezeStats keeps normalisation layers from updating their running statistics in this
+	// graph: analysis programs run training-mode passes that must not change the model.
+	FreezeStats bool
 
 	nodes    map[string]*G.Node
 	paramOrd []*G.Node

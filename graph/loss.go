@@ -14,6 +14,7 @@ import (
 // nothing. After a run it holds the batch's softmax probabilities and per-sample losses.
 type CrossEntropy struct {
 	labels  []int32
+	sampler func(row int, probs []float64) int32
 	rows, k int
 	probs   []float64 // rows × k
 	losses  []float64 // rows
@@ -51,7 +52,13 @@ func (c *CrossEntropy) SetLabels(y []int32) error {
 	return nil
 }
 
-// Labels returns the current labels (not a copy).
+// SampleLabels makes every later run replace each labelled row's label by draw(row, p), p the
+// row's softmax probabilities, before the loss and its gradient are formed: the backward pass
+// then gives the gradients of the "true" Fisher (labels from the model's own predictive
+// distribution). nil restores the given labels' use.
+func (c *CrossEntropy) SampleLabels(draw func(row int, probs []float64) int32) { c.sampler = draw }
+
+// Labels returns the current labels (not a copy); after a sampling run, the sampled ones.
 func (c *CrossEntropy) Labels() []int32 { return c.labels }
 
 // Classes is the number of classes.
@@ -112,6 +119,9 @@ func (c *CrossEntropy) forward(logits []float64) {
 			p[j] = math.Exp(v - lse)
 		}
 		c.losses[r] = 0
+		if c.sampler != nil && c.labels[r] != Ignore {
+			c.labels[r] = c.sampler(r, p)
+		}
 		if y := c.labels[r]; y != Ignore {
 			c.losses[r] = lse - row[y]
 			total += c.losses[r]

@@ -27,12 +27,13 @@ type program struct {
 	dim   int
 }
 
-func build(net graph.Layer, store *graph.Store, mode graph.Mode, batch, dim int) (*program, *graph.Builder, *G.Node, error) {
+func build(net graph.Layer, store *graph.Store, mode graph.Mode, batch, dim int, freeze bool) (*program, *graph.Builder, *G.Node, error) {
 	if batch <= 0 || dim <= 0 {
 		return nil, nil, nil, fmt.Errorf("train: batch %d and input width %d must be positive", batch, dim)
 	}
 	g := graph.NewExprGraph()
 	b := graph.NewBuilder(g, store, mode, batch)
+	b.FreezeStats = freeze
 	x := b.Input("input", batch, dim)
 	logits, err := net.Forward(b, x)
 	if err != nil {
@@ -77,7 +78,18 @@ type Trainer struct {
 
 // NewTrainer builds the training graph of net for batches of batch samples of dim inputs.
 func NewTrainer(net graph.Layer, store *graph.Store, batch, dim int) (*Trainer, error) {
-	p, b, loss, err := build(net, store, graph.Train, batch, dim)
+	return newTrainer(net, store, batch, dim, false)
+}
+
+// NewProbe builds a second training-mode graph of net that leaves the model untouched: its
+// normalisation layers do not update running statistics and its gradients are its own, not
+// the training graph's. Analysis passes (true Fisher, a separate analysis batch) run on it.
+func NewProbe(net graph.Layer, store *graph.Store, batch, dim int) (*Trainer, error) {
+	return newTrainer(net, store, batch, dim, true)
+}
+
+func newTrainer(net graph.Layer, store *graph.Store, batch, dim int, freeze bool) (*Trainer, error) {
+	p, b, loss, err := build(net, store, graph.Train, batch, dim, freeze)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +173,7 @@ type Evaluator struct{ program }
 
 // NewEvaluator builds the evaluation graph of net for batches of batch samples.
 func NewEvaluator(net graph.Layer, store *graph.Store, batch, dim int) (*Evaluator, error) {
-	p, _, _, err := build(net, store, graph.Eval, batch, dim)
+	p, _, _, err := build(net, store, graph.Eval, batch, dim, false)
 	if err != nil {
 		return nil, err
 	}

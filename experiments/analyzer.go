@@ -1,0 +1,250 @@
+package experiments
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/lwca/lwca/analysis"
+	"github.com/lwca/lwca/data"
+	"github.com/lwca/lwca/experiments/config"
+	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/hooks"
+	"github.com/lwca/lwca/results"
+	"github.com/lwca/lwca/train"
+	"gorgonia.org/tensor"
+)
+
+// analyzer runs the conditioning analysis of a run on its schedule. The captures of a step
+// are reduced to factor matrices at once; the eigen-decompositions and the writing of records
+// may go on in a background worker while training continues, in step order.
+type analyzer struct {
+	cfg    config.AnalysisConfig
+	seed   uint64
+	cond   *conditioner
+	out    *results.Log
+	probe  *train.Trainer  // nil when the training pass itself is analysed
+	source *data.Batcher   // average: fresh batches; fixed: the one fixed batch
+	fixedX []float32       // fixed source: the analysis batch
+	fixedY []int32
+	px     []float32 // probe input buffer
+	py     []int32
+	queue  chan analysisWork
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	err    error
+	steps  int
+}
+
+type analysisWork struct {
+	step, epoch  int
+	lr, momentum float64
+	jobs         []factorJob
+	fidelity     map[string]analysis.Record
+}
+
+func newAnalyzer(cfg config.Config, net graph.Layer, store *graph.Store, trainSet *data.Set, trainer *train.Trainer, out *results.Log) (*analyzer, error) {
+	ac := cfg.Analysis
+	a := &analyzer{cfg: ac, seed: cfg.Seed, out: out,
+		cond: newConditioner(ac.P, ac.Layers, analysis.FactorOptions{Centered: ac.Centered, AppendOne: ac.AppendBias})}
+	if err := a.cond.checkLayers(trainer.Hooks()); err != nil {
+		return nil, err
+	}
+	probeBatch := 0
+	switch ac.Source {
+	case config.SourceBatch:
+		if ac.Fisher == config.FisherTrue {
+			probeBatch = cfg.Data.BatchSize
+		}
+	case config.SourceFixed:
+		n := min(ac.BatchSize, trainSet.N)
+		probeBatch = n
+		// A seeded sample of the training set, drawn once for the whole run.
+		rng := rand.New(rand.NewPCG(cfg.Seed, 0xa11))
+		perm := rng.Perm(trainSet.N)[:n]
+		a.fixedX = make([]float32, n*trainSet.D)
+		a.fixedY = make([]int32, n)
+		for i, j := range perm {
+			copy(a.fixedX[i*trainSet.D:], trainSet.Row(j))
+			a.fixedY[i] = trainSet.Y[j]
+		}
+	case config.SourceAverage:
+		probeBatch = cfg.Data.BatchSize
+		a.source = data.NewBatcher(trainSet, cfg.Data.BatchSize, true, cfg.Seed^0xa7e7a6e)
+	default:
+		return nil, fmt.Errorf("analysis.source: unknown source %q", ac.Source)
+	}
+	if probeBatch > 0 {
+		var err error
+		if a.probe, err = train.NewProbe(net, store, probeBatch, trainSet.D); err != nil {
+			return nil, fmt.Errorf("analysis: building the analysis pass: %w", err)
+		}
+		a.px = make([]float32, probeBatch*trainSet.D)
+		a.py = make([]int32, probeBatch)
+	}
+	if ac.Concurrent {
+		a.queue = make(chan analysisWork, 1)
+		go a.worker()
+	}
+	return a, nil
+}
+
+// due reports whether step is an analysis step.
+func (a *analyzer) due(step int) bool { return a.cfg.Every > 0 && step%a.cfg.Every == 0 }
+
+// capturesTraining reports whether the training pass of an analysis step must capture.
+func (a *analyzer) capturesTraining() bool { return a.probe == nil }
+
+// run analyses step. trainer holds the step's captures when capturesTraining; x, y are the
+// step's batch. weight and grad give each layer's W and ∂L/∂W for the norms.
+func (a *analyzer) run(step, epoch int, lr, momentum float64, trainer *train.Trainer, x []float32, y []int32,
+	weight, grad func(string) *tensor.Dense) error {
+	if err := a.firstError(); err != nil {
+		return err
+	}
+	a.cond.begin()
+	var first *hooks.Set
+	if a.probe == nil {
+		if err := a.cond.add(trainer.Hooks()); err != nil {
+			return err
+		}
+		first = trainer.Hooks()
+	} else {
+		passes := 1
+		if a.cfg.Source == config.SourceAverage {
+			passes = a.cfg.Batches
+		}
+		ce := a.probe.Loss()
+		if a.cfg.Fisher == config.FisherTrue {
+			rng := rand.New(rand.NewPCG(a.seed, 0x7f15e0000+uint64(step)))
+			ce.SampleLabels(func(_ int, p []float64) int32 { return sampleClass(rng, p) })
+		}
+		for pass := 0; pass < passes; pass++ {
+			switch a.cfg.Source {
+			case config.SourceBatch:
+				copy(a.px, x)
+				copy(a.py, y)
+			case config.SourceFixed:
+				copy(a.px, a.fixedX)
+				copy(a.py, a.fixedY)
+			case config.SourceAverage:
+				a.source.Next(a.px, a.py)
+			}
+			if _, _, err := a.probe.Run(a.px, a.py, true); err != nil {
+				return fmt.Errorf("analysis pass at step %d: %w", step, err)
+			}
+			if err := a.cond.add(a.probe.Hooks()); err != nil {
+				return err
+			}
+			if pass == 0 {
+				first = a.probe.Hooks()
+			}
+		}
+	}
+	w := analysisWork{step: step, epoch: epoch, lr: lr, momentum: momentum, jobs: a.cond.jobs(weight, grad),
+		fidelity: a.fidelity(first)}
+	a.steps++
+	if a.queue == nil {
+		return a.do(w)
+	}
+	a.wg.Add(1)
+	a.queue <- w
+	return nil
+}
+
+// fidelity measures the Kronecker approximation on the first pass's per-sample captures, for
+// layers small enough (analysis.fidelity_max_params) that see one row per sample.
+func (a *analyzer) fidelity(set *hooks.Set) map[string]analysis.Record {
+	if a.cfg.FidelityMaxParams <= 0 || set == nil {
+		return nil
+	}
+	out := map[string]analysis.Record{}
+	for _, p := range set.Points() {
+		if a.cond.selected != nil && !a.cond.selected[p.Layer] {
+			continue
+		}
+		d, m := p.X.Cols, p.G.Cols
+		if d*m > a.cfg.FidelityMaxParams || p.X.Rows != p.Samples {
+			continue
+		}
+		f, err := analysis.KFACFidelity(p.X.Float64(), p.G.Float64(), p.X.Rows, d, m, a.cfg.P, a.cond.solver)
+		if err != nil {
+			a.setError(fmt.Errorf("analysis: K-FAC fidelity of %s: %w", p.Layer, err))
+			continue
+		}
+		out[p.Layer] = f.Record()
+	}
+	return out
+}
+
+func (a *analyzer) worker() {
+	for w := range a.queue {
+		if err := a.do(w); err != nil {
+			a.setError(err)
+		}
+		a.wg.Done()
+	}
+}
+
+func (a *analyzer) do(w analysisWork) error {
+	for _, j := range w.jobs {
+		la, err := a.cond.solve(j, w.lr, w.momentum)
+		if err != nil {
+			return fmt.Errorf("step %d: %w", w.step, err)
+		}
+		if rec, ok := w.fidelity[j.layer]; ok {
+			for _, f := range rec {
+				la.Fidelity = append(la.Fidelity, analysis.Field{Key: "kfac_" + f.Key, Value: f.Value})
+			}
+		}
+		for _, rec := range la.records(w.step, w.epoch) {
+			if err := a.out.Append(rec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (a *analyzer) setError(err error) {
+	a.mu.Lock()
+	if a.err == nil {
+		a.err = err
+	}
+	a.mu.Unlock()
+}
+
+func (a *analyzer) firstError() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+// flush waits until every queued step is written and returns the first error.
+func (a *analyzer) flush() error {
+	a.wg.Wait()
+	return a.firstError()
+}
+
+// close flushes and stops the worker.
+func (a *analyzer) close() error {
+	err := a.flush()
+	if a.queue != nil {
+		close(a.queue)
+		a.queue = nil
+	}
+	return err
+}
+
+// sampleClass draws a class index from the probabilities p.
+func sampleClass(rng *rand.Rand, p []float64) int32 {
+	u := rng.Float64()
+	acc := 0.0
+	for j, v := range p {
+		acc += v
+		if u < acc {
+			return int32(j)
+		}
+	}
+	return int32(len(p) - 1)
+}

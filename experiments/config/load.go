@@ -1,0 +1,519 @@
+package config
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads the configuration file at path, applies the overrides and
+// validates the result. See Parse for the override syntax.
+func Load(path string, overrides []string) (Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, src, overrides)
+}
+
+// Parse decodes the YAML document src, applies the overrides and validates
+// the result. Keys absent from src keep the values of Default, except that
+// name defaults to the base name of name without its extension. The name
+// is also used in error messages.
+//
+// Each override has the form "a.b.c=value": a dotted path of known keys,
+// and a value parsed as YAML, so "analysis.p=[0.5, 1]" sets a list and
+// "data.synthetic={classes: 3}" sets part of a section. Overrides are
+// applied in order, after the file and before validation; a missing key is
+// created, an existing one replaced.
+//
+// Any problem - YAML syntax, an unknown key, a value of the wrong type or
+// out of range, a bad override - makes Parse return the zero Config and an
+// *Error listing all of them.
+func Parse(name string, src []byte, overrides []string) (Config, error) {
+	file := name
+	if file == "" {
+		file = "<input>"
+	}
+	d := &decoder{
+		file:   file,
+		origin: make(map[*yaml.Node]string),
+		pos:    make(map[string]string),
+		failed: make(map[string]bool),
+
+		setIndex: make(map[string]int),
+	}
+
+	root, err := parseDocument(src)
+	if err != nil {
+		return Config{}, &Error{File: file, Problems: []Problem{yamlProblem(file, err)}}
+	}
+	if root == nil || isNull(root) {
+		root = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: 1, Column: 1}
+	}
+	if root.Kind == yaml.MappingNode {
+		// Otherwise decoding reports the document itself as wrong, and
+		// there is nowhere to apply the overrides.
+		for i, o := range overrides {
+			d.setIndex["--set "+o] = i
+			if p, ok := d.override(root, o); !ok {
+				d.problems = append(d.problems, p)
+			}
+		}
+	}
+
+	cfg := Default()
+	cfg.Name = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
+	if name == "" {
+		cfg.Name = ""
+	}
+	d.value("", nil, root, reflect.ValueOf(&cfg).Elem())
+
+	for _, p := range cfg.check() {
+		if d.hasFailed(p.Field) {
+			// The value is still the default; the decoding problem says it all.
+			continue
+		}
+		p.Pos = d.position(p.Field)
+		d.problems = append(d.problems, p)
+	}
+	if len(d.problems) > 0 {
+		d.sort()
+		return Config{}, &Error{File: file, Problems: d.problems}
+	}
+	return cfg, nil
+}
+
+// Override returns a copy of c with the overrides applied, validated as
+// by Parse.
+func (c Config) Override(overrides ...string) (Config, error) {
+	src, err := c.Marshal()
+	if err != nil {
+		return Config{}, err
+	}
+	return Parse("<resolved>", src, overrides)
+}
+
+// parseDocument returns the root node of the single document in src, or
+// nil if src holds no document.
+func parseDocument(src []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, err
+	default:
+		return nil, fmt.Errorf("yaml: line %d: a configuration must be a single document", extra.Line)
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlProblem turns a YAML syntax error into a Problem positioned at its
+// line, when yaml.v3 names one.
+func yamlProblem(file string, err error) Problem {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		return Problem{Pos: file + ":" + m[1], Msg: "invalid YAML: " + m[2]}
+	}
+	return Problem{Pos: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// decoder decodes a node tree into a Config, collecting problems.
+type decoder struct {
+	file string
+
+	// origin maps the nodes an override created to its argument, so that
+	// problems with them name the override instead of a line.
+	origin map[*yaml.Node]string
+
+	// pos maps the dotted path of every decoded field or list element to
+	// the position of its value.
+	pos map[string]string
+
+	// failed holds the paths whose value could not be decoded.
+	failed map[string]bool
+
+	// setIndex maps the position of an override to its index.
+	setIndex map[string]int
+
+	problems []Problem
+}
+
+// sort orders the problems as a reader meets them: the file's by line,
+// then the overrides' in argument order, then those without a position.
+// Problems at the same place keep the order they were found in.
+func (d *decoder) sort() {
+	rank := func(p Problem) (group, n int) {
+		if i, ok := d.setIndex[p.Pos]; ok {
+			return 1, i
+		}
+		if p.Pos == "" {
+			return 2, 0
+		}
+		line, _ := strconv.Atoi(strings.TrimPrefix(p.Pos, d.file+":"))
+		return 0, line
+	}
+	slices.SortStableFunc(d.problems, func(a, b Problem) int {
+		ga, na := rank(a)
+		gb, nb := rank(b)
+		return cmp.Or(cmp.Compare(ga, gb), cmp.Compare(na, nb))
+	})
+}
+
+func (d *decoder) errorf(pos, field, format string, args ...any) {
+	d.problems = append(d.problems, Problem{Pos: pos, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// at returns the position of node n, reached through key (nil for list
+// elements and the root).
+func (d *decoder) at(key, n *yaml.Node) string {
+	if o, ok := d.origin[n]; ok {
+		return o
+	}
+	if key != nil {
+		n = key
+	}
+	return d.file + ":" + strconv.Itoa(n.Line)
+}
+
+// position returns the position of the value at path, or of its nearest
+// recorded ancestor, or "" if none was recorded.
+func (d *decoder) position(path string) string {
+	for path != "" {
+		if p, ok := d.pos[path]; ok {
+			return p
+		}
+		path = parent(path)
+	}
+	return ""
+}
+
+// hasFailed reports whether path or one of its ancestors failed to decode.
+func (d *decoder) hasFailed(path string) bool {
+	for ; path != ""; path = parent(path) {
+		if d.failed[path] {
+			return true
+		}
+	}
+	return d.failed[""] // the document is not a mapping
+}
+
+// parent strips the last element (".key" or "[i]") from a dotted path.
+func parent(path string) string {
+	if strings.HasSuffix(path, "]") {
+		if i := strings.LastIndexByte(path, '['); i >= 0 {
+			return path[:i]
+		}
+	}
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// resolve follows aliases to the node they name.
+func resolve(n *yaml.Node) *yaml.Node {
+	// An alias always names a non-alias node, but guard against a
+	// hand-built cycle.
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// value decodes n, found under key at path, into v.
+func (d *decoder) value(path string, key, n *yaml.Node, v reflect.Value) {
+	pos := d.at(key, n)
+	if path != "" {
+		d.pos[path] = pos
+	}
+	fail := func(format string, args ...any) {
+		d.failed[path] = true
+		d.errorf(pos, path, format, args...)
+	}
+	src := n
+	n = resolve(n)
+
+	switch v.Kind() {
+	case reflect.Struct:
+		if isNull(n) {
+			return // an empty section keeps its defaults
+		}
+		if n.Kind != yaml.MappingNode {
+			fail("expected a mapping with keys %s, got %s", keyList(v.Type()), describe(n))
+			return
+		}
+		d.mapping(path, n, v)
+
+	case reflect.Slice:
+		var elems []*yaml.Node
+		switch {
+		case isNull(n):
+		case n.Kind == yaml.SequenceNode:
+			elems = n.Content
+		case n.Kind == yaml.ScalarNode:
+			elems = []*yaml.Node{src} // a single value is a one-element list
+		default:
+			fail("expected %s, got %s", typeName(v.Type()), describe(n))
+			return
+		}
+		if len(elems) == 0 {
+			v.SetZero()
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(elems), len(elems))
+		for i, e := range elems {
+			d.value(fmt.Sprintf("%s[%d]", path, i), nil, e, s.Index(i))
+		}
+		v.Set(s)
+
+	default:
+		if !d.scalar(pos, path, n, v) {
+			d.failed[path] = true
+		}
+	}
+}
+
+// other decodes n into v, of a kind the schema does not use yet (a map,
+// say), leaving the work to yaml.v3.
+func (d *decoder) other(pos, path string, n *yaml.Node, v reflect.Value) bool {
+	if err := n.Decode(v.Addr().Interface()); err != nil {
+		d.errorf(pos, path, "%v", strings.TrimPrefix(err.Error(), "yaml: "))
+		return false
+	}
+	return true
+}
+
+// mapping decodes the mapping node n into the struct v, checking every
+// key against the struct's yaml tags.
+func (d *decoder) mapping(path string, n *yaml.Node, v reflect.Value) {
+	fields := fieldsOf(v.Type())
+	seen := make(map[string]*yaml.Node)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		kpos := d.at(nil, k)
+		if _, ok := d.origin[val]; ok {
+			kpos = d.origin[val]
+		}
+		rk := resolve(k)
+		if rk.Kind != yaml.ScalarNode || isNull(rk) {
+			d.errorf(kpos, path, "keys must be names, got %s; valid keys%s: %s", describe(rk), in(path), keyList(v.Type()))
+			continue
+		}
+		name := rk.Value
+		f, ok := fields[name]
+		if !ok {
+			msg := "unknown key"
+			if rk.ShortTag() == "!!merge" {
+				msg = "merge keys (<<) are not supported"
+			}
+			d.errorf(kpos, join(path, name), "%s; valid keys%s: %s", msg, in(path), keyList(v.Type()))
+			continue
+		}
+		if first, dup := seen[name]; dup {
+			d.errorf(kpos, join(path, name), "duplicate key; first given at %s", d.at(first, first))
+			continue
+		}
+		seen[name] = k
+		d.value(join(path, name), k, val, v.Field(f))
+	}
+}
+
+func in(path string) string {
+	if path == "" {
+		return " at top level"
+	}
+	return " in " + path
+}
+
+// scalar decodes the scalar node n into v, whose kind is a basic type,
+// insisting on the YAML type that matches it. It reports whether it
+// succeeded.
+func (d *decoder) scalar(pos, path string, n *yaml.Node, v reflect.Value) bool {
+	if !basicKind(v.Kind()) {
+		return d.other(pos, path, n, v)
+	}
+	fail := func() bool {
+		d.errorf(pos, path, "expected %s, got %s", typeName(v.Type()), describe(n))
+		return false
+	}
+	if n.Kind != yaml.ScalarNode {
+		return fail()
+	}
+	tag := n.ShortTag()
+	var ok bool
+	switch v.Kind() {
+	case reflect.String:
+		switch tag {
+		case "!!null":
+			v.SetString("")
+			return true
+		case "!!binary":
+			ok = true
+		default:
+			// Any other scalar is text: name: 2024 is the string "2024".
+			v.SetString(n.Value)
+			return true
+		}
+	case reflect.Bool:
+		ok = tag == "!!bool"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		// yaml.v3 would truncate 2.5 to 2; only integers are integers.
+		ok = tag == "!!int"
+	case reflect.Float32, reflect.Float64:
+		ok = tag == "!!int" || tag == "!!float"
+	}
+	if !ok {
+		return fail()
+	}
+	// Decode into a fresh value so that a failure leaves v untouched.
+	p := reflect.New(v.Type())
+	if err := n.Decode(p.Interface()); err != nil {
+		// An integer out of range, or negative where unsigned.
+		return fail()
+	}
+	v.Set(p.Elem())
+	return true
+}
+
+func basicKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.String, reflect.Bool,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
+}
+
+// typeName describes the YAML value that decodes into t.
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Struct:
+		return "a mapping"
+	case reflect.Slice:
+		e := typeName(t.Elem())
+		if i := strings.IndexByte(e, ' '); i >= 0 && !strings.Contains(e, " or ") {
+			e = e[i+1:] + "s"
+		}
+		return "a list of " + e
+	}
+	return t.String()
+}
+
+// describe names the kind and content of a node for error messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.ScalarNode:
+		var kind string
+		switch n.ShortTag() {
+		case "!!null":
+			return "no value"
+		case "!!str":
+			kind = "string"
+		case "!!int":
+			kind = "integer"
+		case "!!float":
+			kind = "number"
+		case "!!bool":
+			kind = "boolean"
+		default:
+			kind = n.ShortTag()
+		}
+		v := n.Value
+		if len(v) > 40 {
+			v = v[:40] + "..."
+		}
+		return fmt.Sprintf("%s %q", kind, v)
+	}
+	return "nothing"
+}
+
+// fieldsOf maps the yaml key of each field of the struct type t to its
+// index.
+func fieldsOf(t reflect.Type) map[string]int {
+	m := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		if k := yamlKey(t.Field(i)); k != "" {
+			m[k] = i
+		}
+	}
+	return m
+}
+
+// keyList lists the yaml keys of the struct type t in field order.
+func keyList(t reflect.Type) string {
+	var keys []string
+	for i := range t.NumField() {
+		if k := yamlKey(t.Field(i)); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return strings.Join(keys, ", ")
+}
+
+// yamlKey returns the key of a struct field, or "" if it has none.
+func yamlKey(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if tag == "-" {
+		return ""
+	}
+	if tag == "" {
+		return strings.ToLower(f.Name) // yaml.v3's rule, so Marshal agrees
+	}
+	return tag
+}

@@ -1,0 +1,208 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Validate checks every field against its allowed range and returns an
+// *Error listing all violations, or nil. The problems carry no positions;
+// Load and Parse add them.
+func (c Config) Validate() error {
+	if ps := c.check(); len(ps) > 0 {
+		return &Error{Problems: ps}
+	}
+	return nil
+}
+
+// check returns the range violations of c, in field order.
+func (c Config) check() []Problem {
+	var k checker
+
+	d := c.Data
+	k.oneOf("data.dataset", d.Dataset, DatasetMNIST, DatasetFashionMNIST, DatasetSynthetic)
+	if d.Path != "" {
+		fi, err := os.Stat(d.Path)
+		switch {
+		case err != nil:
+			k.add("data.path", "cannot use %q: %v", d.Path, unwrapPathError(err))
+		case !fi.IsDir():
+			k.add("data.path", "%q is not a directory", d.Path)
+		}
+	}
+	k.intMin("data.batch_size", d.BatchSize, 1)
+	k.intMin("data.eval_batch_size", d.EvalBatchSize, 1)
+	k.oneOf("data.normalize", d.Normalize, NormalizeNone, NormalizeUnit, NormalizeStandard)
+	k.intMin("data.train_limit", d.TrainLimit, 0)
+	k.intMin("data.test_limit", d.TestLimit, 0)
+	s := d.Synthetic
+	k.intMin("data.synthetic.classes", s.Classes, 2)
+	k.intMin("data.synthetic.dim", s.Dim, 1)
+	k.intMin("data.synthetic.train", s.Train, 1)
+	k.intMin("data.synthetic.test", s.Test, 1)
+	k.floatIn("data.synthetic.separation", s.Separation, closed(0), inf)
+	k.floatIn("data.synthetic.noise", s.Noise, closed(0), inf)
+
+	m := c.Model
+	k.oneOf("model.arch", m.Arch, ArchMLP)
+	k.intMin("model.depth", m.Depth, 1)
+	k.intMin("model.width", m.Width, 1)
+	k.oneOf("model.activation", m.Activation, ActReLU, ActTanh, ActSigmoid, ActIdentity)
+	k.oneOf("model.norm", m.Norm, NormNone, NormBatchNorm)
+	k.oneOf("model.bn_placement", m.BNPlacement, BNBefore, BNAfter)
+	k.oneOf("model.init", m.Init, InitHe, InitXavier)
+	k.floatIn("model.bn_momentum", m.BNMomentum, open(0), closed(1))
+	k.floatIn("model.bn_eps", m.BNEps, open(0), inf)
+
+	o := c.Optim
+	k.floatIn("optim.lr", o.LR, open(0), inf)
+	k.floatIn("optim.momentum", o.Momentum, closed(0), open(1))
+	if o.Nesterov && o.Momentum == 0 {
+		k.add("optim.nesterov", "requires optim.momentum > 0")
+	}
+	k.floatIn("optim.weight_decay", o.WeightDecay, closed(0), inf)
+	sc := o.Schedule
+	k.oneOf("optim.schedule.type", sc.Type, ScheduleConstant, ScheduleMultistep)
+	if sc.Type == ScheduleMultistep && len(sc.Milestones) == 0 {
+		k.add("optim.schedule.milestones", "type %s needs at least one milestone", ScheduleMultistep)
+	}
+	for i, e := range sc.Milestones {
+		f := fmt.Sprintf("optim.schedule.milestones[%d]", i)
+		switch {
+		case e < 1:
+			k.add(f, "must be an epoch >= 1, got %d", e)
+		case i > 0 && e <= sc.Milestones[i-1]:
+			k.add(f, "must be greater than the previous milestone %d, got %d", sc.Milestones[i-1], e)
+		}
+	}
+	k.floatIn("optim.schedule.gamma", sc.Gamma, open(0), closed(1))
+	k.intMin("optim.schedule.warmup_steps", sc.WarmupSteps, 0)
+	k.floatIn("optim.schedule.warmup_lr", sc.WarmupLR, open(0), inf)
+
+	t := c.Train
+	k.intMin("train.epochs", t.Epochs, 1)
+	k.intMin("train.steps", t.Steps, 0)
+	k.oneOf("train.dtype", t.Dtype, DtypeFloat32, DtypeFloat64)
+	k.intMin("train.log_every", t.LogEvery, 0)
+
+	a := c.Analysis
+	k.intMin("analysis.every", a.Every, 0)
+	for i, p := range a.P {
+		f := fmt.Sprintf("analysis.p[%d]", i)
+		if k.floatIn(f, p, open(0), closed(1)) {
+			for j := range i {
+				if a.P[j] == p {
+					k.add(f, "duplicates analysis.p[%d] = %s", j, fmtFloat(p))
+					break
+				}
+			}
+		}
+	}
+	for i, l := range a.Layers {
+		f := fmt.Sprintf("analysis.layers[%d]", i)
+		if l == "" {
+			k.add(f, "layer name must not be empty")
+			continue
+		}
+		for j := range i {
+			if a.Layers[j] == l {
+				k.add(f, "duplicates analysis.layers[%d] = %q", j, l)
+				break
+			}
+		}
+	}
+	k.oneOf("analysis.fisher", a.Fisher, FisherEmpirical, FisherTrue)
+	k.oneOf("analysis.source", a.Source, SourceBatch, SourceFixed, SourceAverage)
+	k.intMin("analysis.batch_size", a.BatchSize, 1)
+	k.intMin("analysis.batches", a.Batches, 1)
+	if a.Centered && a.AppendBias {
+		k.add("analysis.append_bias", "cannot be combined with analysis.centered (the constant coordinate has no variance)")
+	}
+	k.intMin("analysis.fidelity_max_params", a.FidelityMaxParams, 0)
+	k.intMin("analysis.save_weights_every", a.SaveWeightsEvery, 0)
+	return k.problems
+}
+
+// checker collects range violations.
+type checker struct {
+	problems []Problem
+}
+
+func (k *checker) add(field, format string, args ...any) {
+	k.problems = append(k.problems, Problem{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (k *checker) oneOf(field, v string, valid ...string) {
+	for _, s := range valid {
+		if v == s {
+			return
+		}
+	}
+	list := strings.Join(valid, ", ")
+	if v == "" {
+		k.add(field, "missing; valid values: %s", list)
+		return
+	}
+	k.add(field, "unknown value %q; valid values: %s", v, list)
+}
+
+func (k *checker) intMin(field string, v, min int) {
+	if v < min {
+		k.add(field, "must be >= %d, got %d", min, v)
+	}
+}
+
+// bound is one end of an interval of float64.
+type bound struct {
+	v    float64
+	open bool
+}
+
+func open(v float64) bound   { return bound{v: v, open: true} }
+func closed(v float64) bound { return bound{v: v} }
+
+// inf is the missing upper bound; values must still be finite.
+var inf = open(math.Inf(1))
+
+// floatIn reports whether v is finite and within [lo, hi] (ends open or
+// closed as given), and records a problem if not.
+func (k *checker) floatIn(field string, v float64, lo, hi bound) bool {
+	ok := !math.IsNaN(v) && !math.IsInf(v, 0) &&
+		(v > lo.v || !lo.open && v == lo.v) &&
+		(v < hi.v || !hi.open && v == hi.v)
+	if ok {
+		return true
+	}
+	var want string
+	switch {
+	case math.IsInf(hi.v, 1) && lo.open:
+		want = "a finite number > " + fmtFloat(lo.v)
+	case math.IsInf(hi.v, 1):
+		want = "a finite number >= " + fmtFloat(lo.v)
+	default:
+		l, r := "[", "]"
+		if lo.open {
+			l = "("
+		}
+		if hi.open {
+			r = ")"
+		}
+		want = fmt.Sprintf("in %s%s, %s%s", l, fmtFloat(lo.v), fmtFloat(hi.v), r)
+	}
+	k.add(field, "must be %s, got %s", want, fmtFloat(v))
+	return false
+}
+
+func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// unwrapPathError drops the path from an *os.PathError, which the message
+// already quotes.
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

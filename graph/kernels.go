@@ -1,0 +1,198 @@
+package graph
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/lwca/lwca/hooks"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// This file holds what the convolution, pooling and shortcut ops share: typed access to tensor
+// data without reflection, op-owned output buffers, a scratch pool, a parallel loop over row
+// blocks and the BLAS product.
+//
+// Gorgonia's tape machine gives every non-aliasing op a register of its own and clears the
+// registers after each run, so an op that allocated its output in Do would allocate every
+// tensor of every step afresh. The ops here keep their output tensor and rewrite it on the
+// next run instead. That is safe because a node's value is only read within the run that
+// produced it; whatever an op needs from its forward pass in its backward pass is either a
+// graph input of the gradient op (kept alive by Gorgonia's liveness analysis) or private to the
+// op.
+
+// values returns the contiguous float data of v and its dtype.
+func values(v G.Value, what string) (*tensor.Dense, error) {
+	t, err := dense(v, what)
+	if err != nil {
+		return nil, err
+	}
+	if t.IsView() {
+		t = t.Materialize().(*tensor.Dense)
+	}
+	if dt := t.Dtype(); dt != tensor.Float32 && dt != tensor.Float64 {
+		return nil, fmt.Errorf("%s: unsupported dtype %v (float32 or float64 expected)", what, dt)
+	}
+	return t, nil
+}
+
+// slice32 and slice64 view a contiguous tensor's data without the reflection of Dense.Data.
+func slice32(t *tensor.Dense) []float32 { return t.Float32s()[:t.Size()] }
+func slice64(t *tensor.Dense) []float64 { return t.Float64s()[:t.Size()] }
+
+// reuse returns the tensor held in *slot when it has dtype dt and the size of shape (reshaped
+// to shape if a downstream reshape changed it), and otherwise a new zero tensor stored in *slot.
+func reuse(slot **tensor.Dense, dt tensor.Dtype, shape ...int) *tensor.Dense {
+	if t := *slot; t != nil && t.Dtype() == dt && t.Size() == product(shape) && !t.IsView() {
+		if !t.Shape().Eq(tensor.Shape(shape)) {
+			if err := t.Reshape(shape...); err == nil {
+				return t
+			}
+		} else {
+			return t
+		}
+	}
+	t := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	*slot = t
+	return t
+}
+
+// scratch is a small free list of work buffers that live only inside one Do call (patch
+// matrices, their gradients), so that every layer of a network shares the same few.
+type scratch[T float] struct {
+	mu   sync.Mutex
+	free [][]T
+}
+
+var (
+	scratch32 scratch[float32]
+	scratch64 scratch[float64]
+)
+
+// get returns a buffer of length n; its contents are undefined.
+func (s *scratch[T]) get(n int) []T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	best := -1
+	for i, b := range s.free {
+		if cap(b) >= n && (best < 0 || cap(b) < cap(s.free[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return make([]T, n)
+	}
+	b := s.free[best]
+	s.free = append(s.free[:best], s.free[best+1:]...)
+	return b[:n]
+}
+
+// put returns b to the list, which keeps the four largest buffers.
+func (s *scratch[T]) put(b []T) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.free = append(s.free, b)
+	if len(s.free) > 4 {
+		small := 0
+		for i, f := range s.free {
+			if cap(f) < cap(s.free[small]) {
+				small = i
+			}
+		}
+		s.free = append(s.free[:small], s.free[small+1:]...)
+	}
+}
+
+func getScratch[T float](n int) []T {
+	var z T
+	switch any(z).(type) {
+	case float32:
+		return any(scratch32.get(n)).([]T)
+	default:
+		return any(scratch64.get(n)).([]T)
+	}
+}
+
+func putScratch[T float](b []T) {
+	switch b := any(b).(type) {
+	case []float32:
+		scratch32.put(b)
+	case []float64:
+		scratch64.put(b)
+	}
+}
+
+// parallel calls f on contiguous blocks [lo, hi) that cover [0, n), one per processor, when
+// each block gets at least grain items; otherwise it calls f(0, n).
+func parallel(n, grain int, f func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/max(grain, 1))
+	if workers <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		lo, hi := w*n/workers, (w+1)*n/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	f(0, n/workers)
+	wg.Wait()
+}
+
+// gemm computes c = alpha·op(a)·op(b) + beta·c on row-major matrices through the BLAS
+// implementation installed in gonum (OpenBLAS when the backend package selected it).
+func gemm[T float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	tA, tB := blas.NoTrans, blas.NoTrans
+	if transA {
+		tA = blas.Trans
+	}
+	if transB {
+		tB = blas.Trans
+	}
+	switch a := any(a).(type) {
+	case []float32:
+		blas32.Implementation().Sgemm(tA, tB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		blas64.Implementation().Dgemm(tA, tB, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
+}
+
+// captureRows copies the rows×cols matrix data, times scale, into m: what a hook tap records,
+// for ops that capture their layer's factors themselves instead of through tap nodes.
+func captureRows[T float](m *hooks.Matrix, data []T, rows, cols int, scale float64) {
+	m.Rows, m.Cols = rows, cols
+	switch d := any(data).(type) {
+	case []float32:
+		if cap(m.F32) < len(d) {
+			m.F32 = make([]float32, len(d))
+		}
+		m.F32 = m.F32[:len(d)]
+		s := float32(scale)
+		parallel(len(d), 1<<16, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				m.F32[i] = d[i] * s
+			}
+		})
+	case []float64:
+		if cap(m.F64) < len(d) {
+			m.F64 = make([]float64, len(d))
+		}
+		m.F64 = m.F64[:len(d)]
+		parallel(len(d), 1<<16, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				m.F64[i] = d[i] * scale
+			}
+		})
+	}
+}

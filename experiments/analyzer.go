@@ -23,6 +23,7 @@ type analyzer struct {
 	seed   uint64
 	cond   *conditioner
 	out    *results.Log
+	spec   *spectraWriter // nil: spectra not kept
 	probe  *train.Trainer  // nil when the training pass itself is analysed
 	source *data.Batcher   // average: fresh batches; fixed: the one fixed batch
 	fixedX []float32       // fixed source: the analysis batch
@@ -43,7 +44,7 @@ type analysisWork struct {
 	fidelity     map[string]analysis.Record
 }
 
-func newAnalyzer(cfg config.Config, net graph.Layer, store *graph.Store, trainSet *data.Set, trainer *train.Trainer, out *results.Log) (*analyzer, error) {
+func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph.Store, trainSet *data.Set, trainer *train.Trainer, out *results.Log) (*analyzer, error) {
 	ac := cfg.Analysis
 	a := &analyzer{cfg: ac, seed: cfg.Seed, out: out,
 		cond: newConditioner(ac.P, ac.Layers, analysis.FactorOptions{Centered: ac.Centered, AppendOne: ac.AppendBias})}
@@ -81,6 +82,12 @@ func newAnalyzer(cfg config.Config, net graph.Layer, store *graph.Store, trainSe
 		}
 		a.px = make([]float32, probeBatch*trainSet.D)
 		a.py = make([]int32, probeBatch)
+	}
+	if ac.Spectra && ac.Every > 0 {
+		var err error
+		if a.spec, err = newSpectraWriter(runDir); err != nil {
+			return nil, err
+		}
 	}
 	if ac.Concurrent {
 		a.queue = make(chan analysisWork, 1)
@@ -187,6 +194,7 @@ func (a *analyzer) worker() {
 }
 
 func (a *analyzer) do(w analysisWork) error {
+	las := make([]LayerAnalysis, 0, len(w.jobs))
 	for _, j := range w.jobs {
 		la, err := a.cond.solve(j, w.lr, w.momentum)
 		if err != nil {
@@ -202,6 +210,10 @@ func (a *analyzer) do(w analysisWork) error {
 				return err
 			}
 		}
+		las = append(las, la)
+	}
+	if a.spec != nil {
+		return a.spec.write(w.step, w.epoch, las)
 	}
 	return nil
 }
@@ -220,10 +232,16 @@ func (a *analyzer) firstError() error {
 	return a.err
 }
 
-// flush waits until every queued step is written and returns the first error.
+// flush waits until every queued step is written and synced, and returns the first error.
 func (a *analyzer) flush() error {
 	a.wg.Wait()
-	return a.firstError()
+	if err := a.firstError(); err != nil {
+		return err
+	}
+	if a.spec != nil {
+		return a.spec.sync()
+	}
+	return nil
 }
 
 // close flushes and stops the worker.
@@ -232,6 +250,11 @@ func (a *analyzer) close() error {
 	if a.queue != nil {
 		close(a.queue)
 		a.queue = nil
+	}
+	if a.spec != nil {
+		if cerr := a.spec.close(); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }

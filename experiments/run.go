@@ -106,8 +106,8 @@ func Run(ctx context.Context, cfg config.Config, out string, opts Options) (*Sum
 	if err := results.WriteFile(filepath.Join(out, ConfigFile), resolved); err != nil {
 		return nil, err
 	}
-	for _, f := range []string{MetricsFile, ConditioningFile} { // a fresh run starts empty
-		if err := os.Remove(filepath.Join(out, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	for _, f := range []string{MetricsFile, ConditioningFile, SpectraDir} { // a fresh run starts empty
+		if err := os.RemoveAll(filepath.Join(out, f)); err != nil {
 			return nil, fmt.Errorf("run directory: %w", err)
 		}
 	}
@@ -201,7 +201,7 @@ func newRunner(cfg config.Config, out string, opts Options) (*runner, error) {
 	if r.condLog, err = results.OpenLog(filepath.Join(out, ConditioningFile)); err != nil {
 		return nil, err
 	}
-	if r.analyzer, err = newAnalyzer(cfg, net, store, trainSet, r.trainer, r.condLog); err != nil {
+	if r.analyzer, err = newAnalyzer(cfg, out, net, store, trainSet, r.trainer, r.condLog); err != nil {
 		return nil, err
 	}
 	r.progress = newProgress(opts.Progress, cfg.Name, r.totalSteps, cfg.Train.LogEvery)

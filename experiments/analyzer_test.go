@@ -1,0 +1,153 @@
+package experiments
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lwca/lwca/analysis"
+	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/nets"
+	"github.com/lwca/lwca/npy"
+	"github.com/lwca/lwca/train"
+	"gorgonia.org/tensor"
+)
+
+// Analysis never changes training: a run analysed at every step, with any estimator, gives
+// the same metrics.jsonl as a run that is never analysed.
+func TestAnalysisLeavesTrainingUnchanged(t *testing.T) {
+	base := t.TempDir()
+	runInto(t, smokeConfig(t, "analysis.every=0"), base)
+	want, _ := os.ReadFile(filepath.Join(base, MetricsFile))
+	for _, set := range [][]string{
+		{"analysis.every=1"},
+		{"analysis.every=1", "analysis.fisher=true"},
+		{"analysis.every=1", "analysis.source=fixed", "analysis.batch_size=100"},
+		{"analysis.every=2", "analysis.source=average", "analysis.batches=3", "analysis.fisher=true"},
+		{"analysis.every=1", "analysis.concurrent=false", "analysis.centered=true"},
+	} {
+		dir := t.TempDir()
+		sum := runInto(t, smokeConfig(t, set...), dir)
+		got, _ := os.ReadFile(filepath.Join(dir, MetricsFile))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%v: training metrics differ from the unanalysed run", set)
+		}
+		if sum.AnalysisSteps == 0 {
+			t.Errorf("%v: no analysis steps", set)
+		}
+	}
+}
+
+// The true Fisher's label sampling: averaged over many draws, the last layer's Σ∇h tends to
+// its expectation over the model's softmax, (1/N) Σᵢ diag(pᵢ) − pᵢpᵢᵀ (since ∂ℓ/∂h = p − e_y).
+func TestTrueFisherConvergesToExpectation(t *testing.T) {
+	const n, in, classes, draws = 6, 4, 3, 4000
+	net, err := nets.MLP(nets.MLPSpec{Input: in, Depth: 2, Width: 5, Classes: classes, Bias: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := graph.NewStore(tensor.Float64, 3)
+	probe, err := train.NewProbe(net, store, n, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, n*in)
+	for i := range x {
+		x[i] = float32(2 * rng.NormFloat64())
+	}
+	y := make([]int32, n)
+	ce := probe.Loss()
+	ce.SampleLabels(func(_ int, p []float64) int32 { return sampleClass(rng, p) })
+	sum := analysis.NewMoment(classes)
+	var probs []float64
+	for k := 0; k < draws; k++ {
+		if _, _, err := probe.Run(x, y, true); err != nil {
+			t.Fatal(err)
+		}
+		g := probe.Hooks().Point("fc2").G
+		sum.AddRows64(g.F64, g.Rows, 1)
+		probs = ce.Probabilities()
+	}
+	got := sum.Matrix(analysis.FactorOptions{})
+	maxErr := 0.0
+	for a := 0; a < classes; a++ {
+		for b := 0; b < classes; b++ {
+			want := 0.0
+			for i := 0; i < n; i++ {
+				p := probs[i*classes : (i+1)*classes]
+				if a == b {
+					want += p[a]
+				}
+				want -= p[a] * p[b]
+			}
+			want /= n
+			maxErr = math.Max(maxErr, math.Abs(got.At(a, b)-want))
+		}
+	}
+	// Monte-Carlo error of an average of draws·n bounded terms: ~1/√(draws·n) ≈ 0.006.
+	if maxErr > 0.02 {
+		t.Errorf("true-Fisher Σ∇h differs from its expectation by %v", maxErr)
+	}
+}
+
+// Spectra are kept as .npy files, one row per analysis step, matching the records.
+func TestSpectraFiles(t *testing.T) {
+	dir := t.TempDir()
+	runInto(t, smokeConfig(t, "analysis.append_bias=true"), dir)
+	b, err := os.ReadFile(filepath.Join(dir, SpectraDir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx SpectraIndex
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	steps, err := npy.ReadFile(filepath.Join(dir, SpectraDir, idx.Steps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps.Shape) != 2 || steps.Shape[0] != 5 || steps.I64[2] != 4 {
+		t.Fatalf("steps.npy %v %v, want 5 rows starting 0, 4, …", steps.Shape, steps.I64)
+	}
+	if len(idx.Files) != 6 {
+		t.Fatalf("%d spectrum files, want 2 factors × 3 layers", len(idx.Files))
+	}
+	recs := readRecords(t, filepath.Join(dir, ConditioningFile))
+	for _, f := range idx.Files {
+		a, err := npy.ReadFile(filepath.Join(dir, SpectraDir, f.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Shape[0] != 5 || a.Shape[1] != f.Dim {
+			t.Fatalf("%s: shape %v, want (5, %d)", f.File, a.Shape, f.Dim)
+		}
+		if f.Layer == "fc1" && f.Factor == FactorInput && f.Dim != 8+1 {
+			t.Errorf("fc1 Σx with the bias coordinate has dim %d, want 9", f.Dim)
+		}
+		// Row 1 (step 4) against its record.
+		for _, r := range recs {
+			if r["step"] == 4.0 && r["layer"] == f.Layer && r["factor"] == f.Factor {
+				if lm := r["lambda_max"].(float64); lm != a.F64[f.Dim] {
+					t.Errorf("%s: λmax %v in the record, %v in the file", f.File, lm, a.F64[f.Dim])
+				}
+			}
+		}
+	}
+	// Small layers carry the K-FAC fidelity.
+	found := false
+	for _, r := range recs {
+		if r["factor"] == FactorFisher {
+			if _, ok := r["kfac_rel_frobenius"]; ok {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Error("no kfac_rel_frobenius in the fisher records")
+	}
+}

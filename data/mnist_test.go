@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -52,8 +53,8 @@ func TestMNISTGenerated(t *testing.T) {
 			if err := s.Check(); err != nil {
 				t.Error(err)
 			}
-			if s.D != 784 || s.Classes != 10 || len(s.Shape) != 3 || s.Shape[0] != 1 || s.Shape[1] != 28 || s.Shape[2] != 28 {
-				t.Errorf("%s: D=%d Classes=%d Shape=%v, want 784, 10, [1 28 28]", s.Name, s.D, s.Classes, s.Shape)
+			if s.D != 784 || s.Classes != 10 || !slices.Equal(s.Shape, []int{28, 28, 1}) {
+				t.Errorf("%s: D=%d Classes=%d Shape=%v, want 784, 10, [28 28 1]", s.Name, s.D, s.Classes, s.Shape)
 			}
 		}
 		if train.N != 13 || test.N != 5 {

@@ -13,8 +13,12 @@ type Set struct {
 	N       int       // number of samples
 	D       int       // features per sample, the product of Shape
 	Classes int       // number of classes
-	Shape   []int     // per-sample shape, e.g. [1 28 28] (channels, height, width)
+	Shape   []int     // per-sample shape; images are [H W C], channels last, e.g. [28 28 1]
 	Name    string
+
+	// ClassNames names the classes in label order when the source
+	// provides names (image folders, CIFAR-10); it is nil otherwise.
+	ClassNames []string
 }
 
 // Check reports whether the fields of s are consistent: lengths of X and
@@ -64,6 +68,8 @@ func (s *Set) Subset(n int) *Set {
 		Classes: s.Classes,
 		Shape:   slices.Clone(s.Shape),
 		Name:    s.Name,
+
+		ClassNames: slices.Clone(s.ClassNames),
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// randomSet returns a set of n samples of shape [c h w] with values of
+// randomSet returns a set of n samples of the given shape with values of
 // mean about 3 and spread about 2, so that normalisation has work to do.
 func randomSet(n int, shape []int, classes int, seed uint64) *Set {
 	r := rand.New(rand.NewPCG(seed, 99))

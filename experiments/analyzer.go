@@ -24,9 +24,9 @@ type analyzer struct {
 	cond   *conditioner
 	out    *results.Log
 	spec   *spectraWriter // nil: spectra not kept
-	probe  *train.Trainer  // nil when the training pass itself is analysed
-	source *data.Batcher   // average: fresh batches; fixed: the one fixed batch
-	fixedX []float32       // fixed source: the analysis batch
+	probe  *train.Trainer // nil when the training pass itself is analysed
+	source *data.Batcher  // average: fresh batches; fixed: the one fixed batch
+	fixedX []float32      // fixed source: the analysis batch
 	fixedY []int32
 	px     []float32 // probe input buffer
 	py     []int32

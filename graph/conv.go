@@ -2,6 +2,8 @@ package graph
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/chewxy/hm"
 	"github.com/lwca/lwca/hooks"
@@ -277,16 +279,21 @@ func convForward[T float](st *convState, x, w, bias, out []T) {
 	rows, k, co := g.rows(), g.k(), g.cout
 	capture := st.capturing()
 	st.havePatches = false
+	per := g.oh * g.ow
 	switch {
 	case g.direct():
-		gemm(false, false, rows, co, k, 1, x, k, w, co, 0, out, co)
 		if capture {
 			captureRows(&st.point.X, x, rows, k, 1)
 		}
+		byImages(g.n, 1, func(_, b0, b1 int) {
+			gemm(false, false, (b1-b0)*per, co, k, 1, x[b0*per*k:], k, w, co, 0, out[b0*per*co:], co)
+		})
 	case capture && st.mode == Patches:
 		p := hookBuffer[T](&st.point.X, rows, k)
-		im2col(g, x, p, 0, g.n)
-		gemm(false, false, rows, co, k, 1, p, k, w, co, 0, out, co)
+		byImages(g.n, 1, func(_, b0, b1 int) {
+			im2col(g, x, p[b0*per*k:], b0, b1)
+			gemm(false, false, (b1-b0)*per, co, k, 1, p[b0*per*k:], k, w, co, 0, out[b0*per*co:], co)
+		})
 		st.havePatches = true
 	default:
 		if capture {
@@ -294,19 +301,41 @@ func convForward[T float](st *convState, x, w, bias, out []T) {
 		}
 		var z T
 		bi := g.blockImages(sizeOf(z))
-		per := g.oh * g.ow
-		p := getScratch[T](bi * per * k)
-		for b0 := 0; b0 < g.n; b0 += bi {
-			b1 := min(b0+bi, g.n)
-			im2col(g, x, p, b0, b1)
-			nr := (b1 - b0) * per
-			gemm(false, false, nr, co, k, 1, p, k, w, co, 0, out[b0*per*co:], co)
-		}
-		putScratch(p)
+		byImages(g.n, bi, func(_, b0, b1 int) {
+			p := getScratch[T](min(bi, b1-b0) * per * k)
+			for c0 := b0; c0 < b1; c0 += bi {
+				c1 := min(c0+bi, b1)
+				im2col(g, x, p, c0, c1)
+				gemm(false, false, (c1-c0)*per, co, k, 1, p, k, w, co, 0, out[c0*per*co:], co)
+			}
+			putScratch(p)
+		})
 	}
 	if bias != nil {
 		addRows(out, bias)
 	}
+}
+
+// byImages splits images [0, n) into one contiguous range per processor (fewer when there
+// are fewer than grain images per range) and calls f(worker, b0, b1) for each, in parallel.
+// Each worker builds, multiplies and scatters its own patch blocks, so a block stays in its
+// core's cache from construction to use; the matrix products then run on one thread each.
+func byImages(n, grain int, f func(worker, b0, b1 int)) {
+	workers := max(1, min(runtime.GOMAXPROCS(0), n/max(grain, 1)))
+	if workers == 1 {
+		f(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(w, w*n/workers, (w+1)*n/workers)
+		}()
+	}
+	f(0, 0, n/workers)
+	wg.Wait()
 }
 
 func sizeOf[T float](T) int {
@@ -333,70 +362,66 @@ func addRows[T float](m, v []T) {
 // im2col writes the patch rows of images [b0, b1) to p, from its start.
 func im2col[T float](g convGeom, x, p []T, b0, b1 int) {
 	k, seg, per := g.k(), g.kw*g.c, g.oh*g.ow
-	parallel((b1-b0)*per, 512, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			b := b0 + r/per
-			i, j := (r%per)/g.ow, r%g.ow
-			dst := p[r*k : (r+1)*k]
-			iw0 := j*g.s - g.p
-			for u := 0; u < g.kh; u++ {
-				row := dst[u*seg : (u+1)*seg]
-				ih := i*g.s - g.p + u
-				if ih < 0 || ih >= g.h {
-					clear(row)
-					continue
-				}
-				base := (b*g.h + ih) * g.w
-				if iw0 >= 0 && iw0+g.kw <= g.w {
-					copy(row, x[(base+iw0)*g.c:(base+iw0+g.kw)*g.c])
-					continue
-				}
-				for v := 0; v < g.kw; v++ {
-					d := row[v*g.c : (v+1)*g.c]
-					if iw := iw0 + v; iw < 0 || iw >= g.w {
-						clear(d)
-					} else {
-						copy(d, x[(base+iw)*g.c:(base+iw+1)*g.c])
-					}
+	for r := 0; r < (b1-b0)*per; r++ {
+		b := b0 + r/per
+		i, j := (r%per)/g.ow, r%g.ow
+		dst := p[r*k : (r+1)*k]
+		iw0 := j*g.s - g.p
+		for u := 0; u < g.kh; u++ {
+			row := dst[u*seg : (u+1)*seg]
+			ih := i*g.s - g.p + u
+			if ih < 0 || ih >= g.h {
+				clear(row)
+				continue
+			}
+			base := (b*g.h + ih) * g.w
+			if iw0 >= 0 && iw0+g.kw <= g.w {
+				copy(row, x[(base+iw0)*g.c:(base+iw0+g.kw)*g.c])
+				continue
+			}
+			for v := 0; v < g.kw; v++ {
+				d := row[v*g.c : (v+1)*g.c]
+				if iw := iw0 + v; iw < 0 || iw >= g.w {
+					clear(d)
+				} else {
+					copy(d, x[(base+iw)*g.c:(base+iw+1)*g.c])
 				}
 			}
 		}
-	})
+	}
 }
 
 // col2im writes to the pixels of images [b0, b1) of dx the sum of the patch-row entries that
-// were copied from them: the adjoint of im2col. p holds those images' patch rows from its start.
-// Each pixel gathers its own contributions, so blocks of pixel rows run in parallel.
+// were copied from them: the adjoint of im2col. p holds those images' patch rows from its
+// start. Each pixel gathers its own contributions.
 func col2im[T float](g convGeom, p, dx []T, b0, b1 int) {
 	k, per := g.k(), g.oh*g.ow
-	parallel((b1-b0)*g.h, 8, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			b, ih := b0+r/g.h, r%g.h
-			pix := dx[(b*g.h+ih)*g.w*g.c : (b*g.h+ih+1)*g.w*g.c]
-			clear(pix)
-			for u := 0; u < g.kh; u++ {
-				t := ih + g.p - u
-				if t < 0 || t%g.s != 0 || t/g.s >= g.oh {
-					continue
-				}
-				i := t / g.s
-				for iw := 0; iw < g.w; iw++ {
-					d := pix[iw*g.c : (iw+1)*g.c]
-					for v := 0; v < g.kw; v++ {
-						t2 := iw + g.p - v
-						if t2 < 0 || t2%g.s != 0 || t2/g.s >= g.ow {
-							continue
-						}
-						row := ((b-b0)*per + i*g.ow + t2/g.s) * k
-						src := p[row+(u*g.kw+v)*g.c : row+(u*g.kw+v+1)*g.c]
-						for c, s := range src {
-							d[c] += s
-						}
+	for r := 0; r < (b1-b0)*g.h; r++ {
+		b, ih := b0+r/g.h, r%g.h
+		pix := dx[(b*g.h+ih)*g.w*g.c : (b*g.h+ih+1)*g.w*g.c]
+		clear(pix)
+		for u := 0; u < g.kh; u++ {
+			t := ih + g.p - u
+			if t < 0 || t%g.s != 0 || t/g.s >= g.oh {
+				continue
+			}
+			i := t / g.s
+			for iw := 0; iw < g.w; iw++ {
+				d := pix[iw*g.c : (iw+1)*g.c]
+				for v := 0; v < g.kw; v++ {
+					t2 := iw + g.p - v
+					if t2 < 0 || t2%g.s != 0 || t2/g.s >= g.ow {
+						continue
+					}
+					row := ((b-b0)*per + i*g.ow + t2/g.s) * k
+					src := p[row+(u*g.kw+v)*g.c : row+(u*g.kw+v+1)*g.c]
+					for c, s := range src {
+						d[c] += s
 					}
 				}
 			}
 		}
-	})
+	}
 }
 
 func (op *convOp) DiffWRT(int) []bool {
@@ -483,20 +508,24 @@ func convDataGrad[T float](op *convDataGradOp, dh, w, dx []T) {
 			wt[c*k+r] = w[r*co+c]
 		}
 	}
+	per := g.oh * g.ow
 	if g.direct() {
-		gemm(false, false, g.rows(), k, co, 1, dh, co, wt, k, 0, dx, k)
+		byImages(g.n, 1, func(_, b0, b1 int) {
+			gemm(false, false, (b1-b0)*per, k, co, 1, dh[b0*per*co:], co, wt, k, 0, dx[b0*per*k:], k)
+		})
 		return
 	}
 	var z T
 	bi := g.blockImages(sizeOf(z))
-	per := g.oh * g.ow
-	p := getScratch[T](bi * per * k)
-	for b0 := 0; b0 < g.n; b0 += bi {
-		b1 := min(b0+bi, g.n)
-		gemm(false, false, (b1-b0)*per, k, co, 1, dh[b0*per*co:], co, wt, k, 0, p, k)
-		col2im(g, p, dx, b0, b1)
-	}
-	putScratch(p)
+	byImages(g.n, bi, func(_, b0, b1 int) {
+		p := getScratch[T](min(bi, b1-b0) * per * k)
+		for c0 := b0; c0 < b1; c0 += bi {
+			c1 := min(c0+bi, b1)
+			gemm(false, false, (c1-c0)*per, k, co, 1, dh[c0*per*co:], co, wt, k, 0, p, k)
+			col2im(g, p, dx, c0, c1)
+		}
+		putScratch(p)
+	})
 }
 
 // convFilterGradOp computes ∂L/∂W = Pᵀ·∂L/∂h from (x, ∂L/∂h), rebuilding P block by block,
@@ -545,27 +574,51 @@ func convFilterGrad[T float](st *convState, x, dh, dw []T) {
 	if st.capturing() {
 		captureRows(&st.point.G, dh, rows, co, st.point.GradScale)
 	}
-	switch {
-	case g.direct():
-		gemm(true, false, k, co, rows, 1, x, k, dh, co, 0, dw, co)
-	case st.havePatches:
-		p := hookBuffer[T](&st.point.X, rows, k)
-		gemm(true, false, k, co, rows, 1, p, k, dh, co, 0, dw, co)
-	default:
-		var z T
-		bi := g.blockImages(sizeOf(z))
-		per := g.oh * g.ow
-		p := getScratch[T](bi * per * k)
-		for b0 := 0; b0 < g.n; b0 += bi {
-			b1 := min(b0+bi, g.n)
-			im2col(g, x, p, b0, b1)
-			beta := T(1)
-			if b0 == 0 {
-				beta = 0
-			}
-			gemm(true, false, k, co, (b1-b0)*per, 1, p, k, dh[b0*per*co:], co, beta, dw, co)
+	per := g.oh * g.ow
+	var z T
+	bi := g.blockImages(sizeOf(z))
+	grain := bi
+	if g.direct() || st.havePatches {
+		grain = 1
+	}
+	// Each worker sums its images' products into its own partial gradient.
+	var mu sync.Mutex
+	partials := [][]T{}
+	byImages(g.n, grain, func(worker, b0, b1 int) {
+		acc := dw
+		if worker > 0 {
+			acc = getScratch[T](len(dw))
+			defer func() {
+				mu.Lock()
+				partials = append(partials, acc)
+				mu.Unlock()
+			}()
 		}
-		putScratch(p)
+		switch {
+		case g.direct():
+			gemm(true, false, k, co, (b1-b0)*per, 1, x[b0*per*k:], k, dh[b0*per*co:], co, 0, acc, co)
+		case st.havePatches:
+			p := hookBuffer[T](&st.point.X, rows, k)
+			gemm(true, false, k, co, (b1-b0)*per, 1, p[b0*per*k:], k, dh[b0*per*co:], co, 0, acc, co)
+		default:
+			p := getScratch[T](min(bi, b1-b0) * per * k)
+			for c0 := b0; c0 < b1; c0 += bi {
+				c1 := min(c0+bi, b1)
+				im2col(g, x, p, c0, c1)
+				beta := T(1)
+				if c0 == b0 {
+					beta = 0
+				}
+				gemm(true, false, k, co, (c1-c0)*per, 1, p, k, dh[c0*per*co:], co, beta, acc, co)
+			}
+			putScratch(p)
+		}
+	})
+	for _, part := range partials {
+		for i, v := range part {
+			dw[i] += v
+		}
+		putScratch(part)
 	}
 	st.havePatches = false
 }

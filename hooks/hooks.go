@@ -232,7 +232,9 @@ func (op *tapOp) CallsExtern() bool    { return false }
 func (op *tapOp) OverwritesInput() int { return -1 }
 
 // WriteHash includes the layer name: Gorgonia merges nodes whose ops hash alike.
-func (op *tapOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "lwca.%s(%s)", roleNames[op.role], op.point.Layer) }
+func (op *tapOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "lwca.%s(%s)", roleNames[op.role], op.point.Layer)
+}
 
 func (op *tapOp) Hashcode() uint32 {
 	h := fnv.New32a()

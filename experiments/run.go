@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lwca/lwca/analysis"
+	"github.com/lwca/lwca/checkpoint"
 	"github.com/lwca/lwca/data"
 	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/graph"
@@ -35,6 +36,8 @@ const (
 	MetricsFile      = "metrics.jsonl"
 	ConditioningFile = "conditioning.jsonl"
 	SummaryFile      = "summary.json"
+	WeightsDir       = "weights"    // weights/step_<S>/: model states for lwca analyze
+	CheckpointDir    = "checkpoint" // the last checkpoint, for lwca run --resume
 )
 
 // Options are the run-time settings that are not part of an experiment's config.
@@ -43,6 +46,8 @@ type Options struct {
 	Progress io.Writer
 	// Backend describes the numeric backend, for summary.json.
 	Backend map[string]any
+	// AfterStep, if set, is called after every completed step (tests, external monitors).
+	AfterStep func(step int)
 }
 
 // Final holds a run's closing figures.
@@ -90,9 +95,9 @@ type testRecord struct {
 
 // Run trains the experiment cfg into the directory out and returns its summary. A diverging
 // run returns its summary (status diverged) and no error; errors are for runs that could not
-// be carried out. If ctx is cancelled the run stops after the current step, status stopped.
+// be carried out. If ctx is cancelled the run stops after the current step, writes a
+// checkpoint and returns with status stopped; Resume continues it.
 func Run(ctx context.Context, cfg config.Config, out string, opts Options) (*Summary, error) {
-	start := time.Now()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -103,26 +108,51 @@ func Run(ctx context.Context, cfg config.Config, out string, opts Options) (*Sum
 	if err != nil {
 		return nil, err
 	}
-	if err := results.WriteFile(filepath.Join(out, ConfigFile), resolved); err != nil {
-		return nil, err
-	}
-	for _, f := range []string{MetricsFile, ConditioningFile, SpectraDir} { // a fresh run starts empty
+	// A fresh run starts from an empty directory (but for what the user put there).
+	for _, f := range []string{MetricsFile, ConditioningFile, SummaryFile, SpectraDir, WeightsDir, CheckpointDir,
+		CheckpointDir + ".tmp", CheckpointDir + ".old"} {
 		if err := os.RemoveAll(filepath.Join(out, f)); err != nil {
 			return nil, fmt.Errorf("run directory: %w", err)
 		}
 	}
+	if err := results.WriteFile(filepath.Join(out, ConfigFile), resolved); err != nil {
+		return nil, err
+	}
 	sum := &Summary{Name: cfg.Name, Status: StatusRunning, Backend: opts.Backend}
+	return execute(ctx, cfg, out, opts, sum, nil)
+}
+
+// Resume continues the run in dir from its last checkpoint. The finished run's result files
+// are byte-identical to those of an uninterrupted run (summary.json but for wall_seconds).
+func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
+	cfg, err := config.Load(filepath.Join(dir, ConfigFile), nil)
+	if err != nil {
+		return nil, err
+	}
+	st, err := readCheckpoint(dir)
+	if err != nil {
+		return nil, err
+	}
+	sum := st.Summary
+	sum.Status, sum.Error, sum.Backend = StatusRunning, "", opts.Backend
+	return execute(ctx, cfg, dir, opts, &sum, st)
+}
+
+func execute(ctx context.Context, cfg config.Config, out string, opts Options, sum *Summary, st *runState) (*Summary, error) {
+	start := time.Now()
+	prior := sum.WallSeconds
 	writeSummary := func() error {
-		sum.WallSeconds = math.Round(time.Since(start).Seconds()*1000) / 1000
+		sum.WallSeconds = math.Round((prior+time.Since(start).Seconds())*1000) / 1000
 		return results.WriteJSON(filepath.Join(out, SummaryFile), sum)
 	}
 	if err := writeSummary(); err != nil {
 		return nil, err
 	}
-	r, err := newRunner(cfg, out, opts)
+	r, err := newRunner(cfg, out, opts, st)
 	if err == nil {
 		sum.Layers = r.layers
-		err = r.loop(ctx, sum)
+		r.sum, r.writeSummary = sum, writeSummary
+		err = r.loop(ctx)
 		if cerr := r.close(); err == nil {
 			err = cerr
 		}
@@ -156,9 +186,19 @@ type runner struct {
 	weightOf   map[string]int // layer → index of its weight among the trainer's params
 	totalSteps int
 	perEpoch   int
+	out        string
+	opts       Options
+
+	// Progress through the run, all of it saved in checkpoints.
+	step         int // the next step to run
+	epochLoss    float64
+	epochCorrect int
+	epochSeen    int
+	sum          *Summary
+	writeSummary func() error
 }
 
-func newRunner(cfg config.Config, out string, opts Options) (*runner, error) {
+func newRunner(cfg config.Config, out string, opts Options, st *runState) (*runner, error) {
 	trainSet, testSet, err := LoadData(cfg.Data, cfg.Seed)
 	if err != nil {
 		return nil, err
@@ -167,7 +207,7 @@ func newRunner(cfg config.Config, out string, opts Options) (*runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, train: trainSet, test: testSet, store: store}
+	r := &runner{cfg: cfg, train: trainSet, test: testSet, store: store, out: out, opts: opts}
 	if r.trainer, err = train.NewTrainer(net, store, cfg.Data.BatchSize, trainSet.D); err != nil {
 		return nil, err
 	}
@@ -195,6 +235,11 @@ func newRunner(cfg config.Config, out string, opts Options) (*runner, error) {
 	for _, p := range r.trainer.Hooks().Points() {
 		r.layers = append(r.layers, p.Layer)
 	}
+	if st != nil { // roll the result files back to the checkpoint before appending
+		if err := st.rollBack(out); err != nil {
+			return nil, err
+		}
+	}
 	if r.metrics, err = results.OpenLog(filepath.Join(out, MetricsFile)); err != nil {
 		return nil, err
 	}
@@ -205,6 +250,11 @@ func newRunner(cfg config.Config, out string, opts Options) (*runner, error) {
 		return nil, err
 	}
 	r.progress = newProgress(opts.Progress, cfg.Name, r.totalSteps, cfg.Train.LogEvery)
+	if st != nil {
+		if err := r.restore(st); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -216,20 +266,28 @@ func (r *runner) close() error {
 	return errors.Join(err, r.metrics.Close(), r.condLog.Close())
 }
 
-func (r *runner) loop(ctx context.Context, sum *Summary) error {
+func (r *runner) loop(ctx context.Context) error {
+	sum := r.sum
 	x := make([]float32, r.cfg.Data.BatchSize*r.train.D)
 	y := make([]int32, r.cfg.Data.BatchSize)
 	weights := make([]*tensor.Dense, len(r.trainer.Params()))
 	for i, p := range r.trainer.Params() {
 		weights[i] = p.Value
 	}
-	var epochLoss float64
-	var epochCorrect, epochSeen int
-	for step := 0; step < r.totalSteps; step++ {
+	for ; r.step < r.totalSteps; r.step++ {
+		step := r.step
 		if err := ctx.Err(); err != nil {
 			sum.Status = StatusStopped
-			r.progress.message("%s: stopped at step %d", r.cfg.Name, step)
+			if err := r.checkpoint(); err != nil {
+				return err
+			}
+			r.progress.message("%s: stopped before step %d; checkpoint written, continue with lwca run --resume %s", r.cfg.Name, step, r.out)
 			return nil
+		}
+		if every := r.cfg.Analysis.SaveWeightsEvery; every > 0 && step%every == 0 {
+			if err := checkpoint.SaveModel(filepath.Join(r.out, WeightsDir, fmt.Sprintf("step_%d", step)), r.store, step); err != nil {
+				return err
+			}
 		}
 		epoch, index := r.batcher.Next(x, y)
 		lr := r.sched.At(step, epoch)
@@ -245,7 +303,7 @@ func (r *runner) loop(ctx context.Context, sum *Summary) error {
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			sum.Status, sum.DivergedAtStep = StatusDiverged, &step
 			r.progress.message("%s: diverged at step %d (loss %v)", r.cfg.Name, step, loss)
-			return nil
+			return r.analyzer.flush()
 		}
 		grads, err := r.trainer.Grads()
 		if err != nil {
@@ -260,31 +318,52 @@ func (r *runner) loop(ctx context.Context, sum *Summary) error {
 		if err := r.opt.Step(weights, grads, lr); err != nil {
 			return err
 		}
-		epochLoss += loss * float64(len(y))
-		epochCorrect += correct
-		epochSeen += len(y)
+		r.epochLoss += loss * float64(len(y))
+		r.epochCorrect += correct
+		r.epochSeen += len(y)
 		r.progress.step(step, epoch, loss, lr)
 		if index == r.perEpoch-1 || step == r.totalSteps-1 {
-			testLoss, testAcc, err := r.evaluator.Evaluate(r.test.X, r.test.Y)
-			if err != nil {
+			if err := r.endEpoch(step, epoch); err != nil {
 				return err
 			}
-			rec := testRecord{"test", step, epoch, analysis.Float(epochLoss / float64(epochSeen)),
-				float64(epochCorrect) / float64(epochSeen), analysis.Float(testLoss), testAcc}
-			if err := r.metrics.Append(rec); err != nil {
+		}
+		if r.opts.AfterStep != nil {
+			r.opts.AfterStep(step)
+		}
+		last := step == r.totalSteps-1
+		if every := r.cfg.Train.CheckpointEvery; last || (every > 0 && (step+1)%every == 0) {
+			r.step = step + 1
+			if last {
+				sum.Status = StatusCompleted
+			}
+			if err := r.checkpoint(); err != nil {
 				return err
 			}
-			if err := errors.Join(r.analyzer.flush(), r.metrics.Sync(), r.condLog.Sync()); err != nil {
-				return err
-			}
-			sum.Final = Final{rec.TrainLoss, analysis.Float(rec.TrainAccuracy), rec.TestLoss, analysis.Float(testAcc)}
-			sum.BestTest = analysis.Float(math.Max(float64(sum.BestTest), testAcc))
-			r.progress.message("%s: epoch %d train loss %.4f acc %.4f, test loss %.4f acc %.4f",
-				r.cfg.Name, epoch, rec.TrainLoss, rec.TrainAccuracy, testLoss, testAcc)
-			epochLoss, epochCorrect, epochSeen = 0, 0, 0
 		}
 	}
 	sum.Status = StatusCompleted
+	return nil
+}
+
+// endEpoch evaluates the test set and records the epoch's figures.
+func (r *runner) endEpoch(step, epoch int) error {
+	testLoss, testAcc, err := r.evaluator.Evaluate(r.test.X, r.test.Y)
+	if err != nil {
+		return err
+	}
+	rec := testRecord{"test", step, epoch, analysis.Float(r.epochLoss / float64(r.epochSeen)),
+		float64(r.epochCorrect) / float64(r.epochSeen), analysis.Float(testLoss), testAcc}
+	if err := r.metrics.Append(rec); err != nil {
+		return err
+	}
+	if err := errors.Join(r.analyzer.flush(), r.metrics.Sync(), r.condLog.Sync()); err != nil {
+		return err
+	}
+	r.sum.Final = Final{rec.TrainLoss, analysis.Float(rec.TrainAccuracy), rec.TestLoss, analysis.Float(testAcc)}
+	r.sum.BestTest = analysis.Float(math.Max(float64(r.sum.BestTest), testAcc))
+	r.progress.message("%s: epoch %d train loss %.4f acc %.4f, test loss %.4f acc %.4f",
+		r.cfg.Name, epoch, rec.TrainLoss, rec.TrainAccuracy, testLoss, testAcc)
+	r.epochLoss, r.epochCorrect, r.epochSeen = 0, 0, 0
 	return nil
 }
 

@@ -244,3 +244,24 @@ func (a *Appender) Close() error {
 	a.f = nil
 	return err
 }
+
+// Truncate drops every row after the first rows (used to roll a file back to a checkpoint).
+func (a *Appender) Truncate(rows int) error {
+	if a.err != nil {
+		return a.err
+	}
+	if rows < 0 || rows > a.h.shape[0] {
+		return fmt.Errorf("npy: %s: cannot truncate %d rows to %d", a.path, a.h.shape[0], rows)
+	}
+	if rows == a.h.shape[0] {
+		return nil
+	}
+	a.h.shape[0] = rows
+	if err := a.writeHeader(); err != nil {
+		return err
+	}
+	if err := a.f.Truncate(a.dataOff + int64(rows)*int64(a.h.shape[1]*a.size)); err != nil {
+		return err
+	}
+	return a.f.Sync()
+}

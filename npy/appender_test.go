@@ -306,3 +306,39 @@ func TestAppenderContinuesWriteFile(t *testing.T) {
 	}
 	checkRows(t, path, 4, 3)
 }
+
+func TestAppenderTruncate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.npy")
+	a, err := OpenAppender(path, "<f8", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if err := a.AppendRow([]float64{float64(i), float64(-i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Truncate(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AppendRow([]float64{9, 9}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Truncate(7); err == nil {
+		t.Error("truncating to more rows than the file has succeeded")
+	}
+	a.Close()
+	arr, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{0, 0, 1, -1, 9, 9}
+	if len(arr.F64) != len(want) || arr.Shape[0] != 3 {
+		t.Fatalf("got %v %v, want %v", arr.Shape, arr.F64, want)
+	}
+	for i := range want {
+		if arr.F64[i] != want[i] {
+			t.Fatalf("got %v, want %v", arr.F64, want)
+		}
+	}
+}

@@ -250,6 +250,11 @@ type TrainConfig struct {
 	// LogEvery is the number of steps between plain log lines, ≥ 0;
 	// 0 disables them. Default 50.
 	LogEvery int `yaml:"log_every"`
+
+	// CheckpointEvery is the number of steps between checkpoints of the
+	// complete training state, ≥ 0; a run also checkpoints when it ends or
+	// is stopped. 0: only then. Default 500.
+	CheckpointEvery int `yaml:"checkpoint_every"`
 }
 
 // AnalysisConfig says when and what to analyse.
@@ -368,9 +373,10 @@ func Default() Config {
 			},
 		},
 		Train: TrainConfig{
-			Epochs:   10,
-			Dtype:    DtypeFloat32,
-			LogEvery: 50,
+			Epochs:          10,
+			Dtype:           DtypeFloat32,
+			LogEvery:        50,
+			CheckpointEvery: 500,
 		},
 		Analysis: AnalysisConfig{
 			Every:             100,

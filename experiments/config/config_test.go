@@ -158,7 +158,7 @@ func fullConfig() Config {
 				WarmupLR:    0.001,
 			},
 		},
-		Train: TrainConfig{Epochs: 8, Steps: 400, Dtype: DtypeFloat64, LogEvery: 10},
+		Train: TrainConfig{Epochs: 8, Steps: 400, Dtype: DtypeFloat64, LogEvery: 10, CheckpointEvery: 100},
 		Analysis: AnalysisConfig{
 			Every:             25,
 			P:                 []float64{0.1, 0.9},

@@ -99,6 +99,7 @@ func ExampleConfig_Marshal() {
 	//   steps: 0
 	//   dtype: float32
 	//   log_every: 50
+	//   checkpoint_every: 500
 	// analysis:
 	//   every: 100
 	//   p: [0.2, 0.5, 0.8, 1]

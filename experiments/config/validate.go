@@ -87,6 +87,7 @@ func (c Config) check() []Problem {
 	k.intMin("train.steps", t.Steps, 0)
 	k.oneOf("train.dtype", t.Dtype, DtypeFloat32, DtypeFloat64)
 	k.intMin("train.log_every", t.LogEvery, 0)
+	k.intMin("train.checkpoint_every", t.CheckpointEvery, 0)
 
 	a := c.Analysis
 	k.intMin("analysis.every", a.Every, 0)

@@ -1,0 +1,47 @@
+package backend
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// SymEigenvalues returns, in ascending order, the eigenvalues of the
+// symmetric n×n matrix stored row-major in a. Only the upper triangle
+// (a[i*n+j], j ≥ i) is read, as in mat.SymDense; a is not modified.
+// With the OpenBLAS backend it calls LAPACK's dsyevd, otherwise gonum's
+// mat.EigenSym; neither computes eigenvectors.
+func SymEigenvalues(n int, a []float64) ([]float64, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("backend: SymEigenvalues: negative order n = %d", n)
+	}
+	if len(a) != n*n {
+		return nil, fmt.Errorf("backend: SymEigenvalues: len(a) = %d, want n*n = %d", len(a), n*n)
+	}
+	if n == 0 {
+		return []float64{}, nil
+	}
+	for i := range n {
+		for j := i; j < n; j++ {
+			if v := a[i*n+j]; math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("backend: SymEigenvalues: entry (%d,%d) is %v", i, j, v)
+			}
+		}
+	}
+	work := make([]float64, len(a))
+	copy(work, a)
+	if lib := active.Load(); lib != nil && lib.dsyevd != 0 && fitFortran(n*n) {
+		w := make([]float64, n)
+		callCounts.dsyevd.Add(1)
+		if info := dsyevd(lib.dsyevd, n, work, w); info != 0 {
+			return nil, fmt.Errorf("backend: SymEigenvalues: LAPACK dsyevd failed with info = %d", info)
+		}
+		return w, nil
+	}
+	var es mat.EigenSym
+	if !es.Factorize(mat.NewSymDense(n, work), false) {
+		return nil, fmt.Errorf("backend: SymEigenvalues: gonum EigenSym did not converge (n = %d)", n)
+	}
+	return es.Values(nil), nil
+}

@@ -1,0 +1,239 @@
+package experiments
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/lwca/lwca/checkpoint"
+	"github.com/lwca/lwca/data"
+	"github.com/lwca/lwca/npy"
+	"github.com/lwca/lwca/results"
+)
+
+// runState is checkpoint/state.json: everything besides the model and optimiser tensors that
+// a run needs to continue exactly where it was.
+type runState struct {
+	Format          int                `json:"format"` // 1
+	Step            int                `json:"step"`   // the next step to run
+	EpochLoss       float64            `json:"epoch_loss_sum"`
+	EpochCorrect    int                `json:"epoch_correct"`
+	EpochSeen       int                `json:"epoch_seen"`
+	Batcher         data.BatcherState  `json:"batcher"`
+	AnalysisBatcher *data.BatcherState `json:"analysis_batcher,omitempty"`
+	Logs            map[string]int64   `json:"logs"`         // result file → its size at the checkpoint
+	SpectraRows     int                `json:"spectra_rows"` // rows of every spectra file
+	Velocity        []string           `json:"velocity"`     // parameters with a momentum buffer file
+	Summary         Summary            `json:"summary"`
+}
+
+// checkpoint writes the complete state after the steps run so far. The directory is built
+// beside the old one and swapped in, so a crash at any point leaves a usable checkpoint.
+func (r *runner) checkpoint() error {
+	if err := errors.Join(r.analyzer.flush(), r.metrics.Sync(), r.condLog.Sync()); err != nil {
+		return err
+	}
+	st := runState{Format: 1, Step: r.step, EpochLoss: r.epochLoss, EpochCorrect: r.epochCorrect,
+		EpochSeen: r.epochSeen, Batcher: r.batcher.State(), Logs: map[string]int64{}, Summary: *r.sum}
+	st.Summary.Backend = nil
+	if r.analyzer.source != nil {
+		bs := r.analyzer.source.State()
+		st.AnalysisBatcher = &bs
+	}
+	if r.analyzer.spec != nil {
+		st.SpectraRows = r.analyzer.spec.steps.Rows()
+	}
+	for _, f := range []string{MetricsFile, ConditioningFile} {
+		fi, err := os.Stat(filepath.Join(r.out, f))
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		st.Logs[f] = fi.Size()
+	}
+	final := filepath.Join(r.out, CheckpointDir)
+	tmp, old := final+".tmp", final+".old"
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := checkpoint.SaveModel(filepath.Join(tmp, "model"), r.store, r.step); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(tmp, "optimizer"), 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	for i, p := range r.trainer.Params() {
+		v := r.opt.Velocity(i)
+		if v == nil {
+			continue
+		}
+		n := 0
+		switch s := v.(type) {
+		case []float32:
+			n = len(s)
+		case []float64:
+			n = len(s)
+		}
+		if err := npy.WriteFile(filepath.Join(tmp, "optimizer", p.Name+".velocity.npy"), []int{n}, v); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		st.Velocity = append(st.Velocity, p.Name)
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := results.WriteFile(filepath.Join(tmp, "state.json"), append(b, '\n')); err != nil {
+		return err
+	}
+	// Swap: final → old, tmp → final, remove old. readCheckpoint falls back to old.
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := os.Rename(final, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return r.writeSummary()
+}
+
+// readCheckpoint loads checkpoint/state.json of a run directory.
+func readCheckpoint(dir string) (*runState, error) {
+	cdir := filepath.Join(dir, CheckpointDir)
+	if _, err := os.Stat(filepath.Join(cdir, "state.json")); errors.Is(err, os.ErrNotExist) {
+		// A crash between the two renames of a checkpoint swap leaves the previous one as .old.
+		if _, err := os.Stat(filepath.Join(cdir+".old", "state.json")); err == nil {
+			if err := os.RemoveAll(cdir); err != nil {
+				return nil, err
+			}
+			if err := os.Rename(cdir+".old", cdir); err != nil {
+				return nil, fmt.Errorf("checkpoint: %w", err)
+			}
+		} else {
+			return nil, fmt.Errorf("%s has no checkpoint to resume from", dir)
+		}
+	}
+	path := filepath.Join(cdir, "state.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	var st runState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("checkpoint: %s is damaged: %w", path, err)
+	}
+	if st.Format != 1 {
+		return nil, fmt.Errorf("checkpoint: %s has format %d, this version reads format 1", path, st.Format)
+	}
+	if st.Step < 0 || st.EpochSeen < 0 || st.SpectraRows < 0 {
+		return nil, fmt.Errorf("checkpoint: %s holds negative counts", path)
+	}
+	return &st, nil
+}
+
+// rollBack cuts the result files back to their state at the checkpoint.
+func (st *runState) rollBack(dir string) error {
+	for f, size := range st.Logs {
+		if f != MetricsFile && f != ConditioningFile {
+			return fmt.Errorf("checkpoint: unknown result file %q", f)
+		}
+		path := filepath.Join(dir, f)
+		fi, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if fi.Size() < size {
+			return fmt.Errorf("checkpoint: %s is shorter (%d bytes) than at the checkpoint (%d bytes)", path, fi.Size(), size)
+		}
+		if err := os.Truncate(path, size); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, SpectraDir, "index.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	var idx SpectraIndex
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return fmt.Errorf("checkpoint: spectra index: %w", err)
+	}
+	truncate := func(name, dtype string, cols int) error {
+		a, err := npy.OpenAppender(filepath.Join(dir, SpectraDir, name), dtype, cols)
+		if err != nil {
+			return err
+		}
+		if a.Rows() < st.SpectraRows {
+			a.Close()
+			return fmt.Errorf("checkpoint: %s has %d rows, the checkpoint counts %d", name, a.Rows(), st.SpectraRows)
+		}
+		return errors.Join(a.Truncate(st.SpectraRows), a.Close())
+	}
+	for _, f := range idx.Files {
+		if err := truncate(f.File, "<f8", f.Dim); err != nil {
+			return err
+		}
+	}
+	return truncate(idx.Steps, "<i8", 2)
+}
+
+// restore loads the model, optimiser and positions of a checkpoint into a fresh runner.
+func (r *runner) restore(st *runState) error {
+	cdir := filepath.Join(r.out, CheckpointDir)
+	if _, err := checkpoint.LoadModel(filepath.Join(cdir, "model"), r.store); err != nil {
+		return err
+	}
+	index := map[string]int{}
+	for i, p := range r.trainer.Params() {
+		index[p.Name] = i
+	}
+	vel := make([]any, len(r.trainer.Params()))
+	for _, name := range st.Velocity {
+		i, ok := index[name]
+		if !ok {
+			return fmt.Errorf("checkpoint: momentum buffer for unknown parameter %q", name)
+		}
+		a, err := npy.ReadFile(filepath.Join(cdir, "optimizer", name+".velocity.npy"))
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		size := r.trainer.Params()[i].Value.Size()
+		switch {
+		case a.F32 != nil && len(a.F32) == size:
+			vel[i] = a.F32
+		case a.F64 != nil && len(a.F64) == size:
+			vel[i] = a.F64
+		default:
+			return fmt.Errorf("checkpoint: momentum buffer of %s has %s %v, expected %d values of the model's dtype", name, a.Dtype, a.Shape, size)
+		}
+		if (a.F32 != nil) != (r.store.Dtype.String() == "float32") {
+			return fmt.Errorf("checkpoint: momentum buffer of %s has dtype %s, the model is %s", name, a.Dtype, r.store.Dtype)
+		}
+	}
+	if len(st.Velocity) > 0 {
+		r.opt.SetVelocity(vel)
+	}
+	if err := r.batcher.Restore(st.Batcher); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if (st.AnalysisBatcher != nil) != (r.analyzer.source != nil) {
+		return errors.New("checkpoint: the analysis source differs from the run's config")
+	}
+	if st.AnalysisBatcher != nil {
+		if err := r.analyzer.source.Restore(*st.AnalysisBatcher); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	if st.Step > r.totalSteps {
+		return fmt.Errorf("checkpoint: step %d is past the run's %d steps", st.Step, r.totalSteps)
+	}
+	r.step, r.epochLoss, r.epochCorrect, r.epochSeen = st.Step, st.EpochLoss, st.EpochCorrect, st.EpochSeen
+	return nil
+}

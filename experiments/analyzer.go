@@ -30,11 +30,14 @@ type analyzer struct {
 	fixedY []int32
 	px     []float32 // probe input buffer
 	py     []int32
-	queue  chan analysisWork
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	err    error
-	steps  int
+	// gradsOf, if set, is called after the analysis passes of a step, before the factors
+	// are read (lwca analyze takes the norms' gradients from the probe).
+	gradsOf func()
+	queue   chan analysisWork
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	err     error
+	steps   int
 }
 
 type analysisWork struct {
@@ -48,9 +51,6 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 	ac := cfg.Analysis
 	a := &analyzer{cfg: ac, seed: cfg.Seed, out: out,
 		cond: newConditioner(ac.P, ac.Layers, analysis.FactorOptions{Centered: ac.Centered, AppendOne: ac.AppendBias})}
-	if err := a.cond.checkLayers(trainer.Hooks()); err != nil {
-		return nil, err
-	}
 	probeBatch := 0
 	switch ac.Source {
 	case config.SourceBatch:
@@ -82,6 +82,13 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 		}
 		a.px = make([]float32, probeBatch*trainSet.D)
 		a.py = make([]int32, probeBatch)
+		trainer = a.probe
+	}
+	if trainer == nil {
+		return nil, fmt.Errorf("analysis: no training program to analyse")
+	}
+	if err := a.cond.checkLayers(trainer.Hooks()); err != nil {
+		return nil, err
 	}
 	if ac.Spectra && ac.Every > 0 {
 		var err error
@@ -147,6 +154,9 @@ func (a *analyzer) run(step, epoch int, lr, momentum float64, trainer *train.Tra
 				first = a.probe.Hooks()
 			}
 		}
+	}
+	if a.gradsOf != nil {
+		a.gradsOf()
 	}
 	w := analysisWork{step: step, epoch: epoch, lr: lr, momentum: momentum, jobs: a.cond.jobs(weight, grad),
 		fidelity: a.fidelity(first)}

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -149,5 +150,45 @@ func TestSpectraFiles(t *testing.T) {
 	}
 	if !found {
 		t.Error("no kfac_rel_frobenius in the fisher records")
+	}
+}
+
+// lwca analyze on a saved state gives the records the run itself wrote at that step when it
+// analyses the same fixed batch.
+func TestAnalyzeMatchesInRunAnalysis(t *testing.T) {
+	dir := t.TempDir()
+	runInto(t, smokeConfig(t, "analysis.source=fixed", "analysis.batch_size=64", "analysis.save_weights_every=8",
+		"analysis.concurrent=false"), dir)
+	steps, err := SavedSteps(dir)
+	if err != nil || len(steps) != 3 || steps[2] != 16 {
+		t.Fatalf("saved steps %v (%v), want 0, 8, 16", steps, err)
+	}
+	out, err := Analyze(context.Background(), dir, AnalyzeOptions{Step: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inRun := map[string]map[string]any{}
+	for _, r := range readRecords(t, filepath.Join(dir, ConditioningFile)) {
+		if r["step"] == 8.0 {
+			inRun[r["layer"].(string)+"/"+r["factor"].(string)] = r
+		}
+	}
+	post := readRecords(t, filepath.Join(out, ConditioningFile))
+	if len(post) != len(inRun) || len(post) != 9 {
+		t.Fatalf("%d post-hoc records, %d in-run records at step 8, want 9", len(post), len(inRun))
+	}
+	for _, r := range post {
+		want := inRun[r["layer"].(string)+"/"+r["factor"].(string)]
+		for _, k := range []string{"lambda_max", "lambda_min", "kappa_p0.5", "trace", "kfac_rel_frobenius"} {
+			if want[k] != r[k] && !(k == "kfac_rel_frobenius" && r["factor"] != FactorFisher) {
+				t.Errorf("%s %s %s: post-hoc %v, in-run %v", r["layer"], r["factor"], k, r[k], want[k])
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, SpectraDir, "index.json")); err != nil {
+		t.Errorf("no spectra from lwca analyze: %v", err)
+	}
+	if _, err := Analyze(context.Background(), dir, AnalyzeOptions{Step: 5}); err == nil {
+		t.Error("analysing an unsaved step succeeded")
 	}
 }

@@ -222,10 +222,7 @@ func newRunner(cfg config.Config, out string, opts Options, st *runState) (*runn
 	}
 	o := cfg.Optim
 	r.opt = optim.NewSGD(optim.SGDConfig{Momentum: o.Momentum, Nesterov: o.Nesterov, WeightDecay: o.WeightDecay})
-	r.sched = optim.Schedule{Base: o.LR, Gamma: 1, WarmupSteps: o.Schedule.WarmupSteps, WarmupLR: o.Schedule.WarmupLR}
-	if o.Schedule.Type == config.ScheduleMultistep {
-		r.sched.Milestones, r.sched.Gamma = o.Schedule.Milestones, o.Schedule.Gamma
-	}
+	r.sched = scheduleOf(o)
 	r.weightOf = map[string]int{}
 	for i, p := range r.trainer.Params() {
 		if p.Role == graph.Weight {
@@ -382,4 +379,13 @@ func (r *runner) analyse(step, epoch int, lr float64, x []float32, y []int32, gr
 		return nil
 	}
 	return r.analyzer.run(step, epoch, lr, r.cfg.Optim.Momentum, r.trainer, x, y, weight, grad)
+}
+
+// scheduleOf returns the learning-rate schedule of an optimiser config.
+func scheduleOf(o config.OptimConfig) optim.Schedule {
+	s := optim.Schedule{Base: o.LR, Gamma: 1, WarmupSteps: o.Schedule.WarmupSteps, WarmupLR: o.Schedule.WarmupLR}
+	if o.Schedule.Type == config.ScheduleMultistep {
+		s.Milestones, s.Gamma = o.Schedule.Milestones, o.Schedule.Gamma
+	}
+	return s
 }

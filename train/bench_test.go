@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/lwca/lwca/backend"
 	"github.com/lwca/lwca/graph"
 	"github.com/lwca/lwca/nets"
 	"github.com/lwca/lwca/optim"
@@ -52,6 +53,26 @@ func benchStep(b *testing.B, norm nets.Norm, capture bool) {
 	}
 }
 
-func BenchmarkMLPStep(b *testing.B)          { benchStep(b, nets.NoNorm, false) }
-func BenchmarkMLPStepBN(b *testing.B)        { benchStep(b, nets.BatchNorm, false) }
-func BenchmarkMLPStepBNCapture(b *testing.B) { benchStep(b, nets.BatchNorm, true) }
+// onBackends runs f once per numeric backend that loads here.
+func onBackends(b *testing.B, f func(b *testing.B)) {
+	for _, mode := range []backend.Mode{backend.OpenBLAS, backend.Gonum} {
+		if _, err := backend.Init(mode, 0); err != nil {
+			b.Logf("%s: %v", mode, err)
+			continue
+		}
+		b.Run(string(mode), f)
+	}
+	backend.Init(backend.Auto, 0)
+}
+
+func BenchmarkMLPStep(b *testing.B) {
+	onBackends(b, func(b *testing.B) { benchStep(b, nets.NoNorm, false) })
+}
+
+func BenchmarkMLPStepBN(b *testing.B) {
+	onBackends(b, func(b *testing.B) { benchStep(b, nets.BatchNorm, false) })
+}
+
+func BenchmarkMLPStepBNCapture(b *testing.B) {
+	onBackends(b, func(b *testing.B) { benchStep(b, nets.BatchNorm, true) })
+}

@@ -1,6 +1,8 @@
 // Command lwca trains networks and analyses their layer-wise conditioning.
 //
 //	lwca run CONFIG [--out DIR] [--set a.b=value ...]   train one experiment into a run directory
+//	lwca run --resume RUN_DIR                           continue an interrupted run
+//	lwca analyze RUN_DIR [--step S] [--batch-size N]    analyse a saved model state
 //	lwca version                                        print the version and numeric backend
 //
 // See README.md for the config format and the files a run writes.
@@ -25,11 +27,20 @@ import (
 
 const usage = `usage:
   lwca run CONFIG [--out DIR] [--overwrite] [--set a.b=value ...]
+  lwca run --resume RUN_DIR
+  lwca analyze RUN_DIR [--step S] [--batch-size N] [--out DIR]
   lwca version
 
 run trains the experiment described by the YAML file CONFIG. Results go to --out DIR, by
 default runs/<name> (runs/<name>.2, .3, … when that already holds a run). --set overrides
 any config field with a dotted path, e.g. --set optim.lr=0.05 --set train.steps=100.
+Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits with status 3;
+--resume RUN_DIR continues it. A second Ctrl-C stops at once.
+
+analyze runs the conditioning analysis on a model state that a run saved
+(analysis.save_weights_every), on a fixed, seeded batch of N training samples.
+
+Every command takes --backend auto|openblas|gonum (or LWCA_BACKEND) and --threads N.
 `
 
 func main() {
@@ -45,8 +56,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(args[1:], stdout, stderr)
+	case "analyze", "analyse":
+		err = cmdAnalyze(args[1:], stdout, stderr)
+	case "data":
+		err = cmdData(args[1:], stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, versionString())
+		err = cmdVersion(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -54,6 +69,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var ue usageError
 	switch {
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintf(stderr, "lwca: %v\n", err)
+		return 3
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "lwca: %v\n\n%s", err, usage)
 		return 2
@@ -117,38 +135,110 @@ func (f flags) last(name string) string {
 	return ""
 }
 
-func cmdRun(args []string, stdout, stderr io.Writer) error {
-	f, err := parseFlags(args, []string{"out", "set"}, []string{"overwrite"})
-	if err != nil {
-		return err
-	}
-	if len(f.positional) != 1 {
-		return usageError{"run takes exactly one CONFIG file"}
-	}
-	cfg, err := config.Load(f.positional[0], f.values["set"])
-	if err != nil {
-		return err
-	}
-	out := f.last("out")
-	switch {
-	case out == "":
-		out = freeRunDir(filepath.Join("runs", cfg.Name))
-	case holdsRun(out) && f.last("overwrite") == "":
-		return fmt.Errorf("%s already holds a run; choose another --out or add --overwrite", out)
-	}
+var errInterrupted = errors.New("interrupted; the run can be continued with lwca run --resume")
+
+// commonFlags are accepted by every command.
+var commonValued = []string{"backend", "threads"}
+
+// signalContext is cancelled by the first SIGINT/SIGTERM; a second one ends the process at
+// once (the default behaviour is restored after the first).
+func signalContext() (context.Context, func()) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	fmt.Fprintf(stderr, "lwca: running %s into %s\n", cfg.Name, out)
-	sum, err := experiments.Run(ctx, cfg, out, experiments.Options{Progress: stderr})
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) error {
+	f, err := parseFlags(args, append([]string{"out", "set", "resume"}, commonValued...), []string{"overwrite"})
 	if err != nil {
 		return err
+	}
+	info, err := setupBackend(f)
+	if err != nil {
+		return err
+	}
+	opts := experiments.Options{Progress: stderr, Backend: backendRecord(info)}
+	ctx, stop := signalContext()
+	defer stop()
+	var sum *experiments.Summary
+	out := f.last("resume")
+	if out != "" {
+		if len(f.positional) != 0 || len(f.values["set"]) != 0 || f.last("out") != "" {
+			return usageError{"--resume RUN_DIR takes no CONFIG, --set or --out: the run's own config.yaml is used"}
+		}
+		fmt.Fprintf(stderr, "lwca: resuming %s (%s)\n", out, info)
+		if sum, err = experiments.Resume(ctx, out, opts); err != nil {
+			return err
+		}
+	} else {
+		if len(f.positional) != 1 {
+			return usageError{"run takes exactly one CONFIG file"}
+		}
+		cfg, err := config.Load(f.positional[0], f.values["set"])
+		if err != nil {
+			return err
+		}
+		out = f.last("out")
+		switch {
+		case out == "":
+			out = freeRunDir(filepath.Join("runs", cfg.Name))
+		case holdsRun(out) && f.last("overwrite") == "":
+			return fmt.Errorf("%s already holds a run; choose another --out, add --overwrite, or continue it with --resume", out)
+		}
+		fmt.Fprintf(stderr, "lwca: running %s into %s (%s)\n", cfg.Name, out, info)
+		if sum, err = experiments.Run(ctx, cfg, out, opts); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "%s: %s after %d steps, test accuracy %.4f (best %.4f), %.1fs; results in %s\n",
 		sum.Name, sum.Status, sum.Steps, float64(sum.Final.TestAccuracy), float64(sum.BestTest), sum.WallSeconds, out)
 	if sum.Status == experiments.StatusStopped {
-		return errors.New("interrupted")
+		return errInterrupted
 	}
 	return nil
+}
+
+func cmdAnalyze(args []string, stdout, stderr io.Writer) error {
+	f, err := parseFlags(args, append([]string{"step", "batch-size", "out"}, commonValued...), nil)
+	if err != nil {
+		return err
+	}
+	if len(f.positional) != 1 {
+		return usageError{"analyze takes exactly one RUN_DIR"}
+	}
+	o := experiments.AnalyzeOptions{Step: -1, Out: f.last("out")}
+	for name, dst := range map[string]*int{"step": &o.Step, "batch-size": &o.BatchSize} {
+		if s := f.last(name); s != "" {
+			if *dst, err = strconv.Atoi(s); err != nil || *dst < 0 {
+				return usageError{fmt.Sprintf("--%s %q: expected a whole number ≥ 0", name, s)}
+			}
+		}
+	}
+	if _, err := setupBackend(f); err != nil {
+		return err
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	out, err := experiments.Analyze(ctx, f.positional[0], o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "analysis written to %s\n", out)
+	return nil
+}
+
+func cmdVersion(args []string, stdout io.Writer) error {
+	f, err := parseFlags(args, commonValued, nil)
+	if err != nil {
+		return err
+	}
+	info, err := setupBackend(f)
+	fmt.Fprintln(stdout, versionString())
+	fmt.Fprintf(stdout, "backend: %s\n", info)
+	return err
 }
 
 func holdsRun(dir string) bool {

@@ -1,0 +1,154 @@
+package experiments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/lwca/lwca/checkpoint"
+	"github.com/lwca/lwca/experiments/config"
+	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/results"
+	"gorgonia.org/tensor"
+)
+
+// AnalyzeOptions select what lwca analyze looks at.
+type AnalyzeOptions struct {
+	Step      int    // saved step to analyse; < 0: the latest saved state
+	BatchSize int    // samples in the analysis batch; 0: the run's analysis.batch_size
+	Out       string // output directory; "": RUN_DIR/analysis/step_<S>
+}
+
+// SavedSteps lists the steps whose model state a run saved under weights/.
+func SavedSteps(runDir string) ([]int, error) {
+	ents, err := os.ReadDir(filepath.Join(runDir, WeightsDir))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var steps []int
+	for _, e := range ents {
+		s, ok := strings.CutPrefix(e.Name(), "step_")
+		if n, err := strconv.Atoi(s); ok && err == nil && e.IsDir() {
+			if _, err := os.Stat(filepath.Join(runDir, WeightsDir, e.Name(), checkpoint.ModelFile)); err == nil {
+				steps = append(steps, n)
+			}
+		}
+	}
+	sort.Ints(steps)
+	return steps, nil
+}
+
+// Analyze runs the conditioning analysis on a saved model state of a run, on a fixed, seeded
+// batch of training samples, and writes conditioning.jsonl and spectra/ as a run does. It
+// returns the output directory.
+func Analyze(ctx context.Context, runDir string, o AnalyzeOptions) (string, error) {
+	cfg, err := config.Load(filepath.Join(runDir, ConfigFile), nil)
+	if err != nil {
+		return "", err
+	}
+	steps, err := SavedSteps(runDir)
+	if err != nil {
+		return "", err
+	}
+	if len(steps) == 0 {
+		return "", fmt.Errorf("%s has no saved model states (set analysis.save_weights_every in the run's config)", runDir)
+	}
+	step := steps[len(steps)-1]
+	if o.Step >= 0 {
+		i := sort.SearchInts(steps, o.Step)
+		if i == len(steps) || steps[i] != o.Step {
+			return "", fmt.Errorf("%s has no saved state at step %d (saved: %v)", runDir, o.Step, steps)
+		}
+		step = o.Step
+	}
+	ac := &cfg.Analysis
+	ac.Every, ac.Concurrent, ac.Spectra = 1, false, true
+	if ac.Source != config.SourceFixed {
+		ac.Source = config.SourceFixed
+		ac.BatchSize = cfg.Data.BatchSize
+	}
+	if o.BatchSize > 0 {
+		ac.BatchSize = o.BatchSize
+	}
+	out := o.Out
+	if out == "" {
+		out = filepath.Join(runDir, "analysis", fmt.Sprintf("step_%d", step))
+	}
+	for _, f := range []string{ConditioningFile, SpectraDir} {
+		if err := os.RemoveAll(filepath.Join(out, f)); err != nil {
+			return "", err
+		}
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", err
+	}
+	trainSet, _, err := LoadData(cfg.Data, cfg.Seed)
+	if err != nil {
+		return "", err
+	}
+	net, store, err := BuildModel(cfg, trainSet.D, trainSet.Classes)
+	if err != nil {
+		return "", err
+	}
+	condLog, err := results.OpenLog(filepath.Join(out, ConditioningFile))
+	if err != nil {
+		return "", err
+	}
+	a, err := newAnalyzer(cfg, out, net, store, trainSet, nil, condLog)
+	if err == nil {
+		_, err = checkpoint.LoadModel(filepath.Join(runDir, WeightsDir, fmt.Sprintf("step_%d", step)), store)
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = analyzeOnce(cfg, a, store, trainSet.N, step)
+	}
+	if a != nil {
+		err = errors.Join(err, a.close())
+	}
+	err = errors.Join(err, condLog.Close())
+	if err != nil {
+		return "", err
+	}
+	resolved, err := cfg.Marshal()
+	if err != nil {
+		return "", err
+	}
+	return out, results.WriteFile(filepath.Join(out, ConfigFile), resolved)
+}
+
+func analyzeOnce(cfg config.Config, a *analyzer, store *graph.Store, trainN, step int) error {
+	perEpoch := trainN / cfg.Data.BatchSize
+	epoch := step / max(perEpoch, 1)
+	o := cfg.Optim
+	lr := scheduleOf(o).At(step, epoch)
+	var grads []*tensor.Dense
+	weightOf := map[string]int{}
+	for i, p := range store.Params() {
+		if p.Role == graph.Weight {
+			weightOf[p.Layer] = i
+		}
+	}
+	weight := func(layer string) *tensor.Dense {
+		if i, ok := weightOf[layer]; ok {
+			return store.Params()[i].Value
+		}
+		return nil
+	}
+	grad := func(layer string) *tensor.Dense {
+		if i, ok := weightOf[layer]; ok && grads != nil {
+			return grads[i]
+		}
+		return nil
+	}
+	// The gradient norms are those of the analysis batch's loss, available after the pass;
+	// run the pass, then take them from the probe before the factors are finished.
+	a.gradsOf = func() { grads, _ = a.probe.Grads() }
+	return a.run(step, epoch, lr, o.Momentum, nil, nil, nil, weight, grad)
+}

@@ -29,6 +29,7 @@ const usage = `usage:
   lwca run CONFIG [--out DIR] [--overwrite] [--set a.b=value ...]
   lwca run --resume RUN_DIR
   lwca analyze RUN_DIR [--step S] [--batch-size N] [--out DIR]
+  lwca data get cifar10 --dir DIR
   lwca version
 
 run trains the experiment described by the YAML file CONFIG. Results go to --out DIR, by
@@ -63,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		err = cmdVersion(args[1:], stdout)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage+"\n"+dataUsage)
 	default:
 		err = usageError{fmt.Sprintf("unknown command %q", args[0])}
 	}

@@ -69,8 +69,17 @@ func TestResumeIsExact(t *testing.T) {
 				}
 				next++
 			}
-			if sum.Status != StatusCompleted {
-				t.Fatalf("%v stops %v: status %s", set, stops, sum.Status)
+			if sum.Status != StatusCompleted || sum.Steps != 20 {
+				t.Fatalf("%v stops %v: status %s after %d steps, want completed after 20", set, stops, sum.Status, sum.Steps)
+			}
+			train := 0
+			for _, r := range readRecords(t, filepath.Join(dir, MetricsFile)) {
+				if r["type"] == "train" && r["step"] == float64(train) {
+					train++
+				}
+			}
+			if train != 20 {
+				t.Fatalf("%v stops %v: %d consecutive train records, want 20", set, stops, train)
 			}
 			compareRunDirs(t, full, dir)
 		}

@@ -271,7 +271,7 @@ func (r *runner) loop(ctx context.Context) error {
 	for i, p := range r.trainer.Params() {
 		weights[i] = p.Value
 	}
-	for ; r.step < r.totalSteps; r.step++ {
+	for r.step < r.totalSteps {
 		step := r.step
 		if err := ctx.Err(); err != nil {
 			sum.Status = StatusStopped
@@ -327,9 +327,9 @@ func (r *runner) loop(ctx context.Context) error {
 		if r.opts.AfterStep != nil {
 			r.opts.AfterStep(step)
 		}
-		last := step == r.totalSteps-1
-		if every := r.cfg.Train.CheckpointEvery; last || (every > 0 && (step+1)%every == 0) {
-			r.step = step + 1
+		r.step = step + 1
+		last := r.step == r.totalSteps
+		if every := r.cfg.Train.CheckpointEvery; last || (every > 0 && r.step%every == 0) {
 			if last {
 				sum.Status = StatusCompleted
 			}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/backend"
-	"gonum.org/v1/gonum/mat"
+	"github.com/lwca/lwca/backend/backendtest"
 )
 
 // setupBackend loads the numeric backend chosen by --backend (or LWCA_BACKEND; default auto)
@@ -31,22 +31,8 @@ func setupBackend(f flags) (backend.Info, error) {
 	if err != nil {
 		return info, err
 	}
-	analysis.DefaultSolver = symEigenvalues
+	analysis.DefaultSolver = backendtest.SymEigenvalues
 	return info, nil
-}
-
-// symEigenvalues adapts backend.SymEigenvalues to the analysis's solver signature.
-func symEigenvalues(a *mat.SymDense) ([]float64, error) {
-	n := a.SymmetricDim()
-	raw := a.RawSymmetric()
-	data := raw.Data
-	if raw.Stride != n {
-		data = make([]float64, n*n)
-		for i := 0; i < n; i++ {
-			copy(data[i*n:(i+1)*n], raw.Data[i*raw.Stride:i*raw.Stride+n])
-		}
-	}
-	return backend.SymEigenvalues(n, data)
 }
 
 func backendRecord(i backend.Info) map[string]any {

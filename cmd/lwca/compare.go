@@ -76,7 +76,26 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "lwca: %s\n", n)
 	}
 	fmt.Fprintf(stdout, "%d runs in %d groups, aligned by %s at %s\n", len(rep.Runs), len(rep.Groups), opts.Align, joinInts(rep.Targets))
+	// A count per diagnostic, then the first few findings; the report lists them all.
+	count, inRuns := map[string]int{}, map[string]map[string]bool{}
+	var kinds []string
 	for _, d := range rep.Findings {
+		if count[d.Diagnostic] == 0 {
+			kinds = append(kinds, d.Diagnostic)
+			inRuns[d.Diagnostic] = map[string]bool{}
+		}
+		count[d.Diagnostic]++
+		inRuns[d.Diagnostic][d.Run] = true
+	}
+	for _, k := range kinds {
+		fmt.Fprintf(stdout, "%s: %d findings in %d runs\n", k, count[k], len(inRuns[k]))
+	}
+	const shown = 10
+	for i, d := range rep.Findings {
+		if i == shown {
+			fmt.Fprintf(stdout, "  … %d more in the report\n", len(rep.Findings)-shown)
+			break
+		}
 		fmt.Fprintf(stdout, "  %s: %s %s: %s\n", d.Diagnostic, d.Run, d.Layer, d.Message)
 	}
 	fmt.Fprintf(stdout, "report: %s (tables.md, tables/, figures/ beside it)\n", filepath.Join(out, "report.html"))

@@ -29,6 +29,8 @@ const usage = `usage:
   lwca run CONFIG [--out DIR] [--overwrite] [--set a.b=value ...]
   lwca run --resume RUN_DIR
   lwca analyze RUN_DIR [--step S] [--batch-size N] [--out DIR]
+  lwca sweep CONFIG [--out DIR] [--workers N] [--emit slurm]
+  lwca compare RUN_OR_SWEEP_DIR... [--out DIR]
   lwca data get cifar10 --dir DIR
   lwca version
 
@@ -61,6 +63,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdAnalyze(args[1:], stdout, stderr)
 	case "data":
 		err = cmdData(args[1:], stdout, stderr)
+	case "compare":
+		err = cmdCompare(args[1:], stdout, stderr)
+	case "sweep":
+		err = cmdSweep(args[1:], stdout, stderr)
 	case "version":
 		err = cmdVersion(args[1:], stdout)
 	case "help", "-h", "--help":

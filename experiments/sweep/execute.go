@@ -102,6 +102,8 @@ type Options struct {
 	Progress io.Writer
 	// Overwrite retrains runs whose directory holds a finished run of a different config.
 	Overwrite bool
+	// Backend describes the numeric backend, for each run's summary.json.
+	Backend map[string]any
 	// Run trains one run; nil means experiments.Run.
 	Run RunFunc
 }
@@ -178,7 +180,7 @@ func (s *Sweep) Execute(ctx context.Context, dir string, opts Options) ([]Result
 					lw = &lineWriter{l: out}
 					progress = lw
 				}
-				sum, err := run(ctx, r.Config, res[i].Dir, experiments.Options{Progress: progress})
+				sum, err := run(ctx, r.Config, res[i].Dir, experiments.Options{Progress: progress, Backend: opts.Backend})
 				if lw != nil {
 					lw.flush()
 				}

@@ -44,7 +44,7 @@ const Key = "sweep"
 // Sweep is a config file's sweep, expanded into runs.
 type Sweep struct {
 	File string // the config file, as named in error messages
-	Name string // the config's name: its name key, or the file's base name
+	Name string // the config's name: its name key (or --set name=…), or the file's base name
 	Axes []Axis
 	Runs []Run
 
@@ -129,6 +129,14 @@ func Parse(name string, src []byte, overrides []string) (*Sweep, error) {
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if k, v := root.Content[i], root.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode && v.Value != "" {
 			s.Name = v.Value
+		}
+	}
+	for _, o := range overrides { // --set name=… names the sweep
+		if k, v, ok := strings.Cut(o, "="); ok && strings.TrimSpace(k) == "name" {
+			var n string
+			if yaml.Unmarshal([]byte(v), &n) == nil && n != "" {
+				s.Name = n
+			}
 		}
 	}
 	s.expand(overrides)

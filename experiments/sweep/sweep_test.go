@@ -59,6 +59,11 @@ func TestParseExpandsTheCartesianProduct(t *testing.T) {
 	if a := s.Axes[1]; a.Path != "optim.lr" || a.Short != "lr" || a.Line != 10 || !slices.Equal(a.Lines, []int{11, 12, 13}) {
 		t.Errorf("axis %+v", a)
 	}
+	// --set name=… renames the sweep and its runs.
+	s, err = Parse("study.yaml", []byte(base), []string{"name=other"})
+	if err != nil || s.Name != "other" || s.Runs[0].Config.Name != "other/norm=none,lr=0.01,seed=1" {
+		t.Errorf("renamed: %v, %q", err, s.Name)
+	}
 	// A swept path wins over an override of the same path.
 	s, err = Parse("study.yaml", []byte(base), []string{"optim.lr=5"})
 	if err != nil || s.Runs[0].Config.Optim.LR != 0.01 {

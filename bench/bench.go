@@ -1,0 +1,132 @@
+// Package bench defines lwca's performance workloads once, for `go test -bench` and for
+// `lwca bench`, which runs them next to a PyTorch reference of the same workloads
+// (torch_reference.py, embedded) on the same machine.
+//
+//	r := testing.Benchmark(bench.MLPStep(nets.BatchNorm, false))
+package bench
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/lwca/lwca/analysis"
+	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/hooks"
+	"github.com/lwca/lwca/nets"
+	"github.com/lwca/lwca/optim"
+	"github.com/lwca/lwca/train"
+	"gorgonia.org/tensor"
+)
+
+// randomBatch returns a standard-normal batch and uniform labels.
+func randomBatch(rows, dim, classes int) ([]float32, []int32) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, rows*dim)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	y := make([]int32, rows)
+	for i := range y {
+		y[i] = int32(rng.IntN(classes))
+	}
+	return x, y
+}
+
+func mlp(norm nets.Norm, dtype tensor.Dtype, batch int) (*train.Trainer, error) {
+	net, err := nets.MLP(nets.MLPSpec{Input: 784, Depth: 4, Width: 256, Classes: 10, Bias: true, Norm: norm})
+	if err != nil {
+		return nil, err
+	}
+	return train.NewTrainer(net, graph.NewStore(dtype, 1), batch, 784)
+}
+
+// MLPStep is one training step (forward, backward, SGD with momentum) of the
+// 784-256-256-256-10 MLP at batch 128 in float32, with hook captures if capture is set.
+func MLPStep(norm nets.Norm, capture bool) func(b *testing.B) {
+	return func(b *testing.B) {
+		tr, err := mlp(norm, tensor.Float32, 128)
+		if err != nil {
+			b.Fatal(err)
+		}
+		x, y := randomBatch(128, 784, 10)
+		opt := optim.NewSGD(optim.SGDConfig{Momentum: 0.9})
+		var weights []*tensor.Dense
+		for _, p := range tr.Params() {
+			weights = append(weights, p.Value)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, _, err := tr.Run(x, y, capture); err != nil {
+				b.Fatal(err)
+			}
+			grads, err := tr.Grads()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := opt.Step(weights, grads, 0.01); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// AnalysisStep is one full analysis of the MLP's four layers at batch 128: a captured
+// training pass, both factors of every layer, their eigenvalues, the product spectrum and
+// every metric — the work PyTorch's reference times as analyse_ms (a forward and backward pass
+// with hooks, factors and eigvalsh).
+func AnalysisStep(norm nets.Norm) func(b *testing.B) {
+	return func(b *testing.B) {
+		tr, err := mlp(norm, tensor.Float32, 128)
+		if err != nil {
+			b.Fatal(err)
+		}
+		x, y := randomBatch(128, 784, 10)
+		ps := analysis.DefaultP()
+		moments := map[string][2]*analysis.Moment{}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, _, err := tr.Run(x, y, true); err != nil {
+				b.Fatal(err)
+			}
+			for _, p := range tr.Hooks().Points() {
+				m, ok := moments[p.Layer]
+				if !ok {
+					m = [2]*analysis.Moment{analysis.NewMoment(p.X.Cols), analysis.NewMoment(p.G.Cols)}
+					moments[p.Layer] = m
+				}
+				var spectra [2]analysis.Spectrum
+				for k, c := range []*hooks.Matrix{&p.X, &p.G} {
+					m[k].Reset()
+					m[k].AddRows32(c.F32, c.Rows, 1)
+					if spectra[k], err = analysis.Eigen(m[k].Matrix(analysis.FactorOptions{}), nil); err != nil {
+						b.Fatal(err)
+					}
+					analysis.Compute(spectra[k], ps)
+				}
+				analysis.Compute(analysis.KroneckerSpectrum(spectra[0], spectra[1]), ps)
+			}
+		}
+	}
+}
+
+// Eigenvalues is the eigenvalues-only decomposition of an n×n symmetric positive
+// semi-definite matrix (a second-moment factor of n features).
+func Eigenvalues(n int) func(b *testing.B) {
+	return func(b *testing.B) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		x := make([]float64, 2*n*n)
+		for i := range x {
+			x[i] = rng.NormFloat64()
+		}
+		m := analysis.NewMoment(n)
+		m.AddRows64(x, 2*n, 1)
+		a := m.Matrix(analysis.FactorOptions{})
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := analysis.DefaultSolver(a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

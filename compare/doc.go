@@ -1,0 +1,24 @@
+// Package compare reads run directories and puts them side by side: tables of λmax and κ_p of
+// every layer and factor at aligned steps, figures (training curves, conditioning over
+// training, depth profiles, eigenvalue spectra), diagnostics, and one self-contained HTML
+// report. It reads only what runs wrote to disk.
+//
+//	runs, warnings, err := compare.Discover("runs/mnist_bn_vs_plain_lr") // a sweep, or run dirs
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	rep, err := compare.Compare(runs, compare.Options{}) // align by step, κ_0.5, min–max bands
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	err = rep.Write("runs/mnist_bn_vs_plain_lr/compare") // report.html, tables.md, tables/, figures/
+//
+// Runs whose config.yaml differ only in seed (and name) form a group: tables give the mean ±
+// sample standard deviation over its runs, figures a mean line with a band (min–max by
+// default, or mean ± std). Runs are aligned by step — a run's value at step t is its latest
+// analysis at or before t, if it trained that far — or by end of epoch; see Alignment.
+//
+// Figures are described by Figure values (panels, series, legend) and drawn with gonum/plot as
+// PNG and SVG, so what a figure shows can be checked without looking at pixels. Spectra come
+// from a Spectra source per run; runs that stored none are left out of spectrum figures.
+package compare

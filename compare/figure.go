@@ -1,0 +1,78 @@
+package compare
+
+import (
+	"math"
+	"slices"
+)
+
+// Figure is a grid of panels sharing one legend, built from a comparison and drawn by
+// Render. Keeping what is shown apart from how it is drawn lets tests check the content of a
+// figure without reading pixels.
+type Figure struct {
+	Name    string // file stem: "training", "layer_fc1", "depth", "spectra_x"
+	Title   string
+	Caption string // what the figure shows and how, for the report
+	Cols    int    // panels per row; Panels fill rows in order
+	Panels  []Panel
+	Width   float64 // inches
+	Height  float64 // inches
+}
+
+// Panel is one plot of a figure.
+type Panel struct {
+	Title, XLabel, YLabel string
+	LogY                  bool
+	Series                []Series
+	// XTicks, when set, labels integer x positions (layer names in depth profiles).
+	XTicks []string
+	// YMin and YMax, when not zero, bound the vertical axis; lines beyond it are cut at
+	// its edge (a diverging loss, the round-off tail of a spectrum).
+	YMin, YMax float64
+}
+
+// Series is one line of a panel: a run, or a group of seeds drawn as its mean with a band.
+type Series struct {
+	Label string
+	Color int       // index into the figure palette; the same label has the same color everywhere
+	X, Y  []float64 // NaN or, on a log axis, non-positive Y leave a gap
+	// Lo and Hi bound the spread band of a group (nil for a single run).
+	Lo, Hi []float64
+	Points bool // draw markers (sparse data such as end-of-epoch evaluations)
+}
+
+// LegendEntry is one label and color of a figure's legend.
+type LegendEntry struct {
+	Label string
+	Color int
+}
+
+// Legend returns the distinct series labels of f in order of first appearance.
+func (f *Figure) Legend() []LegendEntry {
+	var out []LegendEntry
+	for _, p := range f.Panels {
+		for _, s := range p.Series {
+			if !slices.ContainsFunc(out, func(e LegendEntry) bool { return e.Label == s.Label }) {
+				out = append(out, LegendEntry{s.Label, s.Color})
+			}
+		}
+	}
+	return out
+}
+
+// Empty reports whether no panel of f has a value to draw.
+func (f *Figure) Empty() bool {
+	for _, p := range f.Panels {
+		for _, s := range p.Series {
+			for _, y := range s.Y {
+				if drawable(y, p.LogY) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func drawable(y float64, logY bool) bool {
+	return !math.IsNaN(y) && !math.IsInf(y, 0) && (!logY || y > 0)
+}

@@ -1,0 +1,312 @@
+package compare
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// palette is a qualitative color set that stays distinguishable for common color-vision
+// deficiencies; series beyond its length reuse colors with dashed lines.
+var palette = []color.NRGBA{
+	{0x4e, 0x79, 0xa7, 0xff}, {0xf2, 0x8e, 0x2b, 0xff}, {0xe1, 0x57, 0x59, 0xff},
+	{0x76, 0xb7, 0xb2, 0xff}, {0x59, 0xa1, 0x4f, 0xff}, {0xed, 0xc9, 0x48, 0xff},
+	{0xb0, 0x7a, 0xa1, 0xff}, {0xff, 0x9d, 0xa7, 0xff}, {0x9c, 0x75, 0x5f, 0xff},
+	{0x79, 0x70, 0x6e, 0xff},
+}
+
+var dashes = [][]vg.Length{nil, {vg.Points(5), vg.Points(3)}, {vg.Points(1.5), vg.Points(2)}, {vg.Points(7), vg.Points(2), vg.Points(1.5), vg.Points(2)}}
+
+func lineStyle(i int) draw.LineStyle {
+	return draw.LineStyle{
+		Color:  palette[i%len(palette)],
+		Width:  vg.Points(1.3),
+		Dashes: dashes[(i/len(palette))%len(dashes)],
+	}
+}
+
+func bandColor(i int) color.Color {
+	c := palette[i%len(palette)]
+	c.A = 0x38
+	return c
+}
+
+// Render draws f as "png" or "svg" and returns the file's bytes.
+func (f *Figure) Render(format string) ([]byte, error) {
+	w, h := vg.Length(f.Width)*vg.Inch, vg.Length(f.Height)*vg.Inch
+	if w <= 0 || h <= 0 {
+		return nil, fmt.Errorf("compare: figure %s has no size", f.Name)
+	}
+	var (
+		c  vg.CanvasWriterTo
+		dc draw.Canvas
+	)
+	switch format {
+	case "png":
+		img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(110), vgimg.UseBackgroundColor(color.White))
+		c = vgimg.PngCanvas{Canvas: img}
+		dc = draw.New(img)
+	case "svg":
+		s := vgsvg.New(w, h)
+		c = s
+		dc = draw.New(s)
+	default:
+		return nil, fmt.Errorf("compare: unknown figure format %q (png or svg)", format)
+	}
+	if err := f.draw(dc); err != nil {
+		return nil, fmt.Errorf("compare: figure %s: %w", f.Name, err)
+	}
+	var b bytes.Buffer
+	if _, err := c.WriteTo(&b); err != nil {
+		return nil, fmt.Errorf("compare: figure %s: %w", f.Name, err)
+	}
+	return b.Bytes(), nil
+}
+
+func (f *Figure) draw(dc draw.Canvas) (err error) {
+	defer func() {
+		// gonum/plot panics on inputs it cannot scale; a figure must not take the report down.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("drawing failed: %v", r)
+		}
+	}()
+	titleStyle := draw.TextStyle{Color: color.Black, Font: font.From(plot.DefaultFont, 13), Handler: plot.DefaultTextHandler,
+		XAlign: draw.XCenter, YAlign: draw.YTop}
+	top := vg.Length(0)
+	if f.Title != "" {
+		top = titleStyle.Height(f.Title) + vg.Points(8)
+		dc.FillText(titleStyle, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: dc.Max.Y - vg.Points(4)}, f.Title)
+	}
+	legend := f.Legend()
+	lw := vg.Length(0)
+	if len(legend) > 0 {
+		l := plot.NewLegend()
+		l.TextStyle.Font.Size = 10
+		for _, e := range legend {
+			l.TextStyle.Font.Size = 10
+			lw = max(lw, l.TextStyle.Width(e.Label))
+		}
+		lw = min(lw+l.ThumbnailWidth+vg.Points(16), (dc.Max.X-dc.Min.X)/3)
+	}
+	cols := max(f.Cols, 1)
+	rows := (len(f.Panels) + cols - 1) / cols
+	area := draw.Crop(dc, 0, -lw, 0, -top)
+	plots := make([][]*plot.Plot, rows)
+	for i := range plots {
+		plots[i] = make([]*plot.Plot, cols)
+	}
+	for i, p := range f.Panels {
+		pl, err := p.plot()
+		if err != nil {
+			return err
+		}
+		plots[i/cols][i%cols] = pl
+	}
+	if rows > 0 {
+		tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(10), PadY: vg.Points(10),
+			PadTop: vg.Points(2), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
+		canvases := plot.Align(plots, tiles, area)
+		for i := range plots {
+			for j := range plots[i] {
+				if plots[i][j] != nil {
+					plots[i][j].Draw(canvases[i][j])
+				}
+			}
+		}
+	}
+	if lw > 0 {
+		l := plot.NewLegend()
+		l.TextStyle.Font.Size = 10
+		l.Top, l.Left = true, true
+		for _, e := range legend {
+			l.Add(e.Label, &plotter.Line{LineStyle: lineStyle(e.Color)})
+		}
+		lc := draw.Crop(dc, dc.Max.X-dc.Min.X-lw+vg.Points(6), 0, 0, -top-vg.Points(8))
+		l.Draw(lc)
+	}
+	return nil
+}
+
+// plot builds the gonum plot of a panel.
+func (p *Panel) plot() (*plot.Plot, error) {
+	pl := plot.New()
+	pl.Title.Text = p.Title
+	pl.Title.TextStyle.Font.Size = 11
+	pl.X.Label.Text, pl.Y.Label.Text = p.XLabel, p.YLabel
+	for _, a := range []*plot.Axis{&pl.X, &pl.Y} {
+		a.Label.TextStyle.Font.Size = 10
+		a.Tick.Label.Font.Size = 9
+	}
+	pl.Add(plotter.NewGrid())
+	logY := p.LogY
+	ymin, ymax := math.Inf(1), math.Inf(-1)
+	for _, s := range p.Series {
+		for _, ys := range [][]float64{s.Y, s.Lo, s.Hi} {
+			for _, y := range ys {
+				if drawable(y, logY) {
+					ymin, ymax = math.Min(ymin, y), math.Max(ymax, y)
+				}
+			}
+		}
+	}
+	if p.YMin != 0 {
+		ymin = math.Max(ymin, p.YMin)
+	}
+	if p.YMax != 0 {
+		ymax = math.Min(ymax, p.YMax)
+	}
+	if ymin > ymax { // nothing to draw
+		pl.Title.Text += " (no finite values)"
+		logY = false
+	}
+	for _, s := range p.Series {
+		if len(s.Lo) == len(s.X) && len(s.Hi) == len(s.X) {
+			for _, seg := range bandSegments(s, logY) {
+				poly, err := plotter.NewPolygon(seg)
+				if err != nil {
+					return nil, err
+				}
+				poly.Color = bandColor(s.Color)
+				poly.LineStyle.Width = 0
+				pl.Add(poly)
+			}
+		}
+		for _, seg := range segments(s.X, s.Y, logY) {
+			l, err := plotter.NewLine(seg)
+			if err != nil {
+				return nil, err
+			}
+			l.LineStyle = lineStyle(s.Color)
+			pl.Add(l)
+			if s.Points || len(seg) == 1 { // a lone point has no line to show it
+				sc, err := plotter.NewScatter(seg)
+				if err != nil {
+					return nil, err
+				}
+				sc.GlyphStyle.Color = palette[s.Color%len(palette)]
+				sc.GlyphStyle.Radius = vg.Points(2)
+				sc.GlyphStyle.Shape = draw.CircleGlyph{}
+				pl.Add(sc)
+			}
+		}
+	}
+	if logY {
+		lo, hi := math.Floor(math.Log10(ymin)), math.Ceil(math.Log10(ymax))
+		if hi <= lo {
+			hi = lo + 1
+		}
+		pl.Y.Scale = plot.LogScale{}
+		pl.Y.Min, pl.Y.Max = math.Pow(10, lo), math.Pow(10, hi)
+		pl.Y.Tick.Marker = decadeTicks{}
+	} else if ymin <= ymax && (p.YMin != 0 || p.YMax != 0) {
+		pl.Y.Min, pl.Y.Max = ymin, ymax
+	}
+	if len(p.XTicks) > 0 {
+		names := p.XTicks
+		pl.X.Tick.Marker = plot.TickerFunc(func(min, max float64) []plot.Tick {
+			var t []plot.Tick
+			for i, n := range names {
+				if x := float64(i + 1); x >= min && x <= max {
+					t = append(t, plot.Tick{Value: x, Label: n})
+				}
+			}
+			return t
+		})
+		pl.X.Min, pl.X.Max = 0.7, float64(len(names))+0.3
+	}
+	return pl, nil
+}
+
+// segments splits (x, y) into runs of drawable points.
+func segments(x, y []float64, logY bool) []plotter.XYs {
+	var out []plotter.XYs
+	var cur plotter.XYs
+	for i := range min(len(x), len(y)) {
+		if drawable(y[i], logY) && !math.IsNaN(x[i]) && !math.IsInf(x[i], 0) {
+			cur = append(cur, plotter.XY{X: x[i], Y: y[i]})
+			continue
+		}
+		if len(cur) > 0 {
+			out = append(out, cur)
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// bandSegments returns closed polygons (lower edge forward, upper edge back) over the
+// stretches where both bounds are drawable.
+func bandSegments(s Series, logY bool) []plotter.XYs {
+	var out []plotter.XYs
+	start := -1
+	flush := func(end int) {
+		if start >= 0 && end-start >= 2 {
+			var poly plotter.XYs
+			for i := start; i < end; i++ {
+				poly = append(poly, plotter.XY{X: s.X[i], Y: s.Lo[i]})
+			}
+			for i := end - 1; i >= start; i-- {
+				poly = append(poly, plotter.XY{X: s.X[i], Y: s.Hi[i]})
+			}
+			out = append(out, poly)
+		}
+		start = -1
+	}
+	for i := range s.X {
+		ok := drawable(s.Lo[i], logY) && drawable(s.Hi[i], logY) && !math.IsNaN(s.X[i]) && !math.IsInf(s.X[i], 0)
+		switch {
+		case ok && start < 0:
+			start = i
+		case !ok:
+			flush(i)
+		}
+	}
+	flush(len(s.X))
+	return out
+}
+
+// decadeTicks labels powers of ten on a log axis, every k-th decade so that at most about
+// eight labels show, with minor ticks at 2…9 when the range spans few decades and unlabelled
+// decade ticks unless it spans very many.
+type decadeTicks struct{}
+
+func (decadeTicks) Ticks(lo0, hi0 float64) []plot.Tick {
+	lo, hi := int(math.Floor(math.Log10(lo0))), int(math.Ceil(math.Log10(hi0)))
+	step := max(1, (hi-lo+7)/8)
+	var t []plot.Tick
+	for e := lo; e <= hi; e++ {
+		v := math.Pow(10, float64(e))
+		switch {
+		case (e-lo)%step == 0:
+			t = append(t, plot.Tick{Value: v, Label: decadeLabel(e)})
+		case hi-lo <= 40: // more unlabelled ticks would merge into a bar
+			t = append(t, plot.Tick{Value: v})
+		}
+		if hi-lo <= 4 && e < hi {
+			for k := 2; k < 10; k++ {
+				t = append(t, plot.Tick{Value: float64(k) * v})
+			}
+		}
+	}
+	return t
+}
+
+func decadeLabel(e int) string {
+	if e >= -3 && e <= 4 {
+		return strconv.FormatFloat(math.Pow(10, float64(e)), 'f', -1, 64)
+	}
+	return "1e" + strconv.Itoa(e)
+}

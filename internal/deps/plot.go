@@ -1,2 +1,0 @@
-package deps
-import _ "gonum.org/v1/plot"

@@ -6,6 +6,7 @@
 package bench
 
 import (
+	_ "embed"
 	"math/rand/v2"
 	"testing"
 
@@ -128,5 +129,31 @@ func Eigenvalues(n int) func(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// TorchScript is the PyTorch reference of these workloads (torch_reference.py).
+//
+//go:embed torch_reference.py
+var TorchScript []byte
+
+// Workload is a named benchmark that PyTorch's reference also measures (same name).
+type Workload struct {
+	Name string
+	Run  func(b *testing.B)
+	Slow bool // minutes with the pure-Go backend; opt-in
+}
+
+// Workloads lists the standard workloads in report order.
+func Workloads() []Workload {
+	return []Workload{
+		{Name: "mlp_step", Run: MLPStep(nets.NoNorm, false)},
+		{Name: "mlp_step_bn", Run: MLPStep(nets.BatchNorm, false)},
+		{Name: "analysis_step", Run: AnalysisStep(nets.NoNorm)},
+		{Name: "analysis_step_bn", Run: AnalysisStep(nets.BatchNorm)},
+		{Name: "eigenvalues_256", Run: Eigenvalues(256)},
+		{Name: "eigenvalues_785", Run: Eigenvalues(785)},
+		{Name: "eigenvalues_2304", Run: Eigenvalues(2304)},
+		{Name: "eigenvalues_4608", Run: Eigenvalues(4608), Slow: true},
 	}
 }

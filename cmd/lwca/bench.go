@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lwca/lwca/bench"
+	"github.com/lwca/lwca/experiments"
+	"github.com/lwca/lwca/experiments/config"
+)
+
+// cmdBench runs lwca's workloads and PyTorch's reference of the same workloads side by side.
+func cmdBench(args []string, stdout, stderr io.Writer) error {
+	f, err := parseFlags(args, append([]string{"only", "python", "torch-threads"}, commonValued...), []string{"no-torch", "slow"})
+	if err != nil {
+		return err
+	}
+	info, err := setupBackend(f)
+	if err != nil {
+		return err
+	}
+	var selected []bench.Workload
+	only := map[string]bool{}
+	for _, w := range strings.Split(f.last("only"), ",") {
+		if w != "" {
+			only[w] = true
+		}
+	}
+	known := map[string]bool{"analysis_overhead": true}
+	for _, w := range bench.Workloads() {
+		known[w.Name] = true
+		if (len(only) == 0 && (!w.Slow || f.last("slow") != "")) || only[w.Name] {
+			selected = append(selected, w)
+		}
+	}
+	for w := range only {
+		if !known[w] {
+			return usageError{fmt.Sprintf("--only: unknown workload %q", w)}
+		}
+	}
+	overhead := len(only) == 0 || only["analysis_overhead"]
+	fmt.Fprintf(stdout, "lwca bench: backend %s; GOMAXPROCS %d\n", info, runtime.GOMAXPROCS(0))
+
+	// PyTorch first, so the two do not compete for the cores.
+	torch := map[string]float64{}
+	if f.last("no-torch") == "" {
+		threads := strconv.Itoa(info.Threads)
+		if t := f.last("torch-threads"); t != "" {
+			threads = t
+		}
+		python := f.last("python")
+		if python == "" {
+			python = "/usr/bin/python3"
+		}
+		var names []string
+		for _, w := range selected {
+			names = append(names, w.Name)
+		}
+		if torch, err = runTorch(python, threads, names, stderr); err != nil {
+			fmt.Fprintf(stdout, "pytorch reference unavailable: %v (apt-get install python3-torch python3-scipy)\n", err)
+		}
+	}
+	for _, w := range selected {
+		r := testing.Benchmark(w.Run)
+		ms := float64(r.NsPerOp()) / 1e6
+		line := fmt.Sprintf("%-18s lwca=%9.3f ms", w.Name, ms)
+		if t, ok := torch[w.Name]; ok {
+			line += fmt.Sprintf("  pytorch=%9.3f ms  ratio=%.2f", t, ms/t)
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	if overhead {
+		with, without, err := analysisOverhead()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%-18s lwca=%9.3f s with analysis every 100 steps, %.3f s without  ratio=%.3f\n",
+			"analysis_overhead", with, without, with/without)
+	}
+	return nil
+}
+
+// runTorch runs the embedded reference script and returns median milliseconds per workload.
+func runTorch(python, threads string, names []string, stderr io.Writer) (map[string]float64, error) {
+	dir, err := os.MkdirTemp("", "lwca-bench")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "torch_reference.py")
+	if err := os.WriteFile(script, bench.TorchScript, 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(python, append([]string{script, threads}, names...)...)
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	res := map[string]float64{}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		var r struct {
+			Workload string
+			Ms       float64
+		}
+		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Workload != "" {
+			res[r.Workload] = r.Ms
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return res, fmt.Errorf("%s: %w", python, err)
+	}
+	return res, nil
+}
+
+// analysisOverhead trains the 784-256-256-256-10 MLP for 300 steps on MNIST-shaped synthetic
+// data with analysis every 100 steps and without, and returns both wall times in seconds.
+func analysisOverhead() (with, without float64, err error) {
+	src := `name: overhead
+data:
+  dataset: synthetic
+  batch_size: 128
+  synthetic: {classes: 10, dim: 784, train: 12800, test: 1000}
+model: {arch: mlp, depth: 4, width: 256, norm: batchnorm}
+train: {epochs: 3, log_every: 0, checkpoint_every: 0}
+analysis: {every: 100, spectra: true}
+`
+	dir, err := os.MkdirTemp("", "lwca-overhead")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	times := map[int]float64{}
+	// Alternate the two settings and keep the best of two, to damp the machine's noise.
+	for rep := 0; rep < 2; rep++ {
+		for _, every := range []int{100, 0} {
+			cfg, err := config.Parse("overhead.yaml", []byte(src), []string{"analysis.every=" + strconv.Itoa(every)})
+			if err != nil {
+				return 0, 0, err
+			}
+			start := time.Now()
+			if _, err := experiments.Run(context.Background(), cfg, filepath.Join(dir, strconv.Itoa(every)), experiments.Options{}); err != nil {
+				return 0, 0, err
+			}
+			s := time.Since(start).Seconds()
+			if t, ok := times[every]; !ok || s < t {
+				times[every] = s
+			}
+		}
+	}
+	return times[100], times[0], nil
+}

@@ -829,6 +829,13 @@ func TestShippedConfigs(t *testing.T) {
 		t.Skip("no configs shipped yet")
 	}
 	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.HasPrefix(src, []byte("sweep:")) || bytes.Contains(src, []byte("\nsweep:")) {
+			continue // a sweep: package sweep expands and checks it
+		}
 		c, err := Load(f, nil)
 		if err != nil {
 			t.Errorf("%v", err)

@@ -91,7 +91,7 @@ func Analyze(ctx context.Context, runDir string, o AnalyzeOptions) (string, erro
 	if err != nil {
 		return "", err
 	}
-	net, store, err := BuildModel(cfg, trainSet.D, trainSet.Classes)
+	net, store, err := BuildModel(cfg, trainSet.Shape, trainSet.Classes)
 	if err != nil {
 		return "", err
 	}

@@ -173,6 +173,7 @@ type runner struct {
 	train      *data.Set
 	test       *data.Set
 	batcher    *data.Batcher
+	augment    data.Augment
 	trainer    *train.Trainer
 	evaluator  *train.Evaluator
 	store      *graph.Store
@@ -203,7 +204,7 @@ func newRunner(cfg config.Config, out string, opts Options, st *runState) (*runn
 	if err != nil {
 		return nil, err
 	}
-	net, store, err := BuildModel(cfg, trainSet.D, trainSet.Classes)
+	net, store, err := BuildModel(cfg, trainSet.Shape, trainSet.Classes)
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +217,12 @@ func newRunner(cfg config.Config, out string, opts Options, st *runState) (*runn
 	}
 	r.batcher = data.NewBatcher(trainSet, cfg.Data.BatchSize, cfg.Data.Shuffle, cfg.Seed)
 	r.perEpoch = r.batcher.BatchesPerEpoch()
+	if a := cfg.Data.Augment; a.CropPad > 0 || a.Flip {
+		if len(trainSet.Shape) != 3 {
+			return nil, fmt.Errorf("data.augment: needs images, the data has shape %v", trainSet.Shape)
+		}
+		r.augment = data.Augment{Pad: a.CropPad, Flip: a.Flip}
+	}
 	r.totalSteps = cfg.Train.Epochs * r.perEpoch
 	if cfg.Train.Steps > 0 && cfg.Train.Steps < r.totalSteps {
 		r.totalSteps = cfg.Train.Steps
@@ -287,6 +294,9 @@ func (r *runner) loop(ctx context.Context) error {
 			}
 		}
 		epoch, index := r.batcher.Next(x, y)
+		if r.augment.Pad > 0 || r.augment.Flip {
+			r.augment.Apply(x, len(y), r.train.Shape, r.cfg.Seed, epoch, index)
+		}
 		lr := r.sched.At(step, epoch)
 		analyse := r.analyzer.due(step)
 		loss, correct, err := r.trainer.Run(x, y, analyse && r.analyzer.capturesTraining())

@@ -33,6 +33,14 @@ func LoadData(c config.DataConfig, seed uint64) (train, test *data.Set, err erro
 		if err != nil {
 			return nil, nil, err
 		}
+	case config.DatasetCIFAR10:
+		if train, test, err = data.CIFAR10(c.Path); err != nil {
+			return nil, nil, err
+		}
+	case config.DatasetImageFolder:
+		if train, test, err = data.ImageFolder(c.Path); err != nil {
+			return nil, nil, err
+		}
 	case config.DatasetSynthetic:
 		s := c.Synthetic
 		train, test = data.Synthetic(data.SyntheticOptions{Classes: s.Classes, D: s.Dim, NTrain: s.Train,
@@ -56,6 +64,17 @@ func LoadData(c config.DataConfig, seed uint64) (train, test *data.Set, err erro
 		case config.NormalizeNone: // raw pixel values 0..255
 			train.Standardize(0, 1.0/255)
 			test.Standardize(0, 1.0/255)
+		case config.NormalizeChannels:
+			mean, std := data.ChannelStats(train)
+			train.NormalizeChannels(mean, std)
+			test.NormalizeChannels(mean, std)
+		case config.NormalizeCIFAR10:
+			mean, std := data.CIFAR10MeanStd()
+			if len(train.Shape) != 3 || train.Shape[2] != len(mean) {
+				return nil, nil, fmt.Errorf("data.normalize: cifar10 statistics need 3-channel images, the data has shape %v", train.Shape)
+			}
+			train.NormalizeChannels(mean, std)
+			test.NormalizeChannels(mean, std)
 		}
 	}
 	if train.N < c.BatchSize {
@@ -64,9 +83,13 @@ func LoadData(c config.DataConfig, seed uint64) (train, test *data.Set, err erro
 	return train, test, nil
 }
 
-// BuildModel returns the network a config describes and a parameter store seeded from the
-// run's seed.
-func BuildModel(c config.Config, inputDim, classes int) (graph.Layer, *graph.Store, error) {
+// BuildModel returns the network a config describes for samples of the given shape (images:
+// height, width, channels) and a parameter store seeded from the run's seed.
+func BuildModel(c config.Config, shape []int, classes int) (graph.Layer, *graph.Store, error) {
+	inputDim := 1
+	for _, d := range shape {
+		inputDim *= d
+	}
 	m := c.Model
 	init, err := graph.InitByName(m.Init)
 	if err != nil {
@@ -78,6 +101,21 @@ func BuildModel(c config.Config, inputDim, classes int) (graph.Layer, *graph.Sto
 		net, err = nets.MLP(nets.MLPSpec{Input: inputDim, Depth: m.Depth, Width: m.Width, Classes: classes,
 			Activation: graph.Activation(m.Activation), Norm: nets.Norm(m.Norm), Placement: nets.Placement(m.BNPlacement),
 			Bias: m.Bias, Init: init, BNMomentum: m.BNMomentum, BNEps: m.BNEps})
+	case config.ArchCNN, config.ArchResNet:
+		if len(shape) != 3 {
+			return nil, nil, fmt.Errorf("model.arch: %s needs images (height, width, channels), the data has shape %v", m.Arch, shape)
+		}
+		in := [3]int{shape[0], shape[1], shape[2]}
+		mode := graph.ConvMode(c.Analysis.ConvMode)
+		if m.Arch == config.ArchCNN {
+			net, err = nets.CNN(nets.CNNSpec{Input: in, Channels: m.Channels, PoolEvery: m.PoolEvery, Classes: classes,
+				Norm: nets.Norm(m.Norm), Activation: graph.Activation(m.Activation), Bias: m.Bias, ConvMode: mode,
+				Init: init, BNMomentum: m.BNMomentum, BNEps: m.BNEps})
+		} else {
+			net, err = nets.ResNet(nets.ResNetSpec{Depth: m.Depth, Input: in, Classes: classes, Form: nets.ResNetForm(m.Form),
+				Shortcut: nets.Shortcut(m.Shortcut), Widths: [3]int{m.Widths[0], m.Widths[1], m.Widths[2]}, ConvMode: mode,
+				Init: init, BNMomentum: m.BNMomentum, BNEps: m.BNEps})
+		}
 	default:
 		err = fmt.Errorf("unknown architecture %q", m.Arch)
 	}

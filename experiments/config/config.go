@@ -60,6 +60,8 @@ const (
 	DatasetMNIST        = "mnist"
 	DatasetFashionMNIST = "fashion-mnist"
 	DatasetSynthetic    = "synthetic"
+	DatasetCIFAR10      = "cifar10"     // the binary format: a directory or cifar-10-binary.tar.gz
+	DatasetImageFolder  = "imagefolder" // <split>/<class>/*.jpg|png, a directory or a .tar.gz
 )
 
 // Input normalisations accepted in data.normalize.
@@ -67,6 +69,8 @@ const (
 	NormalizeNone     = "none"     // raw pixel values
 	NormalizeUnit     = "unit"     // x/255
 	NormalizeStandard = "standard" // (x/255-mean)/std with training-set statistics
+	NormalizeChannels = "channels" // per channel, with training-set statistics
+	NormalizeCIFAR10  = "cifar10"  // per channel, the ResNet recipe's fixed CIFAR-10 statistics
 )
 
 // DataConfig selects and prepares the data set.
@@ -102,6 +106,20 @@ type DataConfig struct {
 	// Synthetic describes the generated data set; used only when Dataset
 	// is synthetic, but always validated.
 	Synthetic SyntheticConfig `yaml:"synthetic"`
+
+	// Augment applies seeded training-time augmentation to image datasets.
+	Augment AugmentConfig `yaml:"augment"`
+}
+
+// AugmentConfig is training-time augmentation of images (applied after normalisation, so the
+// padding is the mean colour). The draws depend on (seed, epoch, batch) only.
+type AugmentConfig struct {
+	// CropPad pads images by this many zero pixels on every side and crops a random window
+	// of the original size; 0 disables. Default 0 (4 in the CIFAR recipe).
+	CropPad int `yaml:"crop_pad"`
+
+	// Flip mirrors each image horizontally with probability 1/2. Default false.
+	Flip bool `yaml:"flip"`
 }
 
 // SyntheticConfig describes a Gaussian-cluster classification problem.
@@ -128,7 +146,16 @@ type SyntheticConfig struct {
 
 // Values accepted by the enumerated fields of ModelConfig.
 const (
-	ArchMLP = "mlp"
+	ArchMLP    = "mlp"
+	ArchCNN    = "cnn"
+	ArchResNet = "resnet"
+
+	FormOriginal = "original"
+	FormPreAct   = "preact"
+	FormLastBN   = "lastbn"
+
+	ShortcutA = "A"
+	ShortcutB = "B"
 
 	ActReLU     = "relu"
 	ActTanh     = "tanh"
@@ -142,6 +169,7 @@ const (
 	BNAfter  = "after"  // linear → activation → BN
 
 	InitHe     = "he"
+	InitHeOut  = "he_fanout"
 	InitXavier = "xavier"
 )
 
@@ -180,6 +208,25 @@ type ModelConfig struct {
 	// BNEps is added to the variance in batch normalisation, > 0.
 	// Default 1e-5.
 	BNEps float64 `yaml:"bn_eps"`
+
+	// Form is the ResNet variant: original (post-activation), preact or lastbn (original with
+	// one BatchNorm between global pooling and the classifier). Default original.
+	Form string `yaml:"form"`
+
+	// Shortcut is the ResNet shortcut for blocks that change shape: A (subsample and
+	// zero-pad channels) or B (1×1 convolution and BatchNorm). Default A.
+	Shortcut string `yaml:"shortcut"`
+
+	// Widths are the three ResNet stage widths. Default [16, 32, 64].
+	Widths []int `yaml:"widths,flow"`
+
+	// Channels are the output channels of the plain CNN's convolutions.
+	// Default [32, 32, 64, 64].
+	Channels []int `yaml:"channels,flow"`
+
+	// PoolEvery puts a 2×2 max pool after every PoolEvery convolutions of the CNN, ≥ 1.
+	// Default 2.
+	PoolEvery int `yaml:"pool_every"`
 }
 
 // OptimConfig describes stochastic gradient descent.
@@ -321,6 +368,11 @@ type AnalysisConfig struct {
 	// statistics) under weights/ at every step that is a multiple of it,
 	// for post-hoc analysis with lwca analyze; 0 never. Default 0.
 	SaveWeightsEvery int `yaml:"save_weights_every"`
+
+	// ConvMode is what a convolution's Σx is built from: patches (each output position's
+	// C_in·kh·kw input patch; K-FAC for convolutions) or channels (the C_in vector at each
+	// input pixel). Default patches.
+	ConvMode string `yaml:"conv_mode"`
 }
 
 // Analysis choices.
@@ -330,6 +382,8 @@ const (
 	SourceBatch     = "batch"
 	SourceFixed     = "fixed"
 	SourceAverage   = "average"
+	ConvPatches     = "patches"
+	ConvChannels    = "channels"
 )
 
 // Default returns the configuration used for every key a file leaves out.
@@ -362,6 +416,11 @@ func Default() Config {
 			Init:        InitHe,
 			BNMomentum:  0.1,
 			BNEps:       1e-5,
+			Form:        FormOriginal,
+			Shortcut:    ShortcutA,
+			Widths:      []int{16, 32, 64},
+			Channels:    []int{32, 32, 64, 64},
+			PoolEvery:   2,
 		},
 		Optim: OptimConfig{
 			LR:       0.1,
@@ -388,6 +447,7 @@ func Default() Config {
 			FidelityMaxParams: 20000,
 			Concurrent:        true,
 			Spectra:           true,
+			ConvMode:          ConvPatches,
 		},
 	}
 }

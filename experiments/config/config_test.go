@@ -132,6 +132,7 @@ func fullConfig() Config {
 			Synthetic: SyntheticConfig{
 				Classes: 3, Dim: 8, Train: 300, Test: 90, Separation: 2.5, Noise: 0.5,
 			},
+			Augment: AugmentConfig{CropPad: 2, Flip: true},
 		},
 		Model: ModelConfig{
 			Arch:        ArchMLP,
@@ -144,6 +145,11 @@ func fullConfig() Config {
 			Init:        InitXavier,
 			BNMomentum:  0.01,
 			BNEps:       1e-3,
+			Form:        FormLastBN,
+			Shortcut:    ShortcutB,
+			Widths:      []int{8, 16, 32},
+			Channels:    []int{4, 8},
+			PoolEvery:   1,
 		},
 		Optim: OptimConfig{
 			LR:          0.05,
@@ -170,6 +176,7 @@ func fullConfig() Config {
 			Centered:          true,
 			FidelityMaxParams: 5000,
 			SaveWeightsEvery:  50,
+			ConvMode:          ConvChannels,
 		},
 	}
 }
@@ -202,7 +209,7 @@ func TestFull(t *testing.T) {
 	}
 	// The fixture must exercise every field: a field added to the schema
 	// without being added here shows up as equal to its default. Arch has
-	// only one valid value; append_bias cannot be set together with centered.
+	// another meaning here; append_bias cannot be set together with centered.
 	eq := equalLeaves(reflect.ValueOf(got), reflect.ValueOf(Default()), "")
 	if len(eq) != 2 || eq[0] != "model.arch" || eq[1] != "analysis.append_bias" {
 		t.Errorf("fields of testdata/full.yaml equal to their default: %v", eq)
@@ -515,7 +522,7 @@ func TestEnums(t *testing.T) {
 		{"model:\n  activation", "model.activation", "relu, tanh, sigmoid, identity"},
 		{"model:\n  norm", "model.norm", "none, batchnorm"},
 		{"model:\n  bn_placement", "model.bn_placement", "before, after"},
-		{"model:\n  init", "model.init", "he, xavier"},
+		{"model:\n  init", "model.init", "he, he_fanout, xavier"},
 		{"optim:\n  schedule:\n    type", "optim.schedule.type", "constant, multistep"},
 		{"train:\n  dtype", "train.dtype", "float32, float64"},
 	} {

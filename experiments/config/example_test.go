@@ -36,8 +36,8 @@ optim:
 	_, err := config.Parse("bad.yaml", src, []string{"analysis.p=[0.5, 2]"})
 	fmt.Println(err)
 	// Output:
-	// bad.yaml:3: data.dataset: unknown value "mnst"; valid values: mnist, fashion-mnist, synthetic
-	// bad.yaml:4: data.batchsize: unknown key; valid keys in data: dataset, path, batch_size, eval_batch_size, normalize, shuffle, train_limit, test_limit, synthetic
+	// bad.yaml:3: data.dataset: unknown value "mnst"; valid values: mnist, fashion-mnist, synthetic, cifar10, imagefolder
+	// bad.yaml:4: data.batchsize: unknown key; valid keys in data: dataset, path, batch_size, eval_batch_size, normalize, shuffle, train_limit, test_limit, synthetic, augment
 	// bad.yaml:6: model.depth: expected an integer, got number "2.5"
 	// bad.yaml:8: optim.lr: must be a finite number > 0, got -0.1
 	// --set analysis.p=[0.5, 2]: analysis.p[1]: must be in (0, 1], got 2
@@ -72,6 +72,9 @@ func ExampleConfig_Marshal() {
 	//     test: 512
 	//     separation: 3
 	//     noise: 1
+	//   augment:
+	//     crop_pad: 0
+	//     flip: false
 	// model:
 	//   arch: mlp
 	//   depth: 4
@@ -83,6 +86,11 @@ func ExampleConfig_Marshal() {
 	//   init: he
 	//   bn_momentum: 0.1
 	//   bn_eps: 1e-05
+	//   form: original
+	//   shortcut: A
+	//   widths: [16, 32, 64]
+	//   channels: [32, 32, 64, 64]
+	//   pool_every: 2
 	// optim:
 	//   lr: 0.1
 	//   momentum: 0.9
@@ -114,6 +122,7 @@ func ExampleConfig_Marshal() {
 	//   concurrent: true
 	//   spectra: true
 	//   save_weights_every: 0
+	//   conv_mode: patches
 }
 
 func ExampleConfig_Override() {

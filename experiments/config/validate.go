@@ -23,19 +23,22 @@ func (c Config) check() []Problem {
 	var k checker
 
 	d := c.Data
-	k.oneOf("data.dataset", d.Dataset, DatasetMNIST, DatasetFashionMNIST, DatasetSynthetic)
+	k.oneOf("data.dataset", d.Dataset, DatasetMNIST, DatasetFashionMNIST, DatasetSynthetic, DatasetCIFAR10, DatasetImageFolder)
 	if d.Path != "" {
 		fi, err := os.Stat(d.Path)
 		switch {
 		case err != nil:
 			k.add("data.path", "cannot use %q: %v", d.Path, unwrapPathError(err))
-		case !fi.IsDir():
+		case !fi.IsDir() && d.Dataset != DatasetCIFAR10 && d.Dataset != DatasetImageFolder:
 			k.add("data.path", "%q is not a directory", d.Path)
 		}
+	} else if d.Dataset == DatasetCIFAR10 || d.Dataset == DatasetImageFolder {
+		k.add("data.path", "dataset %s needs a path (a directory or an archive)", d.Dataset)
 	}
+	k.intMin("data.augment.crop_pad", d.Augment.CropPad, 0)
 	k.intMin("data.batch_size", d.BatchSize, 1)
 	k.intMin("data.eval_batch_size", d.EvalBatchSize, 1)
-	k.oneOf("data.normalize", d.Normalize, NormalizeNone, NormalizeUnit, NormalizeStandard)
+	k.oneOf("data.normalize", d.Normalize, NormalizeNone, NormalizeUnit, NormalizeStandard, NormalizeChannels, NormalizeCIFAR10)
 	k.intMin("data.train_limit", d.TrainLimit, 0)
 	k.intMin("data.test_limit", d.TestLimit, 0)
 	s := d.Synthetic
@@ -47,13 +50,31 @@ func (c Config) check() []Problem {
 	k.floatIn("data.synthetic.noise", s.Noise, closed(0), inf)
 
 	m := c.Model
-	k.oneOf("model.arch", m.Arch, ArchMLP)
+	k.oneOf("model.arch", m.Arch, ArchMLP, ArchCNN, ArchResNet)
+	if m.Arch == ArchResNet && m.Depth >= 1 && (m.Depth < 8 || (m.Depth-2)%6 != 0) {
+		k.add("model.depth", "a resnet has depth 6n+2 with n ≥ 1 (8, 14, 20, 32, 44, 56, 110, …), got %d", m.Depth)
+	}
+	k.oneOf("model.form", m.Form, FormOriginal, FormPreAct, FormLastBN)
+	k.oneOf("model.shortcut", m.Shortcut, ShortcutA, ShortcutB)
+	if len(m.Widths) != 3 {
+		k.add("model.widths", "needs 3 stage widths, got %d", len(m.Widths))
+	}
+	for i, w := range m.Widths {
+		k.intMin(fmt.Sprintf("model.widths[%d]", i), w, 1)
+	}
+	if m.Arch == ArchCNN && len(m.Channels) == 0 {
+		k.add("model.channels", "a cnn needs at least one convolution")
+	}
+	for i, c := range m.Channels {
+		k.intMin(fmt.Sprintf("model.channels[%d]", i), c, 1)
+	}
+	k.intMin("model.pool_every", m.PoolEvery, 1)
 	k.intMin("model.depth", m.Depth, 1)
 	k.intMin("model.width", m.Width, 1)
 	k.oneOf("model.activation", m.Activation, ActReLU, ActTanh, ActSigmoid, ActIdentity)
 	k.oneOf("model.norm", m.Norm, NormNone, NormBatchNorm)
 	k.oneOf("model.bn_placement", m.BNPlacement, BNBefore, BNAfter)
-	k.oneOf("model.init", m.Init, InitHe, InitXavier)
+	k.oneOf("model.init", m.Init, InitHe, InitHeOut, InitXavier)
 	k.floatIn("model.bn_momentum", m.BNMomentum, open(0), closed(1))
 	k.floatIn("model.bn_eps", m.BNEps, open(0), inf)
 
@@ -124,6 +145,7 @@ func (c Config) check() []Problem {
 	}
 	k.intMin("analysis.fidelity_max_params", a.FidelityMaxParams, 0)
 	k.intMin("analysis.save_weights_every", a.SaveWeightsEvery, 0)
+	k.oneOf("analysis.conv_mode", a.ConvMode, ConvPatches, ConvChannels)
 	return k.problems
 }
 

@@ -1,0 +1,130 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Rectify returns max(x, 0) element by element. It is one op whose gradient is one pass
+// (∂L/∂x = ∂L/∂y where y > 0), both writing into buffers kept from run to run; Gorgonia's
+// Rectify builds a comparison and a product, each allocating per run, and their gradients.
+func Rectify(x *G.Node) (*G.Node, error) {
+	if x.Dims() < 1 {
+		return nil, fmt.Errorf("rectify: scalar input")
+	}
+	return G.ApplyOp(&reluOp{opBase: opBase{"lwca.relu"}, dims: x.Dims()}, x)
+}
+
+// reluOp computes max(x, 0) or, with back set, ∂L/∂x from (y, ∂L/∂y).
+type reluOp struct {
+	opBase
+	dims int
+	back bool
+	out  *tensor.Dense
+}
+
+func (op *reluOp) Arity() int {
+	if op.back {
+		return 2
+	}
+	return 1
+}
+
+func (op *reluOp) Type() hm.Type {
+	t := G.TensorType{Dims: op.dims, Of: hm.TypeVariable('a')}
+	if op.back {
+		return hm.NewFnType(t, t, t)
+	}
+	return hm.NewFnType(t, t)
+}
+
+func (op *reluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := in[0].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("%s: expected a tensor shape, got %T", op.name, in[0])
+	}
+	return s.Clone(), nil
+}
+
+func (op *reluOp) Do(in ...G.Value) (G.Value, error) {
+	x, err := values(in[0], op.name)
+	if err != nil {
+		return nil, err
+	}
+	var dy *tensor.Dense
+	if op.back {
+		if dy, err = values(in[1], op.name); err != nil {
+			return nil, err
+		}
+		if dy.Size() != x.Size() {
+			return nil, fmt.Errorf("%s: gradient %v for output %v", op.name, dy.Shape(), x.Shape())
+		}
+	}
+	out := reuse(&op.out, x.Dtype(), x.Shape()...)
+	switch x.Dtype() {
+	case tensor.Float32:
+		if op.back {
+			reluBackward(slice32(x), slice32(dy), slice32(out))
+		} else {
+			reluForward(slice32(x), slice32(out))
+		}
+	default:
+		if op.back {
+			reluBackward(slice64(x), slice64(dy), slice64(out))
+		} else {
+			reluForward(slice64(x), slice64(out))
+		}
+	}
+	return out, nil
+}
+
+func reluForward[T float](x, y []T) {
+	parallel(len(x), 1<<15, func(lo, hi int) {
+		y := y[lo:hi]
+		for i, v := range x[lo:hi] {
+			y[i] = max(v, 0)
+		}
+	})
+}
+
+// reluBackward passes dy where y > 0. y ≥ 0 is a ReLU output, so y > 0 exactly when its bits
+// are non-zero; masking the bits avoids a branch that random signs would mispredict.
+func reluBackward[T float](y, dy, dx []T) {
+	switch y := any(y).(type) {
+	case []float32:
+		dy, dx := any(dy).([]float32), any(dx).([]float32)
+		parallel(len(y), 1<<15, func(lo, hi int) {
+			dy, dx := dy[lo:hi], dx[lo:hi]
+			for i, v := range y[lo:hi] {
+				b := math.Float32bits(v)
+				dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & uint32(int32(b|-b)>>31))
+			}
+		})
+	case []float64:
+		dy, dx := any(dy).([]float64), any(dx).([]float64)
+		parallel(len(y), 1<<15, func(lo, hi int) {
+			dy, dx := dy[lo:hi], dx[lo:hi]
+			for i, v := range y[lo:hi] {
+				b := math.Float64bits(v)
+				dx[i] = math.Float64frombits(math.Float64bits(dy[i]) & uint64(int64(b|-b)>>63))
+			}
+		})
+	}
+}
+
+func (op *reluOp) DiffWRT(int) []bool { return []bool{true} }
+
+func (op *reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if op.back {
+		return nil, fmt.Errorf("%s: no second derivative", op.name)
+	}
+	d, err := G.ApplyOp(&reluOp{opBase: opBase{"lwca.relu.grad"}, dims: op.dims, back: true}, output, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{d}, nil
+}

@@ -122,7 +122,7 @@ func fullConfig() Config {
 		Seed: 42,
 		Data: DataConfig{
 			Dataset:       DatasetSynthetic,
-			Path:          ".",
+			Path:          absTestdata, // "." in testdata/full.yaml, relative to the file
 			BatchSize:     64,
 			EvalBatchSize: 500,
 			Normalize:     NormalizeUnit,
@@ -223,7 +223,7 @@ func randomConfig(r *rand.Rand) Config {
 	c.Name = pick("", "x", "a: b", "#hash", "123", "true", "null", "with\nnewline", "ünïcode", " lead", "- dash", "'q'")
 	c.Seed = r.Uint64()
 	c.Data.Dataset = pick(DatasetMNIST, DatasetFashionMNIST, DatasetSynthetic)
-	c.Data.Path = pick("", ".", "testdata")
+	c.Data.Path = pick("", absTestdata, filepath.Dir(absTestdata))
 	c.Data.BatchSize = 1 + r.IntN(1000)
 	c.Data.EvalBatchSize = 1 + r.IntN(1000)
 	c.Data.Normalize = pick(NormalizeNone, NormalizeUnit, NormalizeStandard)
@@ -824,6 +824,29 @@ func TestValidateIndependentOfParse(t *testing.T) {
 		"analysis.p[1]: duplicates analysis.p[0] = 0.5"
 	if err == nil || err.Error() != want {
 		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+}
+
+// absTestdata is the absolute path of testdata: relative data paths in files resolve to it.
+var absTestdata, _ = filepath.Abs("testdata")
+
+// A relative data.path in a file is taken from the file's directory; from --set, from the
+// working directory.
+func TestRelativeDataPath(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "sub", "images"), 0o755)
+	path := filepath.Join(dir, "sub", "c.yaml")
+	os.WriteFile(path, []byte("data: {dataset: mnist, path: images}\n"), 0o644)
+	c, err := Load(path, nil)
+	if err != nil || c.Data.Path != filepath.Join(dir, "sub", "images") {
+		t.Errorf("path from the file: %q (%v)", c.Data.Path, err)
+	}
+	c, err = Load(path, []string{"data.path=testdata"})
+	if err != nil || c.Data.Path != absTestdata {
+		t.Errorf("path from --set: %q (%v), want %q", c.Data.Path, err, absTestdata)
+	}
+	if _, err := Load(path, []string{"data.path=images"}); err == nil {
+		t.Error("--set data.path=images resolved against the file's directory, not the working directory")
 	}
 }
 

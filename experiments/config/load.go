@@ -79,6 +79,7 @@ func Parse(name string, src []byte, overrides []string) (Config, error) {
 		cfg.Name = ""
 	}
 	d.value("", nil, root, reflect.ValueOf(&cfg).Elem())
+	d.resolvePath(name, &cfg)
 
 	for _, p := range cfg.check() {
 		if d.hasFailed(p.Field) {
@@ -516,4 +517,23 @@ func yamlKey(f reflect.StructField) string {
 		return strings.ToLower(f.Name) // yaml.v3's rule, so Marshal agrees
 	}
 	return tag
+}
+
+// resolvePath makes a relative data.path absolute: relative to the config file's directory
+// when it was written in a file on disk, to the working directory when it came from --set. The
+// resolved config then means the same wherever it is read from (a run directory, a resume).
+func (d *decoder) resolvePath(name string, cfg *Config) {
+	p := cfg.Data.Path
+	if p == "" || filepath.IsAbs(p) || d.hasFailed("data.path") {
+		return
+	}
+	if !strings.HasPrefix(d.position("data.path"), "--set") {
+		if fi, err := os.Stat(name); err != nil || fi.IsDir() {
+			return // not a file on disk: leave the path as given
+		}
+		p = filepath.Join(filepath.Dir(name), p)
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		cfg.Data.Path = abs
+	}
 }

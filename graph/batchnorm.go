@@ -57,7 +57,7 @@ func (l *BatchNorm) Forward(b *Builder, x *G.Node) (*G.Node, error) {
 	}
 	st := &bnState{layer: l.Name, dims: len(s), c: l.C, eps: eps, momentum: momentum,
 		runMean: mean, runVar: variance, training: b.Training(), freeze: b.FreezeStats}
-	return G.ApplyOp(&bnOp{opBase{uniqueName("batchnorm", l.Name)}, st}, x, gamma, beta)
+	return G.ApplyOp(&bnOp{opBase: opBase{uniqueName("batchnorm", l.Name)}, st: st}, x, gamma, beta)
 }
 
 // bnState is shared by a BatchNorm's forward op and its gradient ops: the backward pass reuses
@@ -72,11 +72,17 @@ type bnState struct {
 	freeze        bool      // no running-statistics updates (Builder.FreezeStats)
 	xhat          []float64 // rows × c
 	invstd        []float64 // c
+	// gen counts forward passes; the backward sums Σdy and Σdy·x̂ are computed once per pass
+	// (sumsGen) and shared by the three gradient ops.
+	gen, sumsGen   int
+	sumDy, sumDyXh []float64
+	mean, variance []float64 // forward scratch
 }
 
 type bnOp struct {
 	opBase
-	st *bnState
+	st  *bnState
+	out *tensor.Dense
 }
 
 func (op *bnOp) Arity() int { return 3 }
@@ -105,15 +111,16 @@ func (op *bnOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	y := newLike(x)
-	switch xd := x.Data().(type) {
-	case []float32:
-		bnForward(op.st, xd, gamma.Data().([]float32), beta.Data().([]float32), y.Data().([]float32))
-	case []float64:
-		bnForward(op.st, xd, gamma.Data().([]float64), beta.Data().([]float64), y.Data().([]float64))
+	y := reuse(&op.out, x.Dtype(), x.Shape()...)
+	switch x.Dtype() {
+	case tensor.Float32:
+		bnForward(op.st, slice32(x), slice32(gamma), slice32(beta), slice32(y))
+	case tensor.Float64:
+		bnForward(op.st, slice64(x), slice64(gamma), slice64(beta), slice64(y))
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, x.Dtype())
 	}
+	op.st.gen++
 	return y, nil
 }
 
@@ -132,7 +139,11 @@ func bnForward[T float](st *bnState, x, gamma, beta, y []T) {
 		}
 		return
 	}
-	mean := make([]float64, c)
+	st.mean = resize(st.mean, c)
+	st.variance = resize(st.variance, c)
+	mean, variance := st.mean, st.variance
+	clear(mean)
+	clear(variance)
 	for r := 0; r < rows; r++ {
 		for j, v := range x[r*c : (r+1)*c] {
 			mean[j] += float64(v)
@@ -141,7 +152,6 @@ func bnForward[T float](st *bnState, x, gamma, beta, y []T) {
 	for j := range mean {
 		mean[j] /= float64(rows)
 	}
-	variance := make([]float64, c)
 	for r := 0; r < rows; r++ {
 		for j, v := range x[r*c : (r+1)*c] {
 			d := float64(v) - mean[j]
@@ -161,11 +171,11 @@ func bnForward[T float](st *bnState, x, gamma, beta, y []T) {
 		st.invstd[j] = 1 / math.Sqrt(variance[j]+st.eps)
 	}
 	for r := 0; r < rows; r++ {
-		for j := 0; j < c; j++ {
-			i := r*c + j
-			xh := (float64(x[i]) - mean[j]) * st.invstd[j]
-			st.xhat[i] = xh
-			y[i] = T(xh*float64(gamma[j]) + float64(beta[j]))
+		xr, xhr, yr := x[r*c:(r+1)*c], st.xhat[r*c:(r+1)*c], y[r*c:(r+1)*c]
+		for j, v := range xr {
+			xh := (float64(v) - mean[j]) * st.invstd[j]
+			xhr[j] = xh
+			yr[j] = T(xh*float64(gamma[j]) + float64(beta[j]))
 		}
 	}
 	if st.freeze {
@@ -193,7 +203,7 @@ func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	out := make(G.Nodes, 3)
 	for i := range out {
 		var err error
-		gop := &bnGradOp{opBase{uniqueName(bnGradNames[i], op.st.layer)}, op.st, i}
+		gop := &bnGradOp{opBase: opBase{uniqueName(bnGradNames[i], op.st.layer)}, st: op.st, which: i}
 		if out[i], err = G.ApplyOp(gop, inputs[0], inputs[1], grad); err != nil {
 			return nil, err
 		}
@@ -209,6 +219,7 @@ type bnGradOp struct {
 	opBase
 	st    *bnState
 	which int // 0: x, 1: γ, 2: β
+	out   *tensor.Dense
 }
 
 func (op *bnGradOp) Arity() int { return 3 }
@@ -248,15 +259,15 @@ func (op *bnGradOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	var out *tensor.Dense
 	if op.which == 0 {
-		out = newLike(x)
+		out = reuse(&op.out, x.Dtype(), x.Shape()...)
 	} else {
-		out = newLike(gamma)
+		out = reuse(&op.out, gamma.Dtype(), gamma.Shape()...)
 	}
-	switch d := dy.Data().(type) {
-	case []float32:
-		bnBackward(op.st, op.which, d, gamma.Data().([]float32), out.Data().([]float32))
-	case []float64:
-		bnBackward(op.st, op.which, d, gamma.Data().([]float64), out.Data().([]float64))
+	switch dy.Dtype() {
+	case tensor.Float32:
+		bnBackward(op.st, op.which, slice32(dy), slice32(gamma), slice32(out))
+	case tensor.Float64:
+		bnBackward(op.st, op.which, slice64(dy), slice64(gamma), slice64(out))
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, dy.Dtype())
 	}
@@ -268,15 +279,21 @@ func (op *bnGradOp) Do(in ...G.Value) (G.Value, error) {
 func bnBackward[T float](st *bnState, which int, dy, gamma, out []T) {
 	c := st.c
 	rows := len(dy) / c
-	sumDy := make([]float64, c)
-	sumDyX := make([]float64, c)
-	for r := 0; r < rows; r++ {
-		for j := 0; j < c; j++ {
-			i := r*c + j
-			sumDy[j] += float64(dy[i])
-			sumDyX[j] += float64(dy[i]) * st.xhat[i]
+	if st.sumsGen != st.gen || len(st.sumDy) != c {
+		st.sumDy = resize(st.sumDy, c)
+		st.sumDyXh = resize(st.sumDyXh, c)
+		clear(st.sumDy)
+		clear(st.sumDyXh)
+		for r := 0; r < rows; r++ {
+			d, xh := dy[r*c:(r+1)*c], st.xhat[r*c:(r+1)*c]
+			for j, v := range d {
+				st.sumDy[j] += float64(v)
+				st.sumDyXh[j] += float64(v) * xh[j]
+			}
 		}
+		st.sumsGen = st.gen
 	}
+	sumDy, sumDyX := st.sumDy, st.sumDyXh
 	switch which {
 	case 1:
 		for j := range out {
@@ -288,12 +305,22 @@ func bnBackward[T float](st *bnState, which int, dy, gamma, out []T) {
 		}
 	default:
 		n := float64(rows)
+		k := make([]float64, c)
+		for j := range k {
+			k[j] = float64(gamma[j]) * st.invstd[j] / n
+		}
 		for r := 0; r < rows; r++ {
-			for j := 0; j < c; j++ {
-				i := r*c + j
-				k := float64(gamma[j]) * st.invstd[j] / n
-				out[i] = T(k * (n*float64(dy[i]) - sumDy[j] - st.xhat[i]*sumDyX[j]))
+			d, xh, o := dy[r*c:(r+1)*c], st.xhat[r*c:(r+1)*c], out[r*c:(r+1)*c]
+			for j, v := range d {
+				o[j] = T(k[j] * (n*float64(v) - sumDy[j] - xh[j]*sumDyX[j]))
 			}
 		}
 	}
+}
+
+func resize(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
 }

@@ -33,7 +33,7 @@ func SoftmaxCrossEntropy(logits *G.Node) (*G.Node, *CrossEntropy, error) {
 		return nil, nil, fmt.Errorf("cross-entropy: logits shape %v, expected (rows, classes)", s)
 	}
 	ce := &CrossEntropy{rows: s[0], k: s[1], labels: make([]int32, s[0])}
-	n, err := G.ApplyOp(&ceOp{opBase{uniqueName("xent", logits.Name())}, ce}, logits)
+	n, err := G.ApplyOp(&ceOp{opBase: opBase{uniqueName("xent", logits.Name())}, ce: ce}, logits)
 	return n, ce, err
 }
 
@@ -137,7 +137,8 @@ func (c *CrossEntropy) forward(logits []float64) {
 
 type ceOp struct {
 	opBase
-	ce *CrossEntropy
+	ce  *CrossEntropy
+	buf []float64 // float32 logits widened
 }
 
 func (op *ceOp) Arity() int { return 1 }
@@ -154,16 +155,17 @@ func (op *ceOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch d := t.Data().(type) {
-	case []float32:
-		l := make([]float64, len(d))
+	switch t.Dtype() {
+	case tensor.Float32:
+		d := slice32(t)
+		op.buf = resize(op.buf, len(d))
 		for i, v := range d {
-			l[i] = float64(v)
+			op.buf[i] = float64(v)
 		}
-		op.ce.forward(l)
+		op.ce.forward(op.buf)
 		return G.NewF32(float32(op.ce.loss)), nil
-	case []float64:
-		op.ce.forward(d)
+	case tensor.Float64:
+		op.ce.forward(slice64(t))
 		return G.NewF64(op.ce.loss), nil
 	}
 	return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, t.Dtype())
@@ -172,14 +174,15 @@ func (op *ceOp) Do(in ...G.Value) (G.Value, error) {
 func (op *ceOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *ceOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&ceGradOp{opBase{op.name + ".grad"}, op.ce}, inputs[0], grad)
+	d, err := G.ApplyOp(&ceGradOp{opBase: opBase{op.name + ".grad"}, ce: op.ce}, inputs[0], grad)
 	return G.Nodes{d}, err
 }
 
 // ceGradOp: ∂L/∂logits_r = (p_r − onehot(y_r)) · seed / counted for labelled rows, 0 otherwise.
 type ceGradOp struct {
 	opBase
-	ce *CrossEntropy
+	ce  *CrossEntropy
+	out *tensor.Dense
 }
 
 func (op *ceGradOp) Arity() int { return 2 }
@@ -203,17 +206,17 @@ func (op *ceGradOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op.name, err)
 	}
-	out := newLike(t)
+	out := reuse(&op.out, t.Dtype(), t.Shape()...)
 	c := op.ce
 	scale := 0.0
 	if c.counted > 0 {
 		scale = seed / float64(c.counted)
 	}
-	switch o := out.Data().(type) {
-	case []float32:
-		ceGrad(c, scale, o)
-	case []float64:
-		ceGrad(c, scale, o)
+	switch out.Dtype() {
+	case tensor.Float32:
+		ceGrad(c, scale, slice32(out))
+	case tensor.Float64:
+		ceGrad(c, scale, slice64(out))
 	}
 	return out, nil
 }

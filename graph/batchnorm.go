@@ -3,6 +3,8 @@ package graph
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -70,13 +72,11 @@ type bnState struct {
 	runVar        *tensor.Dense
 	training      bool
 	freeze        bool      // no running-statistics updates (Builder.FreezeStats)
-	xhat          []float64 // rows × c
 	invstd        []float64 // c
-	// gen counts forward passes; the backward sums Σdy and Σdy·x̂ are computed once per pass
-	// (sumsGen) and shared by the three gradient ops.
-	gen, sumsGen   int
-	sumDy, sumDyXh []float64
-	mean, variance []float64 // forward scratch
+	mean          []float64 // c, batch mean of the last training run
+	// sums of dy and dy·x̂ over the rows, shared by the three gradient ops of one run
+	sumDy, sumDyX []float64
+	sumsReady     bool
 }
 
 type bnOp struct {
@@ -120,64 +120,107 @@ func (op *bnOp) Do(in ...G.Value) (G.Value, error) {
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, x.Dtype())
 	}
-	op.st.gen++
 	return y, nil
+}
+
+// bnColumnSums returns, per column of the rows×c matrix x, Σ x (centre nil) or
+// Σ (x − centre)², in parallel over row blocks with float64 partial sums that are added in
+// block order, so the result does not depend on scheduling.
+func bnColumnSums[T float](x []T, c int, centre []float64) []float64 {
+	rows := len(x) / c
+	parts := orderedBlocks(rows, 2048, c, 1, func(lo, hi int, acc [][]float64) {
+		for r := lo; r < hi; r++ {
+			row := x[r*c : (r+1)*c]
+			if centre == nil {
+				for j, v := range row {
+					acc[0][j] += float64(v)
+				}
+				continue
+			}
+			for j, v := range row {
+				d := float64(v) - centre[j]
+				acc[0][j] += d * d
+			}
+		}
+	})
+	return parts[0]
+}
+
+// orderedBlocks splits rows into blocks run in parallel; each block accumulates into k fresh
+// vectors of length c, and the blocks' vectors are summed in block order.
+func orderedBlocks(rows, grain, c, k int, f func(lo, hi int, acc [][]float64)) [][]float64 {
+	workers := max(1, min(runtime.GOMAXPROCS(0), rows/max(grain, 1)))
+	parts := make([][][]float64, workers)
+	for w := range parts {
+		parts[w] = make([][]float64, k)
+		for i := range parts[w] {
+			parts[w][i] = make([]float64, c)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*rows/workers, (w+1)*rows/workers
+		wg.Go(func() { f(lo, hi, parts[w]) })
+	}
+	wg.Wait()
+	for w := 1; w < workers; w++ {
+		for i := range parts[0] {
+			for j, v := range parts[w][i] {
+				parts[0][i][j] += v
+			}
+		}
+	}
+	return parts[0]
+}
+
+// bnAffine sets y = x·scale + shift column by column.
+func bnAffine[T float](x, y []T, scale, shift []float64) {
+	c := len(scale)
+	s32, b32 := make([]T, c), make([]T, c)
+	for j := range scale {
+		s32[j], b32[j] = T(scale[j]), T(shift[j])
+	}
+	parallel(len(x)/c, 2048, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, yr := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
+			for j, v := range xr {
+				yr[j] = v*s32[j] + b32[j]
+			}
+		}
+	})
 }
 
 func bnForward[T float](st *bnState, x, gamma, beta, y []T) {
 	c := st.c
 	rows := len(x) / c
+	st.sumsReady = false
+	scale, shift := make([]float64, c), make([]float64, c)
 	if !st.training {
-		rm := st.runMean.Data().([]T)
-		rv := st.runVar.Data().([]T)
-		for j := 0; j < c; j++ {
-			s := float64(gamma[j]) / math.Sqrt(float64(rv[j])+st.eps)
-			for r := 0; r < rows; r++ {
-				i := r*c + j
-				y[i] = T((float64(x[i])-float64(rm[j]))*s + float64(beta[j]))
-			}
+		rm := st.runMean.Float64s()
+		rv := st.runVar.Float64s()
+		if st.runMean.Dtype() == tensor.Float32 {
+			rm, rv = f64(st.runMean.Float32s()), f64(st.runVar.Float32s())
 		}
+		for j := range scale {
+			scale[j] = float64(gamma[j]) / math.Sqrt(rv[j]+st.eps)
+			shift[j] = float64(beta[j]) - rm[j]*scale[j]
+		}
+		bnAffine(x, y, scale, shift)
 		return
 	}
-	st.mean = resize(st.mean, c)
-	st.variance = resize(st.variance, c)
-	mean, variance := st.mean, st.variance
-	clear(mean)
-	clear(variance)
-	for r := 0; r < rows; r++ {
-		for j, v := range x[r*c : (r+1)*c] {
-			mean[j] += float64(v)
-		}
-	}
+	mean := bnColumnSums(x, c, nil)
 	for j := range mean {
 		mean[j] /= float64(rows)
 	}
-	for r := 0; r < rows; r++ {
-		for j, v := range x[r*c : (r+1)*c] {
-			d := float64(v) - mean[j]
-			variance[j] += d * d
-		}
-	}
-	if cap(st.xhat) < len(x) {
-		st.xhat = make([]float64, len(x))
-	}
-	st.xhat = st.xhat[:len(x)]
-	if cap(st.invstd) < c {
-		st.invstd = make([]float64, c)
-	}
-	st.invstd = st.invstd[:c]
+	variance := bnColumnSums(x, c, mean)
+	st.mean, st.invstd = mean, make([]float64, c)
 	for j := range variance {
 		variance[j] /= float64(rows)
 		st.invstd[j] = 1 / math.Sqrt(variance[j]+st.eps)
+		scale[j] = float64(gamma[j]) * st.invstd[j]
+		shift[j] = float64(beta[j]) - mean[j]*scale[j]
 	}
-	for r := 0; r < rows; r++ {
-		xr, xhr, yr := x[r*c:(r+1)*c], st.xhat[r*c:(r+1)*c], y[r*c:(r+1)*c]
-		for j, v := range xr {
-			xh := (float64(v) - mean[j]) * st.invstd[j]
-			xhr[j] = xh
-			yr[j] = T(xh*float64(gamma[j]) + float64(beta[j]))
-		}
-	}
+	bnAffine(x, y, scale, shift)
 	if st.freeze {
 		return
 	}
@@ -192,6 +235,14 @@ func bnForward[T float](st *bnState, x, gamma, beta, y []T) {
 		rm[j] = T((1-m)*float64(rm[j]) + m*mean[j])
 		rv[j] = T((1-m)*float64(rv[j]) + m*variance[j]*unbias)
 	}
+}
+
+func f64[T float](v []T) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
 }
 
 func (op *bnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
@@ -254,7 +305,7 @@ func (op *bnGradOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(op.st.xhat) != x.Size() {
+	if len(op.st.mean) != op.st.c {
 		return nil, fmt.Errorf("%s: no forward statistics for this input", op.name)
 	}
 	var out *tensor.Dense
@@ -265,56 +316,65 @@ func (op *bnGradOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	switch dy.Dtype() {
 	case tensor.Float32:
-		bnBackward(op.st, op.which, slice32(dy), slice32(gamma), slice32(out))
+		bnBackward(op.st, op.which, slice32(x), slice32(dy), slice32(gamma), slice32(out))
 	case tensor.Float64:
-		bnBackward(op.st, op.which, slice64(dy), slice64(gamma), slice64(out))
+		bnBackward(op.st, op.which, slice64(x), slice64(dy), slice64(gamma), slice64(out))
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, dy.Dtype())
 	}
 	return out, nil
 }
 
-// bnBackward: with x̂ the normalised input and R rows,
+// bnBackward: with x̂ = (x − mean)·invstd (recomputed from x) and R rows,
 // ∂L/∂β = Σ dy, ∂L/∂γ = Σ dy·x̂, ∂L/∂x = γ·invstd/R · (R·dy − Σdy − x̂·Σ(dy·x̂)).
-func bnBackward[T float](st *bnState, which int, dy, gamma, out []T) {
+// The sums are computed once per run, by whichever gradient op runs first.
+func bnBackward[T float](st *bnState, which int, x, dy, gamma, out []T) {
 	c := st.c
 	rows := len(dy) / c
-	if st.sumsGen != st.gen || len(st.sumDy) != c {
-		st.sumDy = resize(st.sumDy, c)
-		st.sumDyXh = resize(st.sumDyXh, c)
-		clear(st.sumDy)
-		clear(st.sumDyXh)
-		for r := 0; r < rows; r++ {
-			d, xh := dy[r*c:(r+1)*c], st.xhat[r*c:(r+1)*c]
-			for j, v := range d {
-				st.sumDy[j] += float64(v)
-				st.sumDyXh[j] += float64(v) * xh[j]
+	if !st.sumsReady {
+		sums := orderedBlocks(rows, 2048, c, 2, func(lo, hi int, acc [][]float64) {
+			a, b := acc[0], acc[1]
+			for r := lo; r < hi; r++ {
+				xr, dr := x[r*c:(r+1)*c], dy[r*c:(r+1)*c]
+				for j, d := range dr {
+					a[j] += float64(d)
+					b[j] += float64(d) * (float64(xr[j]) - st.mean[j])
+				}
 			}
+		})
+		st.sumDy, st.sumDyX = sums[0], sums[1]
+		for j := range st.sumDyX {
+			st.sumDyX[j] *= st.invstd[j]
 		}
-		st.sumsGen = st.gen
+		st.sumsReady = true
 	}
-	sumDy, sumDyX := st.sumDy, st.sumDyXh
 	switch which {
 	case 1:
 		for j := range out {
-			out[j] = T(sumDyX[j])
+			out[j] = T(st.sumDyX[j])
 		}
 	case 2:
 		for j := range out {
-			out[j] = T(sumDy[j])
+			out[j] = T(st.sumDy[j])
 		}
 	default:
+		// dx = a·dy + b·x + d per column, with a = γ·invstd, b = −a·invstd·Σ(dy·x̂)/R,
+		// d = −a·Σdy/R − b·mean.
 		n := float64(rows)
-		k := make([]float64, c)
-		for j := range k {
-			k[j] = float64(gamma[j]) * st.invstd[j] / n
+		a, b, d := make([]T, c), make([]T, c), make([]T, c)
+		for j := range a {
+			aj := float64(gamma[j]) * st.invstd[j]
+			bj := -aj * st.invstd[j] * st.sumDyX[j] / n
+			a[j], b[j], d[j] = T(aj), T(bj), T(-aj*st.sumDy[j]/n-bj*st.mean[j])
 		}
-		for r := 0; r < rows; r++ {
-			d, xh, o := dy[r*c:(r+1)*c], st.xhat[r*c:(r+1)*c], out[r*c:(r+1)*c]
-			for j, v := range d {
-				o[j] = T(k[j] * (n*float64(v) - sumDy[j] - xh[j]*sumDyX[j]))
+		parallel(rows, 2048, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				xr, dr, or := x[r*c:(r+1)*c], dy[r*c:(r+1)*c], out[r*c:(r+1)*c]
+				for j, v := range dr {
+					or[j] = a[j]*v + b[j]*xr[j] + d[j]
+				}
 			}
-		}
+		})
 	}
 }
 

@@ -2,8 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
 
 	"github.com/chewxy/hm"
 	"github.com/lwca/lwca/hooks"
@@ -74,24 +72,14 @@ type convGeom struct {
 	oh, ow, cout int
 }
 
-func (g convGeom) rows() int   { return g.n * g.oh * g.ow }
-func (g convGeom) k() int      { return g.kh * g.kw * g.c }
+func (g convGeom) rows() int { return g.n * g.oh * g.ow }
+
+func (g convGeom) k() int { return g.kh * g.kw * g.c }
+
 func (g convGeom) pixels() int { return g.n * g.h * g.w }
 
 // direct reports whether the patch matrix is the input itself (1×1 kernel, stride 1, no padding).
 func (g convGeom) direct() bool { return g.kh == 1 && g.kw == 1 && g.s == 1 && g.p == 0 }
-
-// convBlockBytes is the size of the patch-matrix block built at a time: small enough to stay
-// in a core's cache between its construction and the matrix product that reads it. For the
-// CIFAR ResNets that is one image in the first two stages (measured: 2 MB blocks made a
-// ResNet-20 step 1.5 times slower than 128-512 KB ones).
-var convBlockBytes = 1 << 19
-
-// blockImages is how many images one patch block holds.
-func (g convGeom) blockImages(elem int) int {
-	per := g.oh * g.ow * g.k() * elem
-	return min(g.n, max(1, convBlockBytes/max(per, 1)))
-}
 
 func (l *Conv2d) geometry(s tensor.Shape) (convGeom, error) {
 	if len(s) != 4 || s[3] != l.In {
@@ -197,6 +185,7 @@ type convOp struct {
 	opBase
 	st  *convState
 	out *tensor.Dense
+	wt  any // Wᵀ, reused
 }
 
 func (op *convOp) Arity() int {
@@ -246,39 +235,29 @@ func (op *convOp) Do(in ...G.Value) (G.Value, error) {
 		if bias != nil {
 			b = slice32(bias)
 		}
-		convForward(op.st, slice32(x), slice32(w), b, slice32(out))
+		convForward(op, slice32(x), slice32(w), b, slice32(out))
 	default:
 		var b []float64
 		if bias != nil {
 			b = slice64(bias)
 		}
-		convForward(op.st, slice64(x), slice64(w), b, slice64(out))
+		convForward(op, slice64(x), slice64(w), b, slice64(out))
 	}
 	return out, nil
 }
 
-// hookBuffer resizes the hook matrix m to rows×cols of T and returns its storage.
-func hookBuffer[T float](m *hooks.Matrix, rows, cols int) []T {
-	m.Rows, m.Cols = rows, cols
-	n := rows * cols
-	var z T
-	if _, ok := any(z).(float32); ok {
-		if cap(m.F32) < n {
-			m.F32 = make([]float32, n)
-		}
-		m.F32 = m.F32[:n]
-		return any(m.F32).([]T)
-	}
-	if cap(m.F64) < n {
-		m.F64 = make([]float64, n)
-	}
-	m.F64 = m.F64[:n]
-	return any(m.F64).([]T)
-}
-
-func convForward[T float](st *convState, x, w, bias, out []T) {
+func convForward[T float](op *convOp, x, w, bias, out []T) {
+	st := op.st
 	g := st.g
 	rows, k, co := g.rows(), g.k(), g.cout
+	// With gonum's kernels h = P·W is computed as P·(Wᵀ)ᵀ: they then take dot products of
+	// length KH·KW·In instead of updates of length Out, which are too short to run fast.
+	// OpenBLAS is a little faster with the plain product.
+	mul := func(p []T, m int, h []T) { gemm(false, false, m, co, k, 1, p, k, w, co, 0, h, co) }
+	if pureGo[T]() {
+		wt := transposed(&op.wt, w, k, co)
+		mul = func(p []T, m int, h []T) { gemm(false, true, m, co, k, 1, p, k, wt, k, 0, h, co) }
+	}
 	capture := st.capturing()
 	st.havePatches = false
 	per := g.oh * g.ow
@@ -287,14 +266,14 @@ func convForward[T float](st *convState, x, w, bias, out []T) {
 		if capture {
 			captureRows(&st.point.X, x, rows, k, 1)
 		}
-		byImages(g.n, 1, func(_, b0, b1 int) {
-			gemm(false, false, (b1-b0)*per, co, k, 1, x[b0*per*k:], k, w, co, 0, out[b0*per*co:], co)
+		byImages(g.n, 1, func(b0, b1 int) {
+			mul(x[b0*per*k:], (b1-b0)*per, out[b0*per*co:])
 		})
 	case capture && st.mode == Patches:
 		p := hookBuffer[T](&st.point.X, rows, k)
-		byImages(g.n, 1, func(_, b0, b1 int) {
+		byImages(g.n, 1, func(b0, b1 int) {
 			im2col(g, x, p[b0*per*k:], b0, b1)
-			gemm(false, false, (b1-b0)*per, co, k, 1, p[b0*per*k:], k, w, co, 0, out[b0*per*co:], co)
+			mul(p[b0*per*k:], (b1-b0)*per, out[b0*per*co:])
 		})
 		st.havePatches = true
 	default:
@@ -303,380 +282,17 @@ func convForward[T float](st *convState, x, w, bias, out []T) {
 		}
 		var z T
 		bi := g.blockImages(sizeOf(z))
-		byImages(g.n, bi, func(_, b0, b1 int) {
+		byImages(g.n, bi, func(b0, b1 int) {
 			p := getScratch[T](min(bi, b1-b0) * per * k)
 			for c0 := b0; c0 < b1; c0 += bi {
 				c1 := min(c0+bi, b1)
 				im2col(g, x, p, c0, c1)
-				gemm(false, false, (c1-c0)*per, co, k, 1, p, k, w, co, 0, out[c0*per*co:], co)
+				mul(p, (c1-c0)*per, out[c0*per*co:])
 			}
 			putScratch(p)
 		})
 	}
 	if bias != nil {
 		addRows(out, bias)
-	}
-}
-
-// byImages splits images [0, n) into one contiguous range per processor (fewer when there
-// are fewer than grain images per range) and calls f(worker, b0, b1) for each, in parallel.
-// Each worker builds, multiplies and scatters its own patch blocks, so a block stays in its
-// core's cache from construction to use; the matrix products then run on one thread each.
-func byImages(n, grain int, f func(worker, b0, b1 int)) {
-	workers := max(1, min(runtime.GOMAXPROCS(0), n/max(grain, 1)))
-	if workers == 1 {
-		f(0, 0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(w, w*n/workers, (w+1)*n/workers)
-		}()
-	}
-	f(0, 0, n/workers)
-	wg.Wait()
-}
-
-func sizeOf[T float](T) int {
-	var z T
-	if _, ok := any(z).(float32); ok {
-		return 4
-	}
-	return 8
-}
-
-// addRows adds v to every row of the row-major matrix m (len(v) columns).
-func addRows[T float](m, v []T) {
-	c := len(v)
-	parallel(len(m)/c, 4096, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := m[r*c : (r+1)*c]
-			for j, b := range v {
-				row[j] += b
-			}
-		}
-	})
-}
-
-// im2col writes the patch rows of images [b0, b1) to p, from its start.
-func im2col[T float](g convGeom, x, p []T, b0, b1 int) {
-	k, seg, per := g.k(), g.kw*g.c, g.oh*g.ow
-	for r := 0; r < (b1-b0)*per; r++ {
-		b := b0 + r/per
-		i, j := (r%per)/g.ow, r%g.ow
-		dst := p[r*k : (r+1)*k]
-		iw0 := j*g.s - g.p
-		for u := 0; u < g.kh; u++ {
-			row := dst[u*seg : (u+1)*seg]
-			ih := i*g.s - g.p + u
-			if ih < 0 || ih >= g.h {
-				clear(row)
-				continue
-			}
-			base := (b*g.h + ih) * g.w
-			if iw0 >= 0 && iw0+g.kw <= g.w {
-				copy(row, x[(base+iw0)*g.c:(base+iw0+g.kw)*g.c])
-				continue
-			}
-			for v := 0; v < g.kw; v++ {
-				d := row[v*g.c : (v+1)*g.c]
-				if iw := iw0 + v; iw < 0 || iw >= g.w {
-					clear(d)
-				} else {
-					copy(d, x[(base+iw)*g.c:(base+iw+1)*g.c])
-				}
-			}
-		}
-	}
-}
-
-// col2im sets the pixels of images [b0, b1) of dx to the sum of the patch-row entries that
-// were copied from them: the adjoint of im2col. p holds those images' patch rows from its
-// start. Callers give concurrent calls disjoint images.
-func col2im[T float](g convGeom, p, dx []T, b0, b1 int) {
-	k, seg, per := g.k(), g.kw*g.c, g.oh*g.ow
-	clear(dx[b0*g.h*g.w*g.c : b1*g.h*g.w*g.c])
-	for r := 0; r < (b1-b0)*per; r++ {
-		b := b0 + r/per
-		i, j := (r%per)/g.ow, r%g.ow
-		src := p[r*k : (r+1)*k]
-		iw0 := j*g.s - g.p
-		for u := 0; u < g.kh; u++ {
-			ih := i*g.s - g.p + u
-			if ih < 0 || ih >= g.h {
-				continue
-			}
-			row := src[u*seg : (u+1)*seg]
-			base := (b*g.h + ih) * g.w
-			if iw0 >= 0 && iw0+g.kw <= g.w {
-				addTo(dx[(base+iw0)*g.c:(base+iw0+g.kw)*g.c], row)
-				continue
-			}
-			for v := 0; v < g.kw; v++ {
-				if iw := iw0 + v; iw >= 0 && iw < g.w {
-					addTo(dx[(base+iw)*g.c:(base+iw+1)*g.c], row[v*g.c:(v+1)*g.c])
-				}
-			}
-		}
-	}
-}
-
-// addTo adds s to d element by element; len(d) == len(s).
-func addTo[T float](d, s []T) {
-	d = d[:len(s)]
-	for i, v := range s {
-		d[i] += v
-	}
-}
-
-func (op *convOp) DiffWRT(int) []bool {
-	d := []bool{op.st.inputGrad, true}
-	if op.st.bias {
-		d = append(d, true)
-	}
-	return d
-}
-
-func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	out := make(G.Nodes, len(inputs))
-	var err error
-	if op.st.inputGrad {
-		dx := &convDataGradOp{opBase: opBase{uniqueName("conv.dx", op.st.layer)}, st: op.st}
-		if out[0], err = G.ApplyOp(dx, grad, inputs[1]); err != nil {
-			return nil, err
-		}
-	}
-	dw := &convFilterGradOp{opBase: opBase{uniqueName("conv.dweight", op.st.layer)}, st: op.st}
-	if out[1], err = G.ApplyOp(dw, inputs[0], grad); err != nil {
-		return nil, err
-	}
-	if op.st.bias {
-		if out[2], err = G.ApplyOp(&channelSumOp{opBase: opBase{uniqueName("conv.dbias", op.st.layer)}, dims: 4}, grad); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// convDataGradOp computes ∂L/∂x = col2im(∂L/∂h · Wᵀ) from (∂L/∂h, W).
-type convDataGradOp struct {
-	opBase
-	st  *convState
-	out *tensor.Dense
-	wt  any // Wᵀ, Out×(KH·KW·In), reused
-}
-
-func (op *convDataGradOp) Arity() int { return 2 }
-
-func (op *convDataGradOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	t4, t2 := G.TensorType{Dims: 4, Of: a}, G.TensorType{Dims: 2, Of: a}
-	return hm.NewFnType(t4, t2, t4)
-}
-
-func (op *convDataGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	g := op.st.g
-	return tensor.Shape{g.n, g.h, g.w, g.c}, nil
-}
-
-func (op *convDataGradOp) Do(in ...G.Value) (G.Value, error) {
-	dh, err := values(in[0], op.name)
-	if err != nil {
-		return nil, err
-	}
-	w, err := values(in[1], op.name)
-	if err != nil {
-		return nil, err
-	}
-	g := op.st.g
-	out := reuse(&op.out, dh.Dtype(), g.n, g.h, g.w, g.c)
-	switch dh.Dtype() {
-	case tensor.Float32:
-		convDataGrad(op, slice32(dh), slice32(w), slice32(out))
-	default:
-		convDataGrad(op, slice64(dh), slice64(w), slice64(out))
-	}
-	return out, nil
-}
-
-func convDataGrad[T float](op *convDataGradOp, dh, w, dx []T) {
-	g := op.st.g
-	k, co := g.k(), g.cout
-	// Wᵀ is tiny; multiplying by it untransposed is much faster in gonum than a transposed product.
-	wt, _ := op.wt.([]T)
-	if len(wt) != len(w) {
-		wt = make([]T, len(w))
-		op.wt = wt
-	}
-	for r := 0; r < k; r++ {
-		for c := 0; c < co; c++ {
-			wt[c*k+r] = w[r*co+c]
-		}
-	}
-	per := g.oh * g.ow
-	if g.direct() {
-		byImages(g.n, 1, func(_, b0, b1 int) {
-			gemm(false, false, (b1-b0)*per, k, co, 1, dh[b0*per*co:], co, wt, k, 0, dx[b0*per*k:], k)
-		})
-		return
-	}
-	var z T
-	bi := g.blockImages(sizeOf(z))
-	byImages(g.n, bi, func(_, b0, b1 int) {
-		p := getScratch[T](min(bi, b1-b0) * per * k)
-		for c0 := b0; c0 < b1; c0 += bi {
-			c1 := min(c0+bi, b1)
-			gemm(false, false, (c1-c0)*per, k, co, 1, dh[c0*per*co:], co, wt, k, 0, p, k)
-			col2im(g, p, dx, c0, c1)
-		}
-		putScratch(p)
-	})
-}
-
-// convFilterGradOp computes ∂L/∂W = Pᵀ·∂L/∂h from (x, ∂L/∂h), rebuilding P block by block,
-// and records the layer's output gradients when its hooks capture.
-type convFilterGradOp struct {
-	opBase
-	st  *convState
-	out *tensor.Dense
-}
-
-func (op *convFilterGradOp) Arity() int { return 2 }
-
-func (op *convFilterGradOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	t4, t2 := G.TensorType{Dims: 4, Of: a}, G.TensorType{Dims: 2, Of: a}
-	return hm.NewFnType(t4, t4, t2)
-}
-
-func (op *convFilterGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.st.g.k(), op.st.g.cout}, nil
-}
-
-func (op *convFilterGradOp) Do(in ...G.Value) (G.Value, error) {
-	x, err := values(in[0], op.name)
-	if err != nil {
-		return nil, err
-	}
-	dh, err := values(in[1], op.name)
-	if err != nil {
-		return nil, err
-	}
-	g := op.st.g
-	out := reuse(&op.out, x.Dtype(), g.k(), g.cout)
-	switch x.Dtype() {
-	case tensor.Float32:
-		convFilterGrad(op.st, slice32(x), slice32(dh), slice32(out))
-	default:
-		convFilterGrad(op.st, slice64(x), slice64(dh), slice64(out))
-	}
-	return out, nil
-}
-
-func convFilterGrad[T float](st *convState, x, dh, dw []T) {
-	g := st.g
-	rows, k, co := g.rows(), g.k(), g.cout
-	if st.capturing() {
-		captureRows(&st.point.G, dh, rows, co, st.point.GradScale)
-	}
-	per := g.oh * g.ow
-	var z T
-	bi := g.blockImages(sizeOf(z))
-	grain := bi
-	if g.direct() || st.havePatches {
-		grain = 1
-	}
-	// Each worker sums its images' products into its own partial gradient.
-	var mu sync.Mutex
-	partials := [][]T{}
-	byImages(g.n, grain, func(worker, b0, b1 int) {
-		acc := dw
-		if worker > 0 {
-			acc = getScratch[T](len(dw))
-			defer func() {
-				mu.Lock()
-				partials = append(partials, acc)
-				mu.Unlock()
-			}()
-		}
-		switch {
-		case g.direct():
-			gemm(true, false, k, co, (b1-b0)*per, 1, x[b0*per*k:], k, dh[b0*per*co:], co, 0, acc, co)
-		case st.havePatches:
-			p := hookBuffer[T](&st.point.X, rows, k)
-			gemm(true, false, k, co, (b1-b0)*per, 1, p[b0*per*k:], k, dh[b0*per*co:], co, 0, acc, co)
-		default:
-			p := getScratch[T](min(bi, b1-b0) * per * k)
-			for c0 := b0; c0 < b1; c0 += bi {
-				c1 := min(c0+bi, b1)
-				im2col(g, x, p, c0, c1)
-				beta := T(1)
-				if c0 == b0 {
-					beta = 0
-				}
-				gemm(true, false, k, co, (c1-c0)*per, 1, p, k, dh[c0*per*co:], co, beta, acc, co)
-			}
-			putScratch(p)
-		}
-	})
-	for _, part := range partials {
-		for i, v := range part {
-			dw[i] += v
-		}
-		putScratch(part)
-	}
-	st.havePatches = false
-}
-
-// channelSumOp sums its input over every axis but the last: the gradient of a per-channel bias.
-type channelSumOp struct {
-	opBase
-	dims int
-	out  *tensor.Dense
-}
-
-func (op *channelSumOp) Arity() int { return 1 }
-
-func (op *channelSumOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(G.TensorType{Dims: op.dims, Of: a}, G.TensorType{Dims: 1, Of: a})
-}
-
-func (op *channelSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s := in[0].(tensor.Shape)
-	return tensor.Shape{s[len(s)-1]}, nil
-}
-
-func (op *channelSumOp) Do(in ...G.Value) (G.Value, error) {
-	t, err := values(in[0], op.name)
-	if err != nil {
-		return nil, err
-	}
-	s := t.Shape()
-	c := s[len(s)-1]
-	out := reuse(&op.out, t.Dtype(), c)
-	switch t.Dtype() {
-	case tensor.Float32:
-		sumColumns(slice32(t), slice32(out))
-	default:
-		sumColumns(slice64(t), slice64(out))
-	}
-	return out, nil
-}
-
-// sumColumns sets out to the column sums of the row-major matrix m, accumulating in float64.
-func sumColumns[T float](m, out []T) {
-	c := len(out)
-	acc := make([]float64, c)
-	for r := 0; r < len(m)/c; r++ {
-		for j, v := range m[r*c : (r+1)*c] {
-			acc[j] += float64(v)
-		}
-	}
-	for j, v := range acc {
-		out[j] = T(v)
 	}
 }

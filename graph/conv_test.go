@@ -6,6 +6,10 @@ import (
 	"testing"
 
 	"github.com/lwca/lwca/graph"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -23,6 +27,7 @@ var convCases = []convCase{
 	{4, 4, graph.Conv2d{Name: "conv", In: 3, Out: 5, KH: 1, KW: 1, Stride: 1, Pad: 0, Bias: true}},
 	{5, 5, graph.Conv2d{Name: "conv", In: 2, Out: 3, KH: 1, KW: 1, Stride: 2, Pad: 0}},
 	{3, 4, graph.Conv2d{Name: "conv", In: 2, Out: 3, KH: 3, KW: 3, Stride: 1, Pad: 2}},
+	{3, 4, graph.Conv2d{Name: "conv", In: 8, Out: 2, KH: 3, KW: 3, Stride: 1, Pad: 1}}, // rows of ≥ 16 values
 }
 
 func (c convCase) String() string {
@@ -192,10 +197,13 @@ func TestConvCapturesFactors(t *testing.T) {
 // blocking, several workers and the capture path are all exercised.
 func TestConvGradients(t *testing.T) {
 	const n, classes = 3, 3
-	for _, block := range []int{1, 1 << 30} {
+	for bi, block := range []int{1, 1 << 30} {
 		restore := graph.SetConvBlockBytes(block)
-		for _, c := range convCases {
-			t.Run(fmt.Sprintf("%v_block%d", c, block), func(t *testing.T) {
+		for i, c := range convCases {
+			// Every case meets both arrangements of the products, one per block size.
+			blas := blasKinds[(i+bi)%len(blasKinds)]
+			restoreBLAS := blas.use()
+			t.Run(fmt.Sprintf("%v_block%d_%s", c, block, blas.name), func(t *testing.T) {
 				l := c.layer
 				oh, ow := c.out()
 				dim := c.h * c.w * l.In
@@ -217,9 +225,33 @@ func TestConvGradients(t *testing.T) {
 					}
 				}
 			})
+			restoreBLAS()
 		}
 		restore()
 	}
+}
+
+// blasKinds are the two arrangements of the convolution's products: gonum's kernels get
+// products with long result rows, any other BLAS (OpenBLAS) the plain ones. A gonum
+// implementation wrapped in another type stands for the latter.
+var blasKinds = []struct {
+	name string
+	use  func() (restore func())
+}{
+	{"gonum", func() func() { return useBLAS(gonum.Implementation{}) }},
+	{"other", func() func() { return useBLAS(wrappedBLAS{}) }},
+}
+
+type wrappedBLAS struct{ gonum.Implementation }
+
+func useBLAS(impl interface {
+	blas.Float32
+	blas.Float64
+}) (restore func()) {
+	old32, old64 := blas32.Implementation(), blas64.Implementation()
+	blas32.Use(impl)
+	blas64.Use(impl)
+	return func() { blas32.Use(old32); blas64.Use(old64) }
 }
 
 // A convolution fed straight from the data does not form ∂L/∂x (no such node is built), yet

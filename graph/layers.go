@@ -94,7 +94,7 @@ func (a Activation) Valid() error {
 func (a Activation) Forward(_ *Builder, x *G.Node) (*G.Node, error) {
 	switch a {
 	case ReLU:
-		return G.Rectify(x)
+		return Rectify(x)
 	case Tanh:
 		return G.Tanh(x)
 	case Sigmoid:

@@ -1,0 +1,261 @@
+package graph
+
+import (
+	"sync"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+func (op *convOp) DiffWRT(int) []bool {
+	d := []bool{op.st.inputGrad, true}
+	if op.st.bias {
+		d = append(d, true)
+	}
+	return d
+}
+
+func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	out := make(G.Nodes, len(inputs))
+	var err error
+	if op.st.inputGrad {
+		dx := &convDataGradOp{opBase: opBase{uniqueName("conv.dx", op.st.layer)}, st: op.st}
+		if out[0], err = G.ApplyOp(dx, grad, inputs[1]); err != nil {
+			return nil, err
+		}
+	}
+	dw := &convFilterGradOp{opBase: opBase{uniqueName("conv.dweight", op.st.layer)}, st: op.st}
+	if out[1], err = G.ApplyOp(dw, inputs[0], grad); err != nil {
+		return nil, err
+	}
+	if op.st.bias {
+		if out[2], err = G.ApplyOp(&channelSumOp{opBase: opBase{uniqueName("conv.dbias", op.st.layer)}, dims: 4}, grad); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// convDataGradOp computes ∂L/∂x = col2im(∂L/∂h · Wᵀ) from (∂L/∂h, W).
+type convDataGradOp struct {
+	opBase
+	st  *convState
+	out *tensor.Dense
+	wt  any // Wᵀ, Out×(KH·KW·In), reused
+}
+
+func (op *convDataGradOp) Arity() int { return 2 }
+
+func (op *convDataGradOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	t4, t2 := G.TensorType{Dims: 4, Of: a}, G.TensorType{Dims: 2, Of: a}
+	return hm.NewFnType(t4, t2, t4)
+}
+
+func (op *convDataGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	g := op.st.g
+	return tensor.Shape{g.n, g.h, g.w, g.c}, nil
+}
+
+func (op *convDataGradOp) Do(in ...G.Value) (G.Value, error) {
+	dh, err := values(in[0], op.name)
+	if err != nil {
+		return nil, err
+	}
+	w, err := values(in[1], op.name)
+	if err != nil {
+		return nil, err
+	}
+	g := op.st.g
+	out := reuse(&op.out, dh.Dtype(), g.n, g.h, g.w, g.c)
+	switch dh.Dtype() {
+	case tensor.Float32:
+		convDataGrad(op, slice32(dh), slice32(w), slice32(out))
+	default:
+		convDataGrad(op, slice64(dh), slice64(w), slice64(out))
+	}
+	return out, nil
+}
+
+func convDataGrad[T float](op *convDataGradOp, dh, w, dx []T) {
+	g := op.st.g
+	k, co := g.k(), g.cout
+	// Wᵀ is tiny; multiplying by it untransposed is much faster in gonum than a transposed product.
+	wt := transposed(&op.wt, w, k, co)
+	per := g.oh * g.ow
+	if g.direct() {
+		byImages(g.n, 1, func(b0, b1 int) {
+			gemm(false, false, (b1-b0)*per, k, co, 1, dh[b0*per*co:], co, wt, k, 0, dx[b0*per*k:], k)
+		})
+		return
+	}
+	var z T
+	bi := g.blockImages(sizeOf(z))
+	byImages(g.n, bi, func(b0, b1 int) {
+		p := getScratch[T](min(bi, b1-b0) * per * k)
+		for c0 := b0; c0 < b1; c0 += bi {
+			c1 := min(c0+bi, b1)
+			gemm(false, false, (c1-c0)*per, k, co, 1, dh[c0*per*co:], co, wt, k, 0, p, k)
+			col2im(g, p, dx, c0, c1)
+		}
+		putScratch(p)
+	})
+}
+
+// convFilterGradOp computes ∂L/∂W = Pᵀ·∂L/∂h from (x, ∂L/∂h), rebuilding P block by block,
+// and records the layer's output gradients when its hooks capture.
+type convFilterGradOp struct {
+	opBase
+	st  *convState
+	out *tensor.Dense
+}
+
+func (op *convFilterGradOp) Arity() int { return 2 }
+
+func (op *convFilterGradOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	t4, t2 := G.TensorType{Dims: 4, Of: a}, G.TensorType{Dims: 2, Of: a}
+	return hm.NewFnType(t4, t4, t2)
+}
+
+func (op *convFilterGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.st.g.k(), op.st.g.cout}, nil
+}
+
+func (op *convFilterGradOp) Do(in ...G.Value) (G.Value, error) {
+	x, err := values(in[0], op.name)
+	if err != nil {
+		return nil, err
+	}
+	dh, err := values(in[1], op.name)
+	if err != nil {
+		return nil, err
+	}
+	g := op.st.g
+	out := reuse(&op.out, x.Dtype(), g.k(), g.cout)
+	switch x.Dtype() {
+	case tensor.Float32:
+		convFilterGrad(op.st, slice32(x), slice32(dh), slice32(out))
+	default:
+		convFilterGrad(op.st, slice64(x), slice64(dh), slice64(out))
+	}
+	return out, nil
+}
+
+func convFilterGrad[T float](st *convState, x, dh, dw []T) {
+	g := st.g
+	rows, k, co := g.rows(), g.k(), g.cout
+	if st.capturing() {
+		captureRows(&st.point.G, dh, rows, co, st.point.GradScale)
+	}
+	per := g.oh * g.ow
+	var z T
+	bi := g.blockImages(sizeOf(z))
+	grain := bi
+	if g.direct() || st.havePatches {
+		grain = 1
+	}
+	// Each worker sums its images' products into its own partial gradient. With gonum's
+	// kernels it computes dWᵀ = ∂L/∂hᵀ·P (Out×k) rather than Pᵀ·∂L/∂h, for the same reason as
+	// the forward product.
+	flip := pureGo[T]()
+	acc := func(p, d []T, m int, beta T, into []T) {
+		if flip {
+			gemm(true, false, co, k, m, 1, d, co, p, k, beta, into, k)
+		} else {
+			gemm(true, false, k, co, m, 1, p, k, d, co, beta, into, co)
+		}
+	}
+	var mu sync.Mutex
+	var partials [][]T
+	byImages(g.n, grain, func(b0, b1 int) {
+		part := getScratch[T](len(dw))
+		switch {
+		case g.direct():
+			acc(x[b0*per*k:], dh[b0*per*co:], (b1-b0)*per, 0, part)
+		case st.havePatches:
+			p := hookBuffer[T](&st.point.X, rows, k)
+			acc(p[b0*per*k:], dh[b0*per*co:], (b1-b0)*per, 0, part)
+		default:
+			p := getScratch[T](min(bi, b1-b0) * per * k)
+			for c0 := b0; c0 < b1; c0 += bi {
+				c1 := min(c0+bi, b1)
+				im2col(g, x, p, c0, c1)
+				beta := T(1)
+				if c0 == b0 {
+					beta = 0
+				}
+				acc(p, dh[c0*per*co:], (c1-c0)*per, beta, part)
+			}
+			putScratch(p)
+		}
+		mu.Lock()
+		partials = append(partials, part)
+		mu.Unlock()
+	})
+	clear(dw)
+	for _, part := range partials {
+		if flip {
+			for r := 0; r < k; r++ {
+				for c := 0; c < co; c++ {
+					dw[r*co+c] += part[c*k+r]
+				}
+			}
+		} else {
+			addTo(dw, part)
+		}
+		putScratch(part)
+	}
+	st.havePatches = false
+}
+
+// channelSumOp sums its input over every axis but the last: the gradient of a per-channel bias.
+type channelSumOp struct {
+	opBase
+	dims int
+	out  *tensor.Dense
+}
+
+func (op *channelSumOp) Arity() int { return 1 }
+
+func (op *channelSumOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(G.TensorType{Dims: op.dims, Of: a}, G.TensorType{Dims: 1, Of: a})
+}
+
+func (op *channelSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s := in[0].(tensor.Shape)
+	return tensor.Shape{s[len(s)-1]}, nil
+}
+
+func (op *channelSumOp) Do(in ...G.Value) (G.Value, error) {
+	t, err := values(in[0], op.name)
+	if err != nil {
+		return nil, err
+	}
+	s := t.Shape()
+	c := s[len(s)-1]
+	out := reuse(&op.out, t.Dtype(), c)
+	switch t.Dtype() {
+	case tensor.Float32:
+		sumColumns(slice32(t), slice32(out))
+	default:
+		sumColumns(slice64(t), slice64(out))
+	}
+	return out, nil
+}
+
+// sumColumns sets out to the column sums of the row-major matrix m, accumulating in float64.
+func sumColumns[T float](m, out []T) {
+	c := len(out)
+	acc := make([]float64, c)
+	for r := 0; r < len(m)/c; r++ {
+		for j, v := range m[r*c : (r+1)*c] {
+			acc[j] += float64(v)
+		}
+	}
+	for j, v := range acc {
+		out[j] = T(v)
+	}
+}

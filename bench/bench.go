@@ -142,6 +142,9 @@ type Workload struct {
 	Name string
 	Run  func(b *testing.B)
 	Slow bool // minutes with the pure-Go backend; opt-in
+	// ConvNet workloads run with one BLAS thread: the convolutions already spread their
+	// products over the cores, and BLAS threads would spin against them.
+	ConvNet bool
 }
 
 // Workloads lists the standard workloads in report order.
@@ -155,5 +158,40 @@ func Workloads() []Workload {
 		{Name: "eigenvalues_785", Run: Eigenvalues(785)},
 		{Name: "eigenvalues_2304", Run: Eigenvalues(2304)},
 		{Name: "eigenvalues_4608", Run: Eigenvalues(4608), Slow: true},
+		{Name: "resnet20_step", Run: ResNetStep(20), ConvNet: true},
+	}
+}
+
+// ResNetStep is one training step of the CIFAR ResNet of the given depth (original form,
+// option-A shortcuts) at batch 128 on 32×32×3 inputs, float32, SGD with momentum.
+func ResNetStep(depth int) func(b *testing.B) {
+	return func(b *testing.B) {
+		net, err := nets.ResNet(nets.ResNetSpec{Depth: depth})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tr, err := train.NewTrainer(net, graph.NewStore(tensor.Float32, 1), 128, 32*32*3)
+		if err != nil {
+			b.Fatal(err)
+		}
+		x, y := randomBatch(128, 32*32*3, 10)
+		opt := optim.NewSGD(optim.SGDConfig{Momentum: 0.9})
+		var weights []*tensor.Dense
+		for _, p := range tr.Params() {
+			weights = append(weights, p.Value)
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, _, err := tr.Run(x, y, false); err != nil {
+				b.Fatal(err)
+			}
+			grads, err := tr.Grads()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := opt.Step(weights, grads, 0.1); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }

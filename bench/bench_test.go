@@ -33,3 +33,5 @@ func slow(b *testing.B, f func(*testing.B)) {
 		f(b)
 	})
 }
+
+func BenchmarkResNet20Step(b *testing.B) { backendtest.Each(b, ResNetStep(20)) }

@@ -7,6 +7,7 @@ import (
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/backend"
 	"github.com/lwca/lwca/backend/backendtest"
+	"github.com/lwca/lwca/experiments/config"
 )
 
 // setupBackend loads the numeric backend chosen by --backend (or LWCA_BACKEND; default auto)
@@ -47,4 +48,14 @@ func backendRecord(i backend.Info) map[string]any {
 		m["version"] = i.Version
 	}
 	return m
+}
+
+// convThreads gives convolutional networks one BLAS thread unless --threads says otherwise:
+// their convolutions already spread the products over the cores, and BLAS threads on top
+// spin against them (measured: ResNet-20 steps take longer with a BLAS thread per core).
+func convThreads(f flags, cfg config.Config, info backend.Info) (backend.Info, error) {
+	if f.last("threads") != "" || cfg.Model.Arch == config.ArchMLP || info.Threads == 1 {
+		return info, nil
+	}
+	return backend.Init(backend.Mode(info.Name), 1)
 }

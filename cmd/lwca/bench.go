@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lwca/lwca/backend"
 	"github.com/lwca/lwca/bench"
 	"github.com/lwca/lwca/experiments"
 	"github.com/lwca/lwca/experiments/config"
@@ -72,7 +73,17 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	for _, w := range selected {
+		if w.ConvNet && f.last("threads") == "" {
+			if _, err := backend.Init(backend.Mode(info.Name), 1); err != nil {
+				return err
+			}
+		}
 		r := testing.Benchmark(w.Run)
+		if w.ConvNet && f.last("threads") == "" {
+			if _, err := backend.Init(backend.Mode(info.Name), info.Threads); err != nil {
+				return err
+			}
+		}
 		ms := float64(r.NsPerOp()) / 1e6
 		line := fmt.Sprintf("%-18s lwca=%9.3f ms", w.Name, ms)
 		if t, ok := torch[w.Name]; ok {

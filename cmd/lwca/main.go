@@ -179,6 +179,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		if len(f.positional) != 0 || len(f.values["set"]) != 0 || f.last("out") != "" {
 			return usageError{"--resume RUN_DIR takes no CONFIG, --set or --out: the run's own config.yaml is used"}
 		}
+		if cfg, err := config.Load(filepath.Join(out, experiments.ConfigFile), nil); err == nil {
+			if info, err = convThreads(f, cfg, info); err != nil {
+				return err
+			}
+			opts.Backend = backendRecord(info)
+		}
 		fmt.Fprintf(stderr, "lwca: resuming %s (%s)\n", out, info)
 		if sum, err = experiments.Resume(ctx, out, opts); err != nil {
 			return err
@@ -198,6 +204,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		case holdsRun(out) && f.last("overwrite") == "":
 			return fmt.Errorf("%s already holds a run; choose another --out, add --overwrite, or continue it with --resume", out)
 		}
+		if info, err = convThreads(f, cfg, info); err != nil {
+			return err
+		}
+		opts.Backend = backendRecord(info)
 		fmt.Fprintf(stderr, "lwca: running %s into %s (%s)\n", cfg.Name, out, info)
 		if sum, err = experiments.Run(ctx, cfg, out, opts); err != nil {
 			return err

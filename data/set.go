@@ -73,6 +73,32 @@ func (s *Set) Subset(n int) *Set {
 	}
 }
 
+// Sample returns a copy of n samples of s drawn without replacement by a stream seeded with
+// seed, kept in their original order; all of s if n ≥ s.N. Unlike Subset it does not depend
+// on how s is ordered (image folders come sorted by class).
+func (s *Set) Sample(n int, seed uint64) *Set {
+	if n < 0 {
+		panic(fmt.Sprintf("data: Sample(%d): negative size", n))
+	}
+	if n >= s.N {
+		return s.Subset(s.N)
+	}
+	perm := make([]int32, s.N)
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	newStream(seed, 0x5a3b1e).shuffle(perm)
+	keep := perm[:n]
+	slices.Sort(keep)
+	out := &Set{X: make([]float32, 0, n*s.D), Y: make([]int32, 0, n), N: n, D: s.D, Classes: s.Classes,
+		Shape: slices.Clone(s.Shape), Name: s.Name, ClassNames: slices.Clone(s.ClassNames)}
+	for _, i := range keep {
+		out.X = append(out.X, s.Row(int(i))...)
+		out.Y = append(out.Y, s.Y[i])
+	}
+	return out
+}
+
 // Stats returns the mean and the standard deviation of all elements of
 // s.X taken together, one scalar pair for every feature, accumulated in
 // float64. The deviation is the population one (divided by N·D). This is

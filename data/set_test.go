@@ -143,3 +143,36 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// Sample draws without replacement, keeps the original order, is reproducible for a seed and
+// reaches every class of a class-sorted set.
+func TestSample(t *testing.T) {
+	s := &Set{N: 1000, D: 1, Classes: 10, Shape: []int{1}}
+	for i := 0; i < 1000; i++ {
+		s.X = append(s.X, float32(i))
+		s.Y = append(s.Y, int32(i/100)) // sorted by class
+	}
+	a, b := s.Sample(100, 7), s.Sample(100, 7)
+	if !slices.Equal(a.X, b.X) || a.N != 100 {
+		t.Fatalf("same seed, different samples")
+	}
+	if slices.Equal(a.X, s.Sample(100, 8).X) {
+		t.Error("different seeds, same sample")
+	}
+	classes := map[int32]bool{}
+	for i, v := range a.X {
+		if i > 0 && v <= a.X[i-1] {
+			t.Fatalf("order not kept or repeated sample: %v", a.X)
+		}
+		if a.Y[i] != int32(v)/100 {
+			t.Fatalf("label of sample %v is %d", v, a.Y[i])
+		}
+		classes[a.Y[i]] = true
+	}
+	if len(classes) < 8 {
+		t.Errorf("a 100-sample draw from a class-sorted set covers %d classes", len(classes))
+	}
+	if s.Sample(5000, 1).N != 1000 {
+		t.Error("oversized sample")
+	}
+}

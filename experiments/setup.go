@@ -48,11 +48,13 @@ func LoadData(c config.DataConfig, seed uint64) (train, test *data.Set, err erro
 	default:
 		return nil, nil, fmt.Errorf("data.dataset: unknown dataset %q", c.Dataset)
 	}
+	// Limits draw a seeded sample: taking the first N would keep a single class of a
+	// class-sorted image folder.
 	if c.TrainLimit > 0 && c.TrainLimit < train.N {
-		train = train.Subset(c.TrainLimit)
+		train = train.Sample(c.TrainLimit, seed)
 	}
 	if c.TestLimit > 0 && c.TestLimit < test.N {
-		test = test.Subset(c.TestLimit)
+		test = test.Sample(c.TestLimit, seed+1)
 	}
 	// Pixel datasets load as x/255 ("unit"); synthetic features are left as drawn.
 	if c.Dataset != config.DatasetSynthetic {

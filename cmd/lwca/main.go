@@ -32,6 +32,7 @@ const usage = `usage:
   lwca sweep CONFIG [--out DIR] [--workers N] [--emit slurm]
   lwca compare RUN_OR_SWEEP_DIR... [--out DIR]
   lwca data get cifar10 --dir DIR
+  lwca reproduce NAME [--quick] [--out DIR]   (bn-stability, bn-conditioning, false-minimum, last-layer)
   lwca bench [--only w1,w2] [--slow] [--no-torch] [--torch-threads N]
   lwca version
 
@@ -64,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdAnalyze(args[1:], stdout, stderr)
 	case "data":
 		err = cmdData(args[1:], stdout, stderr)
+	case "reproduce":
+		err = cmdReproduce(args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
 	case "compare":

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/reproduce"
 )
 
@@ -54,6 +55,15 @@ func cmdReproduce(args []string, stdout, stderr io.Writer) error {
 	info, err := setupBackend(f)
 	if err != nil {
 		return err
+	}
+	if name == "last-layer" { // convolutional networks: one BLAS thread unless --threads says otherwise
+		cfg, err := config.Load(filepath.Join(configs, "cifar10_resnet_lastlayer.yaml"), nil)
+		if err != nil {
+			return err
+		}
+		if info, err = convThreads(f, cfg, info); err != nil {
+			return err
+		}
 	}
 	ctx, stop := signalContext()
 	defer stop()

@@ -95,11 +95,11 @@ type DataConfig struct {
 	// Shuffle reshuffles the training set every epoch. Default true.
 	Shuffle bool `yaml:"shuffle"`
 
-	// TrainLimit, if > 0, keeps only the first TrainLimit training
-	// samples. Default 0 (all).
+	// TrainLimit, if > 0, keeps a seeded sample of TrainLimit training
+	// samples (in their original order). Default 0 (all).
 	TrainLimit int `yaml:"train_limit"`
 
-	// TestLimit, if > 0, keeps only the first TestLimit test samples.
+	// TestLimit, if > 0, keeps a seeded sample of TestLimit test samples.
 	// Default 0 (all).
 	TestLimit int `yaml:"test_limit"`
 

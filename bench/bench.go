@@ -76,7 +76,14 @@ func MLPStep(norm nets.Norm, capture bool) func(b *testing.B) {
 // training pass, both factors of every layer, their eigenvalues, the product spectrum and
 // every metric — the work PyTorch's reference times as analyse_ms (a forward and backward pass
 // with hooks, factors and eigvalsh).
-func AnalysisStep(norm nets.Norm) func(b *testing.B) {
+func AnalysisStep(norm nets.Norm) func(b *testing.B) { return analysisStep(norm, false) }
+
+// AnalysisStepFidelity is AnalysisStep plus the K-FAC fidelity of every layer (the exact
+// empirical Fisher block from the per-sample gradients, its spectrum and the errors of the
+// Kronecker approximation), whatever the layer's size.
+func AnalysisStepFidelity(norm nets.Norm) func(b *testing.B) { return analysisStep(norm, true) }
+
+func analysisStep(norm nets.Norm, fidelity bool) func(b *testing.B) {
 	return func(b *testing.B) {
 		tr, err := mlp(norm, tensor.Float32, 128)
 		if err != nil {
@@ -106,6 +113,11 @@ func AnalysisStep(norm nets.Norm) func(b *testing.B) {
 					analysis.Compute(spectra[k], ps)
 				}
 				analysis.Compute(analysis.KroneckerSpectrum(spectra[0], spectra[1]), ps)
+				if fidelity {
+					if _, err := analysis.KFACFidelity(p.X.Float64(), p.G.Float64(), p.X.Rows, p.X.Cols, p.G.Cols, ps, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
 		}
 	}
@@ -154,6 +166,7 @@ func Workloads() []Workload {
 		{Name: "mlp_step_bn", Run: MLPStep(nets.BatchNorm, false)},
 		{Name: "analysis_step", Run: AnalysisStep(nets.NoNorm)},
 		{Name: "analysis_step_bn", Run: AnalysisStep(nets.BatchNorm)},
+		{Name: "analysis_step_fidelity", Run: AnalysisStepFidelity(nets.NoNorm)},
 		{Name: "eigenvalues_256", Run: Eigenvalues(256)},
 		{Name: "eigenvalues_785", Run: Eigenvalues(785)},
 		{Name: "eigenvalues_2304", Run: Eigenvalues(2304)},

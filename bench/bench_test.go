@@ -17,6 +17,9 @@ func BenchmarkMLPStepCapture(b *testing.B) { backendtest.Each(b, MLPStep(nets.Ba
 
 func BenchmarkAnalysisStep(b *testing.B)   { backendtest.Each(b, AnalysisStep(nets.NoNorm)) }
 func BenchmarkAnalysisStepBN(b *testing.B) { backendtest.Each(b, AnalysisStep(nets.BatchNorm)) }
+func BenchmarkAnalysisStepFidelity(b *testing.B) {
+	backendtest.Each(b, AnalysisStepFidelity(nets.NoNorm))
+}
 
 func BenchmarkEigenvalues256(b *testing.B)  { backendtest.Each(b, Eigenvalues(256)) }
 func BenchmarkEigenvalues785(b *testing.B)  { backendtest.Each(b, Eigenvalues(785)) }

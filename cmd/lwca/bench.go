@@ -85,7 +85,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		ms := float64(r.NsPerOp()) / 1e6
-		line := fmt.Sprintf("%-18s lwca=%9.3f ms", w.Name, ms)
+		line := fmt.Sprintf("%-22s lwca=%9.3f ms", w.Name, ms)
 		if t, ok := torch[w.Name]; ok {
 			line += fmt.Sprintf("  pytorch=%9.3f ms  ratio=%.2f", t, ms/t)
 		}
@@ -96,7 +96,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%-18s lwca=%9.3f s with analysis every 100 steps, %.3f s without  ratio=%.3f\n",
+		fmt.Fprintf(stdout, "%-22s lwca=%9.3f s with analysis every 100 steps, %.3f s without  ratio=%.3f\n",
 			"analysis_overhead", with, without, with/without)
 	}
 	return nil

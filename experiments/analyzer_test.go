@@ -26,10 +26,11 @@ func TestAnalysisLeavesTrainingUnchanged(t *testing.T) {
 	want, _ := os.ReadFile(filepath.Join(base, MetricsFile))
 	for _, set := range [][]string{
 		{"analysis.every=1"},
-		{"analysis.every=1", "analysis.fisher=true"},
+		{"analysis.every=1", "analysis.concurrent=true"},
+		{"analysis.every=1", "analysis.fisher=true", "analysis.concurrent=true"},
 		{"analysis.every=1", "analysis.source=fixed", "analysis.batch_size=100"},
 		{"analysis.every=2", "analysis.source=average", "analysis.batches=3", "analysis.fisher=true"},
-		{"analysis.every=1", "analysis.concurrent=false", "analysis.centered=true"},
+		{"analysis.every=1", "analysis.centered=true"},
 	} {
 		dir := t.TempDir()
 		sum := runInto(t, smokeConfig(t, set...), dir)

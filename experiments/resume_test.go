@@ -35,7 +35,7 @@ func compareRunDirs(t *testing.T, a, b string) {
 // the analysis estimator; so does one resumed twice.
 func TestResumeIsExact(t *testing.T) {
 	for _, set := range [][]string{
-		{"train.checkpoint_every=3"},
+		{"train.checkpoint_every=3", "analysis.concurrent=true"},
 		{"train.checkpoint_every=0", "analysis.source=average", "analysis.batches=2", "analysis.fisher=true", "optim.nesterov=true"},
 		{"train.checkpoint_every=4", "train.dtype=float64", "analysis.save_weights_every=5"},
 	} {

@@ -62,7 +62,7 @@ func readRecords(t *testing.T, path string) []map[string]any {
 // Same config and seed ⇒ byte-identical result files (summary.json differs only in timing).
 func TestRunIsDeterministic(t *testing.T) {
 	for _, dtype := range []string{"float32", "float64"} {
-		cfg := smokeConfig(t, "train.dtype="+dtype)
+		cfg := smokeConfig(t, "train.dtype="+dtype, "analysis.concurrent=true")
 		a, b := t.TempDir(), t.TempDir()
 		sa, sb := runInto(t, cfg, a), runInto(t, cfg, b)
 		for _, f := range []string{ConfigFile, MetricsFile, ConditioningFile} {

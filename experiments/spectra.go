@@ -53,6 +53,7 @@ func newSpectraWriter(runDir string) (*spectraWriter, error) {
 }
 
 func (w *spectraWriter) write(step, epoch int, la []LayerAnalysis) error {
+	added := false
 	for _, l := range la {
 		for _, f := range []struct {
 			factor string
@@ -68,13 +69,16 @@ func (w *spectraWriter) write(step, epoch int, la []LayerAnalysis) error {
 				}
 				w.files[key] = a
 				w.index.Files = append(w.index.Files, SpectrumFile{Layer: l.Layer, Factor: f.factor, File: name, Dim: len(f.values)})
-				if err := w.writeIndex(); err != nil {
-					return err
-				}
+				added = true
 			}
 			if err := a.AppendRow(f.values); err != nil {
 				return err
 			}
+		}
+	}
+	if added {
+		if err := w.writeIndex(); err != nil {
+			return err
 		}
 	}
 	// The step row goes last: a reader trusts only rows that steps.npy counts.

@@ -93,10 +93,10 @@ func (a *Appender) init() error {
 	if st.Size() == 0 {
 		b := a.h.encode(max(appendHeaderLen, 10+int(need)))
 		a.prefix, a.dataOff = 10, int64(len(b))
-		if _, err := a.f.WriteAt(b, 0); err != nil {
-			return err
-		}
-		return a.f.Sync()
+		// No sync: an empty or header-only file reopens as a new one, and the caller's Sync
+		// covers the header with the first rows.
+		_, err := a.f.WriteAt(b, 0)
+		return err
 	}
 	h, off, err := readHeader(io.NewSectionReader(a.f, 0, st.Size()))
 	if err != nil {

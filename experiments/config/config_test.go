@@ -175,6 +175,7 @@ func fullConfig() Config {
 			Batches:           4,
 			Centered:          true,
 			FidelityMaxParams: 5000,
+			Concurrent:        true,
 			SaveWeightsEvery:  50,
 			ConvMode:          ConvChannels,
 		},

@@ -119,7 +119,7 @@ func ExampleConfig_Marshal() {
 	//   centered: false
 	//   append_bias: false
 	//   fidelity_max_params: 20000
-	//   concurrent: true
+	//   concurrent: false
 	//   spectra: true
 	//   save_weights_every: 0
 	//   conv_mode: patches

@@ -64,11 +64,5 @@ func scalarOf(v G.Value) (float64, error) {
 	return 0, fmt.Errorf("expected a scalar, got %T", v)
 }
 
-func newLike(t *tensor.Dense, shape ...int) *tensor.Dense {
-	if len(shape) == 0 {
-		shape = t.Shape().Clone()
-	}
-	return tensor.New(tensor.Of(t.Dtype()), tensor.WithShape(shape...))
-}
 
 func uniqueName(kind, layer string) string { return "lwca." + kind + "(" + layer + ")" }

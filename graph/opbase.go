@@ -64,5 +64,4 @@ func scalarOf(v G.Value) (float64, error) {
 	return 0, fmt.Errorf("expected a scalar, got %T", v)
 }
 
-
 func uniqueName(kind, layer string) string { return "lwca." + kind + "(" + layer + ")" }

@@ -45,3 +45,18 @@ func SymEigenvalues(n int, a []float64) ([]float64, error) {
 	}
 	return es.Values(nil), nil
 }
+
+// Eigenvalues computes the eigenvalues of a gonum symmetric matrix with SymEigenvalues; it has
+// the signature of analysis.EigenSolver, so the analysis can be routed through this backend.
+func Eigenvalues(a *mat.SymDense) ([]float64, error) {
+	n := a.SymmetricDim()
+	raw := a.RawSymmetric()
+	data := raw.Data
+	if raw.Stride != n {
+		data = make([]float64, n*n)
+		for i := 0; i < n; i++ {
+			copy(data[i*n:(i+1)*n], raw.Data[i*raw.Stride:i*raw.Stride+n])
+		}
+	}
+	return SymEigenvalues(n, data)
+}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/backend"
-	"gonum.org/v1/gonum/mat"
 )
 
 // Each runs f as a sub-benchmark per backend (openblas when loadable, gonum), with the
@@ -28,20 +27,6 @@ func Use(mode backend.Mode) (backend.Info, error) {
 	if err != nil {
 		return info, err
 	}
-	analysis.DefaultSolver = SymEigenvalues
+	analysis.DefaultSolver = backend.Eigenvalues
 	return info, nil
-}
-
-// SymEigenvalues adapts backend.SymEigenvalues to analysis.EigenSolver.
-func SymEigenvalues(a *mat.SymDense) ([]float64, error) {
-	n := a.SymmetricDim()
-	raw := a.RawSymmetric()
-	data := raw.Data
-	if raw.Stride != n {
-		data = make([]float64, n*n)
-		for i := 0; i < n; i++ {
-			copy(data[i*n:(i+1)*n], raw.Data[i*raw.Stride:i*raw.Stride+n])
-		}
-	}
-	return backend.SymEigenvalues(n, data)
 }

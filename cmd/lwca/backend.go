@@ -6,7 +6,6 @@ import (
 
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/backend"
-	"github.com/lwca/lwca/backend/backendtest"
 	"github.com/lwca/lwca/experiments/config"
 )
 
@@ -32,7 +31,7 @@ func setupBackend(f flags) (backend.Info, error) {
 	if err != nil {
 		return info, err
 	}
-	analysis.DefaultSolver = backendtest.SymEigenvalues
+	analysis.DefaultSolver = backend.Eigenvalues
 	return info, nil
 }
 

@@ -2,9 +2,9 @@ package backend
 
 import (
 	"math"
-	"sort"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 

@@ -108,14 +108,25 @@ func Eigen(a *mat.SymDense, solver EigenSolver) (Spectrum, error) {
 // already clipped, so nothing is clipped here: the result has Clipped = 0
 // and MinRaw equal to its smallest value.
 func KroneckerSpectrum(a, b Spectrum) Spectrum {
+	// The values are sorted and non-negative, so the zeros of a rank-deficient factor sit at
+	// the end and their products need no sorting: only the non-zero block is sorted.
+	nonzero := func(s Spectrum) []float64 {
+		n := len(s.Values)
+		for n > 0 && s.Values[n-1] == 0 {
+			n--
+		}
+		return s.Values[:n]
+	}
+	na, nb := nonzero(a), nonzero(b)
 	v := make([]float64, 0, len(a.Values)*len(b.Values))
-	for _, x := range a.Values {
-		for _, y := range b.Values {
+	for _, x := range na {
+		for _, y := range nb {
 			v = append(v, x*y)
 		}
 	}
 	slices.Sort(v)
 	slices.Reverse(v)
+	v = v[:cap(v)] // the products with a zero: zeros, at the end
 	s := Spectrum{Values: v}
 	if len(v) > 0 {
 		s.MinRaw = v[len(v)-1]

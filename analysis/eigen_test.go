@@ -261,3 +261,19 @@ func TestKroneckerKappa(t *testing.T) {
 		t.Errorf("κ_1(A⊗B) = %v, want %v", kk.KappaP[1].Value, ka.KappaP[1].Value*kb.KappaP[1].Value)
 	}
 }
+
+// Exact zeros (padded Gram spectra) give the same product spectrum as sorting every product.
+func TestKroneckerSpectrumWithZeros(t *testing.T) {
+	a, b := NewSpectrum([]float64{0, 3, 1e-300, 0}), NewSpectrum([]float64{2, 0, 0.5})
+	var all []float64
+	for _, x := range a.Values {
+		for _, y := range b.Values {
+			all = append(all, x*y)
+		}
+	}
+	want := NewSpectrum(all)
+	got := KroneckerSpectrum(a, b)
+	if !slices.Equal(got.Values, want.Values) || got.MinRaw != 0 {
+		t.Fatalf("product spectrum %v (MinRaw %g), want %v", got.Values, got.MinRaw, want.Values)
+	}
+}

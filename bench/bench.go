@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/lwca/lwca/analysis"
+	"github.com/lwca/lwca/experiments"
 	"github.com/lwca/lwca/graph"
-	"github.com/lwca/lwca/hooks"
 	"github.com/lwca/lwca/nets"
 	"github.com/lwca/lwca/optim"
 	"github.com/lwca/lwca/train"
@@ -91,32 +91,20 @@ func analysisStep(norm nets.Norm, fidelity bool) func(b *testing.B) {
 		}
 		x, y := randomBatch(128, 784, 10)
 		ps := analysis.DefaultP()
-		moments := map[string][2]*analysis.Moment{}
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			if _, _, err := tr.Run(x, y, true); err != nil {
 				b.Fatal(err)
 			}
+			if _, err := experiments.AnalyseCapture(tr.Hooks(), ps, analysis.FactorOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			if !fidelity {
+				continue
+			}
 			for _, p := range tr.Hooks().Points() {
-				m, ok := moments[p.Layer]
-				if !ok {
-					m = [2]*analysis.Moment{analysis.NewMoment(p.X.Cols), analysis.NewMoment(p.G.Cols)}
-					moments[p.Layer] = m
-				}
-				var spectra [2]analysis.Spectrum
-				for k, c := range []*hooks.Matrix{&p.X, &p.G} {
-					m[k].Reset()
-					m[k].AddRows32(c.F32, c.Rows, 1)
-					if spectra[k], err = analysis.Eigen(m[k].Matrix(analysis.FactorOptions{}), nil); err != nil {
-						b.Fatal(err)
-					}
-					analysis.Compute(spectra[k], ps)
-				}
-				analysis.Compute(analysis.KroneckerSpectrum(spectra[0], spectra[1]), ps)
-				if fidelity {
-					if _, err := analysis.KFACFidelity(p.X.Float64(), p.G.Float64(), p.X.Rows, p.X.Cols, p.G.Cols, ps, nil); err != nil {
-						b.Fatal(err)
-					}
+				if _, err := analysis.KFACFidelity(p.X.Float64(), p.G.Float64(), p.X.Rows, p.X.Cols, p.G.Cols, ps, nil); err != nil {
+					b.Fatal(err)
 				}
 			}
 		}

@@ -26,7 +26,7 @@ type analyzer struct {
 	spec   *spectraWriter // nil: spectra not kept
 	probe  *train.Trainer // nil when the training pass itself is analysed
 	source *data.Batcher  // average: fresh batches; fixed: the one fixed batch
-	fixedX []float32      // fixed source: the analysis batch
+	fixedX []float32      // fixed source: the analysis sample, passed in chunks of probe batch size
 	fixedY []int32
 	px     []float32 // probe input buffer
 	py     []int32
@@ -60,6 +60,9 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 	case config.SourceFixed:
 		n := min(ac.BatchSize, trainSet.N)
 		probeBatch = n
+		if ac.ChunkSize > 0 {
+			probeBatch = largestDivisor(n, ac.ChunkSize)
+		}
 		// A seeded sample of the training set, drawn once for the whole run.
 		rng := rand.New(rand.NewPCG(cfg.Seed, 0xa11))
 		perm := rng.Perm(trainSet.N)[:n]
@@ -87,7 +90,7 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 	if trainer == nil {
 		return nil, fmt.Errorf("analysis: no training program to analyse")
 	}
-	if err := a.cond.checkLayers(trainer.Hooks()); err != nil {
+	if err := a.cond.selectLayers(trainer.Hooks()); err != nil {
 		return nil, err
 	}
 	if ac.Spectra && ac.Every > 0 {
@@ -116,7 +119,15 @@ func (a *analyzer) run(step, epoch int, lr, momentum float64, trainer *train.Tra
 	if err := a.firstError(); err != nil {
 		return err
 	}
-	a.cond.begin()
+	passes := 1
+	switch {
+	case a.probe == nil:
+	case a.cfg.Source == config.SourceAverage:
+		passes = a.cfg.Batches
+	case a.cfg.Source == config.SourceFixed:
+		passes = len(a.fixedY) / len(a.py)
+	}
+	a.cond.begin(passes)
 	var first *hooks.Set
 	if a.probe == nil {
 		if err := a.cond.add(trainer.Hooks()); err != nil {
@@ -124,10 +135,6 @@ func (a *analyzer) run(step, epoch int, lr, momentum float64, trainer *train.Tra
 		}
 		first = trainer.Hooks()
 	} else {
-		passes := 1
-		if a.cfg.Source == config.SourceAverage {
-			passes = a.cfg.Batches
-		}
 		ce := a.probe.Loss()
 		if a.cfg.Fisher == config.FisherTrue {
 			rng := rand.New(rand.NewPCG(a.seed, 0x7f15e0000+uint64(step)))
@@ -139,8 +146,8 @@ func (a *analyzer) run(step, epoch int, lr, momentum float64, trainer *train.Tra
 				copy(a.px, x)
 				copy(a.py, y)
 			case config.SourceFixed:
-				copy(a.px, a.fixedX)
-				copy(a.py, a.fixedY)
+				copy(a.px, a.fixedX[pass*len(a.px):])
+				copy(a.py, a.fixedY[pass*len(a.py):])
 			case config.SourceAverage:
 				a.source.Next(a.px, a.py)
 			}
@@ -280,4 +287,15 @@ func sampleClass(rng *rand.Rand, p []float64) int32 {
 		}
 	}
 	return int32(len(p) - 1)
+}
+
+// largestDivisor returns the largest divisor of n that is at most limit (≥ 1), so that a
+// sample of n splits into equal chunks.
+func largestDivisor(n, limit int) int {
+	for d := min(n, limit); d > 1; d-- {
+		if n%d == 0 {
+			return d
+		}
+	}
+	return 1
 }

@@ -29,6 +29,10 @@ type LayerAnalysis struct {
 
 // conditioner accumulates hook captures into per-layer second moments over one or more passes
 // and turns them into factor matrices. Its moment buffers are reused between analysis steps.
+//
+// A factor with fewer rows than dimensions (a 785-input layer on a 128-sample batch) is
+// rank-deficient, and on a single pass it is formed as the small Gram matrix of its rows
+// instead: same non-zero eigenvalues, a fraction of the cost (see analysis.Gram).
 type conditioner struct {
 	ps       []float64
 	opts     analysis.FactorOptions
@@ -36,9 +40,15 @@ type conditioner struct {
 	moments  map[string]*layerMoments
 	order    []string
 	selected map[string]bool // nil: every layer
+	noGram   bool            // always form d×d factors (tests compare both routes)
+	single   bool            // the current accumulation has one pass
 }
 
-type layerMoments struct{ x, g *analysis.Moment }
+type layerMoments struct {
+	x, g   *analysis.Moment
+	gx, gg *mat.SymDense // Gram matrices of a single pass, used instead of x, g when set
+	used   bool
+}
 
 func newConditioner(ps []float64, layers []string, opts analysis.FactorOptions) *conditioner {
 	c := &conditioner{ps: ps, opts: opts, solver: analysis.DefaultSolver, moments: map[string]*layerMoments{}}
@@ -51,8 +61,9 @@ func newConditioner(ps []float64, layers []string, opts analysis.FactorOptions) 
 	return c
 }
 
-// checkLayers reports names in the layer selection that the network does not have.
-func (c *conditioner) checkLayers(set *hooks.Set) error {
+// selectLayers restricts set's captures to the analysed layers, reporting names in the
+// selection that the network does not have.
+func (c *conditioner) selectLayers(set *hooks.Set) error {
 	for name := range c.selected {
 		if set.Point(name) == nil {
 			var have []string
@@ -62,20 +73,27 @@ func (c *conditioner) checkLayers(set *hooks.Set) error {
 			return fmt.Errorf("analysis.layers: the network has no weighted layer %q (it has %v)", name, have)
 		}
 	}
-	return nil
+	var names []string
+	for name := range c.selected {
+		names = append(names, name)
+	}
+	return set.Select(names)
 }
 
-// begin starts a new accumulation.
-func (c *conditioner) begin() {
+// begin starts a new accumulation over the given number of passes.
+func (c *conditioner) begin(passes int) {
 	c.order = c.order[:0]
+	c.single = passes == 1
 	for _, m := range c.moments {
 		m.x.Reset()
 		m.g.Reset()
+		m.gx, m.gg, m.used = nil, nil, false
 	}
 }
 
 // add accumulates the captures of one pass.
 func (c *conditioner) add(set *hooks.Set) error {
+	gopts := analysis.FactorOptions{Centered: c.opts.Centered}
 	for _, p := range set.Points() {
 		if c.selected != nil && !c.selected[p.Layer] {
 			continue
@@ -85,18 +103,27 @@ func (c *conditioner) add(set *hooks.Set) error {
 		}
 		m := c.moments[p.Layer]
 		if m == nil || m.x.Dim() != p.X.Cols || m.g.Dim() != p.G.Cols {
-			m = &layerMoments{analysis.NewMoment(p.X.Cols), analysis.NewMoment(p.G.Cols)}
+			m = &layerMoments{x: analysis.NewMoment(p.X.Cols), g: analysis.NewMoment(p.G.Cols)}
 			if c.opts.Centered {
 				m.x.SetAutoShift(true)
 				m.g.SetAutoShift(true)
 			}
 			c.moments[p.Layer] = m
 		}
-		if m.x.Count() == 0 {
+		if !m.used {
 			c.order = append(c.order, p.Layer)
+			m.used = true
 		}
-		addMatrix(m.x, &p.X)
-		addMatrix(m.g, &p.G)
+		if c.single && !c.noGram && p.X.Rows < analysis.FactorDim(p.X.Cols, c.opts) {
+			m.gx = gram(&p.X, c.opts)
+		} else {
+			addMatrix(m.x, &p.X)
+		}
+		if c.single && !c.noGram && p.G.Rows < p.G.Cols {
+			m.gg = gram(&p.G, gopts)
+		} else {
+			addMatrix(m.g, &p.G)
+		}
 	}
 	return nil
 }
@@ -109,13 +136,22 @@ func addMatrix(mo *analysis.Moment, m *hooks.Matrix) {
 	}
 }
 
+func gram(m *hooks.Matrix, opts analysis.FactorOptions) *mat.SymDense {
+	if m.F32 != nil {
+		return analysis.Gram(m.F32, m.Rows, m.Cols, 1, opts)
+	}
+	return analysis.Gram(m.F64, m.Rows, m.Cols, 1, opts)
+}
+
 // factorJob is one layer's factor matrices, detached from the conditioner's buffers so that
-// their eigen-decomposition can run while training goes on.
+// their eigen-decomposition can run while training goes on. A matrix smaller than its
+// factor's dimension is a Gram matrix whose spectrum is padded with zeros.
 type factorJob struct {
-	layer  string
-	sx, sg *mat.SymDense
-	wNorm  float64
-	gNorm  float64
+	layer      string
+	sx, sg     *mat.SymDense
+	dimX, dimG int
+	wNorm      float64
+	gNorm      float64
 }
 
 // jobs returns the accumulated factors of every analysed layer, in network order. The
@@ -125,8 +161,15 @@ func (c *conditioner) jobs(weight, grad func(layer string) *tensor.Dense) []fact
 	out := make([]factorJob, 0, len(c.order))
 	for _, l := range c.order {
 		m := c.moments[l]
-		out = append(out, factorJob{layer: l, sx: m.x.Matrix(c.opts), sg: m.g.Matrix(gopts),
-			wNorm: frobenius(weight(l)), gNorm: frobenius(grad(l))})
+		j := factorJob{layer: l, sx: m.gx, sg: m.gg, dimX: analysis.FactorDim(m.x.Dim(), c.opts), dimG: m.g.Dim(),
+			wNorm: frobenius(weight(l)), gNorm: frobenius(grad(l))}
+		if j.sx == nil {
+			j.sx = m.x.Matrix(c.opts)
+		}
+		if j.sg == nil {
+			j.sg = m.g.Matrix(gopts)
+		}
+		out = append(out, j)
 	}
 	return out
 }
@@ -141,6 +184,7 @@ func (c *conditioner) solve(j factorJob, lr, momentum float64) (LayerAnalysis, e
 	if la.Gradient, err = analysis.Eigen(j.sg, c.solver); err != nil {
 		return la, fmt.Errorf("analysis: %s Σ∇h: %w", j.layer, err)
 	}
+	la.Input, la.Gradient = la.Input.Pad(j.dimX), la.Gradient.Pad(j.dimG)
 	la.InputM = analysis.Compute(la.Input, c.ps)
 	la.GradM = analysis.Compute(la.Gradient, c.ps)
 	la.FishM = analysis.Compute(analysis.KroneckerSpectrum(la.Input, la.Gradient), c.ps)
@@ -148,9 +192,16 @@ func (c *conditioner) solve(j factorJob, lr, momentum float64) (LayerAnalysis, e
 	return la, nil
 }
 
+// AnalyseCapture computes the conditioning of every layer from the captures of one pass of
+// set, as a run's analysis step does, with κ_p at the fractions ps; the norms are NaN.
+func AnalyseCapture(set *hooks.Set, ps []float64, opts analysis.FactorOptions) ([]LayerAnalysis, error) {
+	none := func(string) *tensor.Dense { return nil }
+	return newConditioner(ps, nil, opts).analyse(set, none, none, 0, 0)
+}
+
 // analyse is the synchronous path: accumulate one capture and solve every layer.
 func (c *conditioner) analyse(set *hooks.Set, weight, grad func(layer string) *tensor.Dense, lr, momentum float64) ([]LayerAnalysis, error) {
-	c.begin()
+	c.begin(1)
 	if err := c.add(set); err != nil {
 		return nil, err
 	}

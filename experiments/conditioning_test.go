@@ -124,3 +124,56 @@ func TestRankFacts(t *testing.T) {
 		t.Errorf("first layer Σx of 7 Gaussian samples has rank %d, want 7", r)
 	}
 }
+
+// On a single pass with fewer rows than dimensions, factors formed as Gram matrices give the
+// spectra and metrics of the d×d factors, with every estimator option.
+func TestGramRouteMatchesFullFactors(t *testing.T) {
+	spec := nets.MLPSpec{Input: 20, Depth: 3, Width: 12, Classes: 4, Bias: true, Activation: graph.Tanh}
+	const rows = 7
+	net, err := nets.MLP(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := train.NewTrainer(net, graph.NewStore(tensor.Float64, 5), rows, spec.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(2, 9))
+	x := make([]float32, rows*spec.Input)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() + 2)
+	}
+	if _, _, err := tr.Run(x, []int32{0, 1, 2, 3, 0, 1, 2}, true); err != nil {
+		t.Fatal(err)
+	}
+	nothing := func(string) *tensor.Dense { return nil }
+	for _, opts := range []analysis.FactorOptions{{}, {Centered: true}, {AppendOne: true}} {
+		var got [2][]LayerAnalysis
+		for k, noGram := range []bool{false, true} {
+			c := newConditioner([]float64{0.5, 1}, nil, opts)
+			c.noGram = noGram
+			if got[k], err = c.analyse(tr.Hooks(), nothing, nothing, 0.1, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, g := range got[0] {
+			f := got[1][i]
+			for _, pair := range [][2]analysis.Spectrum{{f.Input, g.Input}, {f.Gradient, g.Gradient}} {
+				if pair[0].Len() != pair[1].Len() {
+					t.Fatalf("%+v %s: %d eigenvalues, full factor %d", opts, g.Layer, pair[1].Len(), pair[0].Len())
+				}
+				for j := range pair[0].Values {
+					if math.Abs(pair[0].Values[j]-pair[1].Values[j]) > 1e-10*pair[0].Values[0] {
+						t.Fatalf("%+v %s: λ%d = %v, full factor %v", opts, g.Layer, j+1, pair[1].Values[j], pair[0].Values[j])
+					}
+				}
+			}
+			// κ_0.5(F) is finite, or infinite where the full route's rounding makes it huge
+			// instead (F of a 7-sample batch has rank ≤ 49 of 240).
+			a, b := f.FishM.KappaP[0].Value, g.FishM.KappaP[0].Value
+			if a < 1e12 && math.Abs(a-b) > 1e-6*a || a >= 1e12 && b < 1e12 || f.InputM.Dim != g.InputM.Dim {
+				t.Fatalf("%+v %s: κ_0.5(F) %v, full factors %v", opts, g.Layer, b, a)
+			}
+		}
+	}
+}

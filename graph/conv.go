@@ -130,7 +130,7 @@ func (l *Conv2d) Forward(b *Builder, x *G.Node) (*G.Node, error) {
 		}
 		in = append(in, bias)
 	}
-	st := &convState{layer: l.Name, g: g, bias: l.Bias, mode: mode, point: hp, set: b.Hooks, inputGrad: needsGrad(b, x)}
+	st := &convState{layer: l.Name, g: g, bias: l.Bias, mode: mode, point: hp, inputGrad: needsGrad(b, x)}
 	h, err := G.ApplyOp(&convOp{opBase: opBase{uniqueName("conv", l.Name)}, st: st}, in...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.Name, err)
@@ -172,14 +172,13 @@ type convState struct {
 	bias      bool
 	mode      ConvMode
 	point     *hooks.Point // nil in evaluation graphs
-	set       *hooks.Set
 	inputGrad bool
 	// havePatches is set by a capturing forward pass that left the whole patch matrix in
 	// point.X, so that the weight gradient need not rebuild it.
 	havePatches bool
 }
 
-func (st *convState) capturing() bool { return st.point != nil && st.set != nil && st.set.Enabled() }
+func (st *convState) capturing() bool { return st.point != nil && st.point.Capturing() }
 
 type convOp struct {
 	opBase

@@ -65,7 +65,12 @@ type Point struct {
 	Samples int
 
 	set *Set
+	off bool // left out of the set's selection
 }
+
+// Capturing reports whether the point records on the current run: its set is enabled and the
+// point is in the set's selection.
+func (p *Point) Capturing() bool { return p.set.enabled && !p.off }
 
 // Set is the collection of a network's hook points, in layer order.
 type Set struct {
@@ -95,15 +100,38 @@ func (s *Set) Points() []*Point { return s.points }
 // Point returns the hook point of the named layer, or nil.
 func (s *Set) Point(layer string) *Point { return s.byName[layer] }
 
-// Enable switches capturing on or off for every point of the set.
+// Enable switches capturing on or off for every selected point of the set.
 func (s *Set) Enable(on bool) { s.enabled = on }
+
+// Select restricts capturing to the named layers; no names selects every layer. Points left
+// out record nothing, which matters for deep convnets whose every capture is large.
+func (s *Set) Select(layers []string) error {
+	want := map[string]bool{}
+	for _, l := range layers {
+		if s.byName[l] == nil {
+			var have []string
+			for _, p := range s.points {
+				have = append(have, p.Layer)
+			}
+			return fmt.Errorf("hooks: the network has no weighted layer %q (it has %v)", l, have)
+		}
+		want[l] = true
+	}
+	for _, p := range s.points {
+		p.off = len(want) > 0 && !want[p.Layer]
+	}
+	return nil
+}
 
 // Enabled reports whether the set captures.
 func (s *Set) Enabled() bool { return s.enabled }
 
-// Complete reports whether every point holds both captures.
+// Complete reports whether every selected point holds both captures.
 func (s *Set) Complete() error {
 	for _, p := range s.points {
+		if p.off {
+			continue
+		}
 		if !p.X.Valid() || !p.G.Valid() {
 			return fmt.Errorf("hooks: layer %s has no complete capture (is it on the path from the parameters to the loss?)", p.Layer)
 		}
@@ -175,7 +203,7 @@ func (op *tapOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error)
 	if err := copyDense(dst, src); err != nil {
 		return nil, err
 	}
-	if op.point.set.enabled {
+	if op.point.Capturing() {
 		switch op.role {
 		case captureForward:
 			capture(&op.point.X, src, 1)

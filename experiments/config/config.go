@@ -341,6 +341,16 @@ type AnalysisConfig struct {
 	// average), ≥ 1. Default 8.
 	Batches int `yaml:"batches"`
 
+	// ChunkSize, if > 0, passes the fixed sample through the network in
+	// chunks of at most this many samples (the largest divisor of BatchSize
+	// not above it), which bounds the memory of deep convnets' analysis
+	// passes. Without normalisation layers the factors do not depend on it;
+	// BatchNorm and other batch-statistics layers then normalise each chunk
+	// by its own statistics, as in training with batches of that size. K-FAC
+	// fidelity is measured on the first chunk. Default 0: the whole sample in
+	// one pass.
+	ChunkSize int `yaml:"chunk_size"`
+
 	// Centered uses covariances (second moments about the mean) instead of
 	// uncentered second moments. Default false.
 	Centered bool `yaml:"centered"`

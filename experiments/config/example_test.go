@@ -116,6 +116,7 @@ func ExampleConfig_Marshal() {
 	//   source: batch
 	//   batch_size: 4096
 	//   batches: 8
+	//   chunk_size: 0
 	//   centered: false
 	//   append_bias: false
 	//   fidelity_max_params: 20000

@@ -140,6 +140,7 @@ func (c Config) check() []Problem {
 	k.oneOf("analysis.source", a.Source, SourceBatch, SourceFixed, SourceAverage)
 	k.intMin("analysis.batch_size", a.BatchSize, 1)
 	k.intMin("analysis.batches", a.Batches, 1)
+	k.intMin("analysis.chunk_size", a.ChunkSize, 0)
 	if a.Centered && a.AppendBias {
 		k.add("analysis.append_bias", "cannot be combined with analysis.centered (the constant coordinate has no variance)")
 	}

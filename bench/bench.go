@@ -6,9 +6,17 @@
 package bench
 
 import (
+	"bufio"
 	_ "embed"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/experiments"
@@ -164,9 +172,19 @@ func Workloads() []Workload {
 }
 
 // ResNetStep is one training step of the CIFAR ResNet of the given depth (original form,
-// option-A shortcuts) at batch 128 on 32×32×3 inputs, float32, SGD with momentum.
-func ResNetStep(depth int) func(b *testing.B) {
+// option-A shortcuts) at batch 128 on 32×32×3 inputs, float32, SGD with momentum. Besides the
+// time per operation it reports CPU time per step and the peak resident memory of the
+// benchmark (Linux).
+func ResNetStep(depth int) func(b *testing.B) { return resnetStep(depth, false) }
+
+// ResNetStepCapture is ResNetStep with every hook point capturing, as on an analysis step.
+func ResNetStepCapture(depth int) func(b *testing.B) { return resnetStep(depth, true) }
+
+func resnetStep(depth int, capture bool) func(b *testing.B) {
 	return func(b *testing.B) {
+		runtime.GC()
+		debug.FreeOSMemory()
+		resetPeakRSS()
 		net, err := nets.ResNet(nets.ResNetSpec{Depth: depth})
 		if err != nil {
 			b.Fatal(err)
@@ -181,18 +199,63 @@ func ResNetStep(depth int) func(b *testing.B) {
 		for _, p := range tr.Params() {
 			weights = append(weights, p.Value)
 		}
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if _, _, err := tr.Run(x, y, false); err != nil {
+		step := func() {
+			if _, _, err := tr.Run(x, y, capture); err != nil {
 				b.Fatal(err)
 			}
 			grads, err := tr.Grads()
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := opt.Step(weights, grads, 0.1); err != nil {
+			if err := opt.Step(weights, grads, 0.01); err != nil {
 				b.Fatal(err)
 			}
 		}
+		step() // the first run allocates the ops' buffers
+		cpu0 := cpuTime()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			step()
+		}
+		b.StopTimer()
+		b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/step")
+		if mb := peakRSS(); mb > 0 {
+			b.ReportMetric(mb, "peak-RSS-MB")
+		}
 	}
+}
+
+// cpuTime is the user and system time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// resetPeakRSS restarts the kernel's peak-memory count (Linux; a no-op elsewhere), so that
+// each benchmark reports its own peak.
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS is the peak resident memory in MB since the last reset (Linux's VmHWM), or the
+// process's lifetime peak where /proc is missing.
+func peakRSS() float64 {
+	if f, err := os.Open("/proc/self/status"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+				kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+				if err == nil {
+					return kb / 1024
+				}
+			}
+		}
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
 }

@@ -37,4 +37,16 @@ func slow(b *testing.B, f func(*testing.B)) {
 	})
 }
 
-func BenchmarkResNet20Step(b *testing.B) { backendtest.Each(b, ResNetStep(20)) }
+// BenchmarkResNet20Step runs once per backend, and with OpenBLAS also with one thread per
+// call, the setting of convolutional runs (the convolutions run one product per core).
+func BenchmarkResNet20Step(b *testing.B) { convBackends(b, ResNetStep(20)) }
+
+// BenchmarkResNet20StepCapture is the same step with every hook point capturing.
+func BenchmarkResNet20StepCapture(b *testing.B) { convBackends(b, ResNetStepCapture(20)) }
+
+func convBackends(b *testing.B, f func(*testing.B)) {
+	if _, err := backend.Init(backend.OpenBLAS, 1); err == nil {
+		b.Run("openblas-1thread", f)
+	}
+	backendtest.Each(b, f)
+}

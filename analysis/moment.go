@@ -3,12 +3,13 @@ package analysis
 import (
 	"errors"
 	"fmt"
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/blas/gonum"
 	"runtime"
 	"sync"
 
+	"github.com/lwca/lwca/backend/sgemm"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
@@ -239,8 +240,11 @@ func (m *Moment) accumulate(y []float64, k int) {
 
 // native reports whether impl is something other than gonum's pure-Go BLAS.
 func native(impl blas.Float64) bool {
-	_, pure := impl.(gonum.Implementation)
-	return !pure
+	switch impl.(type) {
+	case gonum.Implementation, sgemm.Implementation: // the latter only replaces Sgemm
+		return false
+	}
+	return true
 }
 
 // bandWorkers returns how many goroutines to use for a k×d update.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lwca/lwca/backend/sgemm"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -101,8 +102,14 @@ func TestInitGonum(t *testing.T) {
 		"gorgonia": gorgonia.WhichBLAS(),
 		"tensor":   tensor.WhichBLAS(),
 	} {
-		if _, ok := got.(gonum.Implementation); !ok {
-			t.Errorf("%s uses %T, want gonum.Implementation", name, got)
+		switch got.(type) {
+		case gonum.Implementation:
+			if sgemm.Available() {
+				t.Errorf("%s uses gonum's own Sgemm on a machine with the AVX2/FMA kernel", name)
+			}
+		case sgemm.Implementation:
+		default:
+			t.Errorf("%s uses %T, want gonum's implementation", name, got)
 		}
 	}
 }

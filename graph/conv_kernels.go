@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/lwca/lwca/backend/sgemm"
 	"github.com/lwca/lwca/hooks"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -167,15 +168,19 @@ func addTo[T float](d, s []T) {
 }
 
 // pureGo reports whether products of T run in gonum's pure-Go kernels, which are fast only on
-// long rows of the result.
+// long rows of the result. (The pure-Go backend's own float32 kernel, package sgemm, is fast
+// on the plain products.)
 func pureGo[T float]() bool {
 	var z T
 	if _, ok := any(z).(float32); ok {
 		_, ok := blas32.Implementation().(gonum.Implementation)
 		return ok
 	}
-	_, ok := blas64.Implementation().(gonum.Implementation)
-	return ok
+	switch blas64.Implementation().(type) {
+	case gonum.Implementation, sgemm.Implementation:
+		return true
+	}
+	return false
 }
 
 // transposed returns the cols×rows transpose of the row-major rows×cols matrix m, in the

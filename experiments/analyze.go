@@ -147,8 +147,56 @@ func analyzeOnce(cfg config.Config, a *analyzer, store *graph.Store, trainN, ste
 		}
 		return nil
 	}
-	// The gradient norms are those of the analysis batch's loss, available after the pass;
-	// run the pass, then take them from the probe before the factors are finished.
-	a.gradsOf = func() { grads, _ = a.probe.Grads() }
+	// The gradient norms are those of the analysis batch's loss, available after each pass;
+	// a sample passed in equal chunks has the mean of the chunks' gradients.
+	a.gradsOf = func(pass, passes int) {
+		g, err := a.probe.Grads()
+		if err != nil {
+			return
+		}
+		if pass == 0 {
+			grads = make([]*tensor.Dense, len(g))
+			for i, t := range g {
+				grads[i] = t.Clone().(*tensor.Dense)
+			}
+		} else {
+			for i, t := range g {
+				addScaled(grads[i], t, 1)
+			}
+		}
+		if pass == passes-1 && passes > 1 {
+			for _, t := range grads {
+				scaleDense(t, 1/float64(passes))
+			}
+		}
+	}
 	return a.run(step, epoch, lr, o.Momentum, nil, nil, nil, weight, grad)
+}
+
+// addScaled adds a·src to dst (same shape and dtype).
+func addScaled(dst, src *tensor.Dense, a float64) {
+	switch d := dst.Data().(type) {
+	case []float32:
+		for i, v := range src.Data().([]float32) {
+			d[i] += float32(a) * v
+		}
+	case []float64:
+		for i, v := range src.Data().([]float64) {
+			d[i] += a * v
+		}
+	}
+}
+
+// scaleDense multiplies t by a.
+func scaleDense(t *tensor.Dense, a float64) {
+	switch d := t.Data().(type) {
+	case []float32:
+		for i := range d {
+			d[i] *= float32(a)
+		}
+	case []float64:
+		for i := range d {
+			d[i] *= a
+		}
+	}
 }

@@ -30,9 +30,9 @@ type analyzer struct {
 	fixedY []int32
 	px     []float32 // probe input buffer
 	py     []int32
-	// gradsOf, if set, is called after the analysis passes of a step, before the factors
-	// are read (lwca analyze takes the norms' gradients from the probe).
-	gradsOf func()
+	// gradsOf, if set, is called after each analysis pass of a step, before the factors are
+	// read (lwca analyze takes the norms' gradients from the probe).
+	gradsOf func(pass, passes int)
 	queue   chan analysisWork
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -60,8 +60,14 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 	case config.SourceFixed:
 		n := min(ac.BatchSize, trainSet.N)
 		probeBatch = n
-		if ac.ChunkSize > 0 {
+		if ac.ChunkSize > 0 && ac.ChunkSize < n {
 			probeBatch = largestDivisor(n, ac.ChunkSize)
+			// Tiny chunks would change what batch-statistics layers compute (a chunk of one
+			// normalises everything to its bias); refuse rather than analyse that.
+			if 2*probeBatch < ac.ChunkSize {
+				return nil, fmt.Errorf("analysis.chunk_size: the fixed sample of %d has no divisor between %d and %d to split it into equal chunks; choose analysis.batch_size a multiple of a number near %d",
+					n, (ac.ChunkSize+1)/2, ac.ChunkSize, ac.ChunkSize)
+			}
 		}
 		// A seeded sample of the training set, drawn once for the whole run.
 		rng := rand.New(rand.NewPCG(cfg.Seed, 0xa11))
@@ -128,12 +134,13 @@ func (a *analyzer) run(step, epoch int, lr, momentum float64, trainer *train.Tra
 		passes = len(a.fixedY) / len(a.py)
 	}
 	a.cond.begin(passes)
-	var first *hooks.Set
+	// Fidelity needs one pass's per-sample captures: the first's, before the next overwrites them.
+	var fidelity map[string]analysis.Record
 	if a.probe == nil {
 		if err := a.cond.add(trainer.Hooks()); err != nil {
 			return err
 		}
-		first = trainer.Hooks()
+		fidelity = a.fidelity(trainer.Hooks())
 	} else {
 		ce := a.probe.Loss()
 		if a.cfg.Fisher == config.FisherTrue {
@@ -158,15 +165,15 @@ func (a *analyzer) run(step, epoch int, lr, momentum float64, trainer *train.Tra
 				return err
 			}
 			if pass == 0 {
-				first = a.probe.Hooks()
+				fidelity = a.fidelity(a.probe.Hooks())
+			}
+			if a.gradsOf != nil {
+				a.gradsOf(pass, passes)
 			}
 		}
 	}
-	if a.gradsOf != nil {
-		a.gradsOf()
-	}
 	w := analysisWork{step: step, epoch: epoch, lr: lr, momentum: momentum, jobs: a.cond.jobs(weight, grad),
-		fidelity: a.fidelity(first)}
+		fidelity: fidelity}
 	a.steps++
 	if a.queue == nil {
 		return a.do(w)

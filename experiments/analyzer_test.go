@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lwca/lwca/analysis"
@@ -225,5 +226,53 @@ func TestFixedSampleChunksGiveSameFactors(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// With a chunked fixed sample, K-FAC fidelity is measured on the first chunk (the same
+// samples as an unchunked sample of that size), and lwca analyze reports the gradient norm of
+// the whole sample's loss, the mean of the equal chunks' gradients.
+func TestChunkedSampleFidelityAndGradients(t *testing.T) {
+	base := []string{"model.norm=none", "analysis.source=fixed", "analysis.save_weights_every=8", "analysis.fidelity_max_params=100000"}
+	fisherAt := func(dir string, step float64) map[string]map[string]any {
+		out := map[string]map[string]any{}
+		for _, r := range readRecords(t, filepath.Join(dir, ConditioningFile)) {
+			if r["step"] == step && r["factor"] == FactorFisher {
+				out[r["layer"].(string)] = r
+			}
+		}
+		return out
+	}
+	chunked, first, whole := t.TempDir(), t.TempDir(), t.TempDir()
+	runInto(t, smokeConfig(t, append(base, "analysis.batch_size=120", "analysis.chunk_size=40")...), chunked)
+	runInto(t, smokeConfig(t, append(base, "analysis.batch_size=40")...), first)
+	runInto(t, smokeConfig(t, append(base, "analysis.batch_size=120")...), whole)
+	c, f := fisherAt(chunked, 8), fisherAt(first, 8)
+	if len(c) == 0 {
+		t.Fatal("no fisher records at step 8")
+	}
+	for layer, r := range c {
+		got, want := r["kfac_rel_frobenius"], f[layer]["kfac_rel_frobenius"]
+		if got == nil || got != want {
+			t.Errorf("%s: fidelity %v on the chunked sample, %v on its first chunk alone", layer, got, want)
+		}
+	}
+	var norms [2]map[string]map[string]any
+	for i, dir := range []string{chunked, whole} {
+		out, err := Analyze(context.Background(), dir, AnalyzeOptions{Step: 8, BatchSize: 120})
+		if err != nil {
+			t.Fatal(err)
+		}
+		norms[i] = fisherAt(out, 8)
+	}
+	for layer, r := range norms[0] {
+		got, want := r["grad_norm"].(float64), norms[1][layer]["grad_norm"].(float64)
+		if math.Abs(got-want) > 1e-5*want {
+			t.Errorf("%s: lwca analyze grad_norm %v with chunks, %v whole", layer, got, want)
+		}
+	}
+	_, err := Run(context.Background(), smokeConfig(t, append(base, "analysis.batch_size=127", "analysis.chunk_size=64")...), t.TempDir(), Options{})
+	if err == nil || !strings.Contains(err.Error(), "analysis.chunk_size") {
+		t.Errorf("a prime sample size in chunks: error %v", err)
 	}
 }

@@ -160,9 +160,14 @@ func getBuffers(nb int) *buffers {
 	return buf
 }
 
+// putBuffers returns buf to the free list. Products called from several goroutines at once
+// (the convolutions' workers) can have more buffers out than processors; the list keeps a
+// few per processor and leaves the rest to the collector.
 func putBuffers(buf *buffers) {
 	freeMu.Lock()
-	free = append(free, buf)
+	if len(free) < 4*runtime.GOMAXPROCS(0) {
+		free = append(free, buf)
+	}
 	freeMu.Unlock()
 }
 

@@ -3,6 +3,8 @@ package backend
 import (
 	"sync/atomic"
 
+	"github.com/lwca/lwca/backend/sgemm"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 )
@@ -43,7 +45,7 @@ func (impl openblasImpl) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32
 		impl.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	checkGemm(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	sgemm.CheckArgs(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 	callCounts.sgemm.Add(1)
 	gemm(impl.lib.sgemm, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
@@ -54,7 +56,7 @@ func (impl openblasImpl) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64
 		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	checkGemm(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	sgemm.CheckArgs(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 	callCounts.dgemm.Add(1)
 	gemm(impl.lib.dgemm, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
@@ -83,40 +85,7 @@ func (impl openblasImpl) Dsyrk(ul blas.Uplo, tA blas.Transpose, n, k int, alpha 
 	syrk(impl.lib.dsyrk, ul == blas.Upper, tA != blas.NoTrans, n, k, alpha, a, lda, beta, c, ldc)
 }
 
-// checkGemm panics, as gonum does, on arguments that would make OpenBLAS
-// read or write outside the slices. Sizes are known to be positive.
-func checkGemm(tA, tB blas.Transpose, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int) {
-	if !validTrans(tA) {
-		panic("blas: illegal transpose of A")
-	}
-	if !validTrans(tB) {
-		panic("blas: illegal transpose of B")
-	}
-	rowA, colA := m, k
-	if tA != blas.NoTrans {
-		rowA, colA = k, m
-	}
-	rowB, colB := k, n
-	if tB != blas.NoTrans {
-		rowB, colB = n, k
-	}
-	switch {
-	case lda < colA:
-		panic("blas: bad leading dimension of A")
-	case ldb < colB:
-		panic("blas: bad leading dimension of B")
-	case ldc < n:
-		panic("blas: bad leading dimension of C")
-	case lenA < lda*(rowA-1)+colA:
-		panic("blas: insufficient length of A")
-	case lenB < ldb*(rowB-1)+colB:
-		panic("blas: insufficient length of B")
-	case lenC < ldc*(m-1)+n:
-		panic("blas: insufficient length of C")
-	}
-}
-
-// checkSyrk is checkGemm for ?syrk.
+// checkSyrk is sgemm.CheckArgs for ?syrk.
 func checkSyrk(ul blas.Uplo, tA blas.Transpose, n, k, lenA, lda, lenC, ldc int) {
 	if ul != blas.Upper && ul != blas.Lower {
 		panic("blas: illegal triangle")

@@ -41,12 +41,12 @@ type Implementation struct{ gonum.Implementation }
 // the number of goroutines, so results do not depend on GOMAXPROCS.
 func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if !haveKernel || m*n*k < minWork || alpha == 0 || !valid(tA, tB, m, n, k, a, lda, b, ldb, c, ldc) {
-		// Small or degenerate products, and invalid arguments (gonum panics with the
-		// reference BLAS messages).
+	if !haveKernel || m <= 0 || n <= 0 || k <= 0 || m*n*k < minWork || alpha == 0 {
+		// Small or degenerate products (gonum also rejects negative sizes).
 		impl.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	CheckArgs(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 	scale(m, n, beta, c, ldc)
 	ma := matrix{a, lda, tA != blas.NoTrans}
 	mb := matrix{b, ldb, tB != blas.NoTrans}
@@ -68,23 +68,41 @@ type matrix struct {
 	t  bool
 }
 
-func valid(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) bool {
-	okT := func(t blas.Transpose) bool { return t == blas.NoTrans || t == blas.Trans || t == blas.ConjTrans }
-	if !okT(tA) || !okT(tB) || m < 0 || n < 0 || k < 0 {
-		return false
+// CheckArgs panics, with the reference BLAS messages as gonum does, on ?gemm arguments that
+// would read or write outside the slices. The sizes must be positive.
+func CheckArgs(tA, tB blas.Transpose, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int) {
+	if !validTrans(tA) {
+		panic("blas: illegal transpose of A")
 	}
-	rowsA, colsA := m, k
+	if !validTrans(tB) {
+		panic("blas: illegal transpose of B")
+	}
+	rowA, colA := m, k
 	if tA != blas.NoTrans {
-		rowsA, colsA = k, m
+		rowA, colA = k, m
 	}
-	rowsB, colsB := k, n
+	rowB, colB := k, n
 	if tB != blas.NoTrans {
-		rowsB, colsB = n, k
+		rowB, colB = n, k
 	}
-	fits := func(s []float32, rows, cols, ld int) bool {
-		return ld >= max(1, cols) && (rows == 0 || len(s) >= (rows-1)*ld+cols)
+	switch {
+	case lda < colA:
+		panic("blas: bad leading dimension of A")
+	case ldb < colB:
+		panic("blas: bad leading dimension of B")
+	case ldc < n:
+		panic("blas: bad leading dimension of C")
+	case lenA < lda*(rowA-1)+colA:
+		panic("blas: insufficient length of A")
+	case lenB < ldb*(rowB-1)+colB:
+		panic("blas: insufficient length of B")
+	case lenC < ldc*(m-1)+n:
+		panic("blas: insufficient length of C")
 	}
-	return fits(a, rowsA, colsA, lda) && fits(b, rowsB, colsB, ldb) && fits(c, m, n, ldc)
+}
+
+func validTrans(t blas.Transpose) bool {
+	return t == blas.NoTrans || t == blas.Trans || t == blas.ConjTrans
 }
 
 // scale multiplies C by beta; beta = 0 sets it to zero without reading it (BLAS semantics).

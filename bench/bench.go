@@ -58,24 +58,33 @@ func MLPStep(norm nets.Norm, capture bool) func(b *testing.B) {
 			b.Fatal(err)
 		}
 		x, y := randomBatch(128, 784, 10)
-		opt := optim.NewSGD(optim.SGDConfig{Momentum: 0.9})
-		var weights []*tensor.Dense
-		for _, p := range tr.Params() {
-			weights = append(weights, p.Value)
-		}
+		step := trainingStep(b, tr, x, y, capture)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if _, _, err := tr.Run(x, y, capture); err != nil {
-				b.Fatal(err)
-			}
-			grads, err := tr.Grads()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := opt.Step(weights, grads, 0.01); err != nil {
-				b.Fatal(err)
-			}
+			step()
+		}
+	}
+}
+
+// trainingStep returns one step of tr on the batch x, y: forward and backward (capturing if
+// capture is set) and an SGD update with momentum 0.9 at lr 0.01.
+func trainingStep(b *testing.B, tr *train.Trainer, x []float32, y []int32, capture bool) func() {
+	opt := optim.NewSGD(optim.SGDConfig{Momentum: 0.9})
+	var weights []*tensor.Dense
+	for _, p := range tr.Params() {
+		weights = append(weights, p.Value)
+	}
+	return func() {
+		if _, _, err := tr.Run(x, y, capture); err != nil {
+			b.Fatal(err)
+		}
+		grads, err := tr.Grads()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := opt.Step(weights, grads, 0.01); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
@@ -194,23 +203,7 @@ func resnetStep(depth int, capture bool) func(b *testing.B) {
 			b.Fatal(err)
 		}
 		x, y := randomBatch(128, 32*32*3, 10)
-		opt := optim.NewSGD(optim.SGDConfig{Momentum: 0.9})
-		var weights []*tensor.Dense
-		for _, p := range tr.Params() {
-			weights = append(weights, p.Value)
-		}
-		step := func() {
-			if _, _, err := tr.Run(x, y, capture); err != nil {
-				b.Fatal(err)
-			}
-			grads, err := tr.Grads()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := opt.Step(weights, grads, 0.01); err != nil {
-				b.Fatal(err)
-			}
-		}
+		step := trainingStep(b, tr, x, y, capture)
 		step() // the first run allocates the ops' buffers
 		cpu0 := cpuTime()
 		b.ResetTimer()

@@ -159,36 +159,25 @@ func analyzeOnce(cfg config.Config, a *analyzer, store *graph.Store, trainN, ste
 			for i, t := range g {
 				grads[i] = t.Clone().(*tensor.Dense)
 			}
-		} else {
-			for i, t := range g {
-				addScaled(grads[i], t, 1)
+			return
+		}
+		for i := range grads {
+			if _, err := grads[i].Add(g[i], tensor.UseUnsafe()); err != nil {
+				grads = nil // the norms are then reported as NaN
+				return
 			}
 		}
-		if pass == passes-1 && passes > 1 {
+		if pass == passes-1 {
 			for _, t := range grads {
-				scaleDense(t, 1/float64(passes))
+				scale(t, 1/float64(passes))
 			}
 		}
 	}
 	return a.run(step, epoch, lr, o.Momentum, nil, nil, nil, weight, grad)
 }
 
-// addScaled adds a·src to dst (same shape and dtype).
-func addScaled(dst, src *tensor.Dense, a float64) {
-	switch d := dst.Data().(type) {
-	case []float32:
-		for i, v := range src.Data().([]float32) {
-			d[i] += float32(a) * v
-		}
-	case []float64:
-		for i, v := range src.Data().([]float64) {
-			d[i] += a * v
-		}
-	}
-}
-
-// scaleDense multiplies t by a.
-func scaleDense(t *tensor.Dense, a float64) {
+// scale multiplies t by a.
+func scale(t *tensor.Dense, a float64) {
 	switch d := t.Data().(type) {
 	case []float32:
 		for i := range d {

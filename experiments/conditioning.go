@@ -61,23 +61,17 @@ func newConditioner(ps []float64, layers []string, opts analysis.FactorOptions) 
 	return c
 }
 
-// selectLayers restricts set's captures to the analysed layers, reporting names in the
-// selection that the network does not have.
+// selectLayers restricts set's captures to the analysed layers; a name the network does not
+// have is an error.
 func (c *conditioner) selectLayers(set *hooks.Set) error {
-	for name := range c.selected {
-		if set.Point(name) == nil {
-			var have []string
-			for _, p := range set.Points() {
-				have = append(have, p.Layer)
-			}
-			return fmt.Errorf("analysis.layers: the network has no weighted layer %q (it has %v)", name, have)
-		}
-	}
-	var names []string
+	names := make([]string, 0, len(c.selected))
 	for name := range c.selected {
 		names = append(names, name)
 	}
-	return set.Select(names)
+	if err := set.Select(names); err != nil {
+		return fmt.Errorf("analysis.layers: %w", err)
+	}
+	return nil
 }
 
 // begin starts a new accumulation over the given number of passes.

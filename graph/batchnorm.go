@@ -123,27 +123,31 @@ func (op *bnOp) Do(in ...G.Value) (G.Value, error) {
 	return y, nil
 }
 
-// bnColumnSums returns, per column of the rows×c matrix x, Σ x (centre nil) or
-// Σ (x − centre)², in parallel over row blocks with float64 partial sums that are added in
-// block order, so the result does not depend on scheduling.
-func bnColumnSums[T float](x []T, c int, centre []float64) []float64 {
+// bnMoments returns each column's mean and biased variance over the rows of the rows×c matrix
+// x in one pass, in parallel over row blocks whose float64 partial sums are added in block
+// order, so the result does not depend on scheduling. The sums are of x − x₀ with x₀ the
+// column's first value: the variance then keeps its precision for a column far from zero.
+func bnMoments[T float](x []T, c int) (mean, variance []float64) {
 	rows := len(x) / c
-	parts := orderedBlocks(rows, 2048, c, 1, func(lo, hi int, acc [][]float64) {
+	shift := f64(x[:c])
+	parts := orderedBlocks(rows, 2048, c, 2, func(lo, hi int, acc [][]float64) {
+		s, q := acc[0][:c], acc[1][:c]
 		for r := lo; r < hi; r++ {
-			row := x[r*c : (r+1)*c]
-			if centre == nil {
-				for j, v := range row {
-					acc[0][j] += float64(v)
-				}
-				continue
-			}
-			for j, v := range row {
-				d := float64(v) - centre[j]
-				acc[0][j] += d * d
+			for j, v := range x[r*c : (r+1)*c] {
+				d := float64(v) - shift[j]
+				s[j] += d
+				q[j] += d * d
 			}
 		}
 	})
-	return parts[0]
+	n := float64(rows)
+	mean, variance = parts[0], parts[1]
+	for j := range mean {
+		m := mean[j] / n
+		mean[j] = shift[j] + m
+		variance[j] = max(variance[j]/n-m*m, 0)
+	}
+	return mean, variance
 }
 
 // orderedBlocks splits rows into blocks run in parallel; each block accumulates into k fresh
@@ -208,14 +212,9 @@ func bnForward[T float](st *bnState, x, gamma, beta, y []T) {
 		bnAffine(x, y, scale, shift)
 		return
 	}
-	mean := bnColumnSums(x, c, nil)
-	for j := range mean {
-		mean[j] /= float64(rows)
-	}
-	variance := bnColumnSums(x, c, mean)
+	mean, variance := bnMoments(x, c)
 	st.mean, st.invstd = mean, make([]float64, c)
 	for j := range variance {
-		variance[j] /= float64(rows)
 		st.invstd[j] = 1 / math.Sqrt(variance[j]+st.eps)
 		scale[j] = float64(gamma[j]) * st.invstd[j]
 		shift[j] = float64(beta[j]) - mean[j]*scale[j]
@@ -333,12 +332,12 @@ func bnBackward[T float](st *bnState, which int, x, dy, gamma, out []T) {
 	rows := len(dy) / c
 	if !st.sumsReady {
 		sums := orderedBlocks(rows, 2048, c, 2, func(lo, hi int, acc [][]float64) {
-			a, b := acc[0], acc[1]
+			a, b, mean := acc[0][:c], acc[1][:c], st.mean[:c]
 			for r := lo; r < hi; r++ {
 				xr, dr := x[r*c:(r+1)*c], dy[r*c:(r+1)*c]
 				for j, d := range dr {
 					a[j] += float64(d)
-					b[j] += float64(d) * (float64(xr[j]) - st.mean[j])
+					b[j] += float64(d) * (float64(xr[j]) - mean[j])
 				}
 			}
 		})

@@ -81,6 +81,18 @@ func (g convGeom) pixels() int { return g.n * g.h * g.w }
 // direct reports whether the patch matrix is the input itself (1×1 kernel, stride 1, no padding).
 func (g convGeom) direct() bool { return g.kh == 1 && g.kw == 1 && g.s == 1 && g.p == 0 }
 
+// adjoint returns the convolution that maps ∂L/∂h to ∂L/∂x when g has stride 1: since
+// h[i,j] = Σ_{u,v} x[i−p+u, j−p+v]·W[u,v], x[a,b] meets h[a+p−u, b+p−v], so ∂L/∂x is ∂L/∂h
+// convolved with the flipped kernel (channel axes swapped) over padding KH−1−p. ok is false
+// for strides, non-square kernels, padding beyond the kernel and direct (1×1) products.
+func (g convGeom) adjoint() (a convGeom, ok bool) {
+	if g.s != 1 || g.kh != g.kw || g.p > g.kh-1 || g.direct() {
+		return convGeom{}, false
+	}
+	return convGeom{n: g.n, h: g.oh, w: g.ow, c: g.cout, kh: g.kh, kw: g.kw, s: 1, p: g.kh - 1 - g.p,
+		oh: g.h, ow: g.w, cout: g.c}, true
+}
+
 func (l *Conv2d) geometry(s tensor.Shape) (convGeom, error) {
 	if len(s) != 4 || s[3] != l.In {
 		return convGeom{}, fmt.Errorf("%s: input shape %v, expected (N, H, W, %d) channels last", l.Name, s, l.In)
@@ -249,14 +261,7 @@ func convForward[T float](op *convOp, x, w, bias, out []T) {
 	st := op.st
 	g := st.g
 	rows, k, co := g.rows(), g.k(), g.cout
-	// With gonum's kernels h = P·W is computed as P·(Wᵀ)ᵀ: they then take dot products of
-	// length KH·KW·In instead of updates of length Out, which are too short to run fast.
-	// OpenBLAS is a little faster with the plain product.
-	mul := func(p []T, m int, h []T) { gemm(false, false, m, co, k, 1, p, k, w, co, 0, h, co) }
-	if pureGo[T]() {
-		wt := transposed(&op.wt, w, k, co)
-		mul = func(p []T, m int, h []T) { gemm(false, true, m, co, k, 1, p, k, wt, k, 0, h, co) }
-	}
+	mul := patchProduct(g, w, &op.wt)
 	capture := st.capturing()
 	st.havePatches = false
 	per := g.oh * g.ow
@@ -279,19 +284,39 @@ func convForward[T float](op *convOp, x, w, bias, out []T) {
 		if capture {
 			captureRows(&st.point.X, x, g.pixels(), g.c, 1)
 		}
-		var z T
-		bi := g.blockImages(sizeOf(z))
-		byImages(g.n, bi, func(b0, b1 int) {
-			p := getScratch[T](min(bi, b1-b0) * per * k)
-			for c0 := b0; c0 < b1; c0 += bi {
-				c1 := min(c0+bi, b1)
-				im2col(g, x, p, c0, c1)
-				mul(p, (c1-c0)*per, out[c0*per*co:])
-			}
-			putScratch(p)
-		})
+		convolve(g, x, out, mul)
 	}
 	if bias != nil {
 		addRows(out, bias)
 	}
+}
+
+// patchProduct returns the product h = P·W of m patch rows of g with its weights w. With
+// gonum's kernels it is computed as P·(Wᵀ)ᵀ (Wᵀ kept in *slot): they then take dot products
+// of length KH·KW·In instead of updates of length Out, which are too short to run fast.
+// OpenBLAS is a little faster with the plain product.
+func patchProduct[T float](g convGeom, w []T, slot *any) func(p []T, m int, h []T) {
+	k, co := g.k(), g.cout
+	if pureGo[T]() {
+		wt := transposed(slot, w, k, co)
+		return func(p []T, m int, h []T) { gemm(false, true, m, co, k, 1, p, k, wt, k, 0, h, co) }
+	}
+	return func(p []T, m int, h []T) { gemm(false, false, m, co, k, 1, p, k, w, co, 0, h, co) }
+}
+
+// convolve sets out to the convolution g of x: each worker builds patch blocks of its images
+// and multiplies them by mul while they are in its cache.
+func convolve[T float](g convGeom, x, out []T, mul func(p []T, m int, h []T)) {
+	per, k, co := g.oh*g.ow, g.k(), g.cout
+	var z T
+	bi := g.blockImages(sizeOf(z))
+	byImages(g.n, bi, func(b0, b1 int) {
+		p := getScratch[T](min(bi, b1-b0) * per * k)
+		for c0 := b0; c0 < b1; c0 += bi {
+			c1 := min(c0+bi, b1)
+			im2col(g, x, p, c0, c1)
+			mul(p, (c1-c0)*per, out[c0*per*co:])
+		}
+		putScratch(p)
+	})
 }

@@ -37,12 +37,15 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	return out, nil
 }
 
-// convDataGradOp computes ∂L/∂x = col2im(∂L/∂h · Wᵀ) from (∂L/∂h, W).
+// convDataGradOp computes ∂L/∂x from (∂L/∂h, W). For stride-1 convolutions that is itself a
+// convolution of ∂L/∂h (see convGeom.adjoint), whose product has KH·KW·Out terms; otherwise it
+// is col2im(∂L/∂h · Wᵀ), whose product has only Out terms and whose scatter adds.
 type convDataGradOp struct {
 	opBase
 	st  *convState
 	out *tensor.Dense
-	wt  any // Wᵀ, Out×(KH·KW·In), reused
+	wt  any // Wᵀ, reused
+	wa  any // the adjoint's weights, reused
 }
 
 func (op *convDataGradOp) Arity() int { return 2 }
@@ -78,9 +81,18 @@ func (op *convDataGradOp) Do(in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
+// useAdjoint selects the adjoint-convolution route for ∂L/∂x where it applies; tests turn it
+// off to compare the two routes.
+var useAdjoint = true
+
 func convDataGrad[T float](op *convDataGradOp, dh, w, dx []T) {
 	g := op.st.g
 	k, co := g.k(), g.cout
+	if a, ok := g.adjoint(); ok && useAdjoint {
+		wa := adjointWeights(&op.wa, w, g)
+		convolve(a, dh, dx, patchProduct(a, wa, &op.wt))
+		return
+	}
 	// Wᵀ is tiny; multiplying by it untransposed is much faster in gonum than a transposed product.
 	wt := transposed(&op.wt, w, k, co)
 	per := g.oh * g.ow
@@ -101,6 +113,28 @@ func convDataGrad[T float](op *convDataGradOp, dh, w, dx []T) {
 		}
 		putScratch(p)
 	})
+}
+
+// adjointWeights returns the weights of g.adjoint(), (KH·KW·Out)×In: W with its kernel
+// flipped in both axes and its channel axes swapped, in the buffer kept in *slot.
+func adjointWeights[T float](slot *any, w []T, g convGeom) []T {
+	wa, _ := (*slot).([]T)
+	if len(wa) != len(w) {
+		wa = make([]T, len(w))
+		*slot = wa
+	}
+	for u := 0; u < g.kh; u++ {
+		for v := 0; v < g.kw; v++ {
+			src := ((g.kh-1-u)*g.kw + (g.kw - 1 - v)) * g.c // first row of the flipped offset
+			dst := (u*g.kw + v) * g.cout
+			for ci := 0; ci < g.c; ci++ {
+				for o := 0; o < g.cout; o++ {
+					wa[(dst+o)*g.c+ci] = w[(src+ci)*g.cout+o]
+				}
+			}
+		}
+	}
+	return wa
 }
 
 // convFilterGradOp computes ∂L/∂W = Pᵀ·∂L/∂h from (x, ∂L/∂h), rebuilding P block by block,

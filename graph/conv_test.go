@@ -28,6 +28,8 @@ var convCases = []convCase{
 	{5, 5, graph.Conv2d{Name: "conv", In: 2, Out: 3, KH: 1, KW: 1, Stride: 2, Pad: 0}},
 	{3, 4, graph.Conv2d{Name: "conv", In: 2, Out: 3, KH: 3, KW: 3, Stride: 1, Pad: 2}},
 	{3, 4, graph.Conv2d{Name: "conv", In: 8, Out: 2, KH: 3, KW: 3, Stride: 1, Pad: 1}}, // rows of ≥ 16 values
+	{5, 4, graph.Conv2d{Name: "conv", In: 2, Out: 3, KH: 3, KW: 3, Stride: 1, Pad: 0}},
+	{6, 5, graph.Conv2d{Name: "conv", In: 2, Out: 2, KH: 5, KW: 5, Stride: 1, Pad: 2, Bias: true}},
 }
 
 func (c convCase) String() string {
@@ -228,6 +230,53 @@ func TestConvGradients(t *testing.T) {
 			restoreBLAS()
 		}
 		restore()
+	}
+}
+
+// A stride-1 convolution's input gradient, computed as the adjoint convolution of ∂L/∂h, equals
+// the one computed by scattering ∂L/∂h·Wᵀ back with col2im, for both arrangements of the
+// products and with several patch blocks per worker. The input gradient is read through an
+// offset parameter on the input of a one-sample batch, so it is seen element by element.
+func TestConvInputGradientRoutesAgree(t *testing.T) {
+	cases := []convCase{
+		{7, 6, graph.Conv2d{Name: "conv", In: 16, Out: 8, KH: 3, KW: 3, Stride: 1, Pad: 1}},
+		{5, 6, graph.Conv2d{Name: "conv", In: 3, Out: 20, KH: 3, KW: 3, Stride: 1, Pad: 0}},
+		{6, 6, graph.Conv2d{Name: "conv", In: 4, Out: 3, KH: 5, KW: 5, Stride: 1, Pad: 1}},
+	}
+	defer graph.SetConvBlockBytes(1)()
+	for _, c := range cases {
+		for _, blas := range blasKinds {
+			t.Run(fmt.Sprintf("%v_%s", c, blas.name), func(t *testing.T) {
+				defer blas.use()()
+				l := c.layer
+				oh, ow := c.out()
+				dim := c.h * c.w * l.In
+				net := graph.Sequential{graph.Image{H: c.h, W: c.w, C: l.In}, offset{"in"}, &l, graph.Tanh,
+					graph.Flatten{}, graph.NewLinear("fc", oh*ow*l.Out, 3)}
+				tr, store := newTrainer(t, net, 1, dim, 5)
+				randomize(store, 9, 0.5)
+				bt := newBatch(6, 1, dim, 3)
+				_, adjoint := gradsOf(t, tr, bt, false)
+				restore := graph.SetAdjointDataGrad(false)
+				_, scatter := gradsOf(t, tr, bt, false)
+				restore()
+				if tr.Params()[0].Name != "in.offset" {
+					t.Fatalf("first parameter is %s, expected the input offset", tr.Params()[0].Name)
+				}
+				nonzero := 0
+				for j, want := range scatter[0] {
+					if !closeTo(adjoint[0][j], want, 1e-12) {
+						t.Fatalf("∂L/∂x[%d] = %v by the adjoint convolution, %v by col2im", j, adjoint[0][j], want)
+					}
+					if want != 0 {
+						nonzero++
+					}
+				}
+				if nonzero < dim/2 {
+					t.Fatalf("only %d of %d input-gradient entries are non-zero", nonzero, dim)
+				}
+			})
+		}
 	}
 }
 

@@ -7,3 +7,11 @@ func SetConvBlockBytes(n int) (restore func()) {
 	convBlockBytes = n
 	return func() { convBlockBytes = old }
 }
+
+// SetAdjointDataGrad turns the adjoint-convolution route for convolutions' input gradients on
+// or off and returns the restore function.
+func SetAdjointDataGrad(on bool) (restore func()) {
+	old := useAdjoint
+	useAdjoint = on
+	return func() { useAdjoint = old }
+}

@@ -2,9 +2,11 @@ package graph_test
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/lwca/lwca/graph"
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -62,4 +64,53 @@ func TestBatchNormOnImagesGradients(t *testing.T) {
 	tr, store := newTrainer(t, net, n, dim, 4)
 	randomize(store, 5, 0.5)
 	checkGrads(t, tr, newBatch(6, n, dim, classes), 1e-6)
+}
+
+// BatchNorm's batch statistics keep their precision in float32 for channels far from zero and
+// over several row blocks: with momentum 1 the running statistics are the batch mean and the
+// unbiased variance, checked against float64 two-pass sums of the same float32 values.
+func TestBatchNormStatisticsFarFromZero(t *testing.T) {
+	const n, h, w, c = 4, 32, 32, 3
+	offsets, stds := [c]float64{0, 1e3, -50}, [c]float64{1, 1e-2, 3}
+	dim := h * w * c
+	bn := &graph.BatchNorm{Name: "bn", C: c, Momentum: 1, Eps: 1e-5}
+	net := graph.Sequential{graph.Image{H: h, W: w, C: c}, bn}
+	store := graph.NewStore(tensor.Float32, 1)
+	g := graph.NewExprGraph()
+	b := graph.NewBuilder(g, store, graph.Train, n)
+	in := b.Input("x", n, dim)
+	x := in.Value().(*tensor.Dense).Float32s()
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range x {
+		x[i] = float32(offsets[i%c] + stds[i%c]*r.NormFloat64())
+	}
+	if _, err := net.Forward(b, in); err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	rows := n * h * w
+	runMean := store.Buffer("bn.running_mean").Value.Float32s()
+	runVar := store.Buffer("bn.running_var").Value.Float32s()
+	for ch := 0; ch < c; ch++ {
+		mean, sq := 0.0, 0.0
+		for p := 0; p < rows; p++ {
+			mean += float64(x[p*c+ch])
+		}
+		mean /= float64(rows)
+		for p := 0; p < rows; p++ {
+			d := float64(x[p*c+ch]) - mean
+			sq += d * d
+		}
+		unbiased := sq / float64(rows-1)
+		if got := float64(runMean[ch]); math.Abs(got-mean) > 1e-6*math.Abs(mean)+1e-7 {
+			t.Errorf("channel %d: mean %v, want %v", ch, got, mean)
+		}
+		if got := float64(runVar[ch]); math.Abs(got-unbiased) > 1e-6*unbiased {
+			t.Errorf("channel %d: variance %v, want %v", ch, got, unbiased)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/chewxy/hm"
+	"github.com/lwca/lwca/graph/internal/vec"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -84,6 +85,10 @@ func (op *reluOp) Do(in ...G.Value) (G.Value, error) {
 
 func reluForward[T float](x, y []T) {
 	parallel(len(x), 1<<15, func(lo, hi int) {
+		if x, ok := any(x).([]float32); ok {
+			vec.Relu(any(y).([]float32)[lo:hi], x[lo:hi])
+			return
+		}
 		y := y[lo:hi]
 		for i, v := range x[lo:hi] {
 			y[i] = max(v, 0)
@@ -97,13 +102,7 @@ func reluBackward[T float](y, dy, dx []T) {
 	switch y := any(y).(type) {
 	case []float32:
 		dy, dx := any(dy).([]float32), any(dx).([]float32)
-		parallel(len(y), 1<<15, func(lo, hi int) {
-			dy, dx := dy[lo:hi], dx[lo:hi]
-			for i, v := range y[lo:hi] {
-				b := math.Float32bits(v)
-				dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & uint32(int32(b|-b)>>31))
-			}
-		})
+		parallel(len(y), 1<<15, func(lo, hi int) { vec.ReluGrad(dx[lo:hi], y[lo:hi], dy[lo:hi]) })
 	case []float64:
 		dy, dx := any(dy).([]float64), any(dx).([]float64)
 		parallel(len(y), 1<<15, func(lo, hi int) {

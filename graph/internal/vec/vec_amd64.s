@@ -1,0 +1,225 @@
+#include "textflag.h"
+
+// Each kernel mirrors its Go reference in vec.go operation by operation. Counts are in
+// values: n a positive multiple of 8, c a positive multiple of 8, rows > 0.
+
+// func reluAVX2(dst, src *float32, n int)
+// max(x, 0) as (0 > x ? 0 : x) + 0: NaN stays NaN, −0 becomes +0.
+TEXT ·reluAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+relu:
+	VMOVUPS (SI), Y1
+	VMAXPS  Y1, Y0, Y2
+	VADDPS  Y0, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     relu
+	VZEROUPPER
+	RET
+
+// func reluGradAVX2(dst, y, dy *float32, n int)
+// dy where y's bits are not all zero, else +0.
+TEXT ·reluGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ y+8(FP), SI
+	MOVQ dy+16(FP), DX
+	MOVQ n+24(FP), CX
+	VPXOR Y0, Y0, Y0
+reluGrad:
+	VMOVDQU  (SI), Y1
+	VPCMPEQD Y0, Y1, Y1
+	VPANDN   (DX), Y1, Y2
+	VMOVDQU  Y2, (DI)
+	ADDQ     $32, SI
+	ADDQ     $32, DX
+	ADDQ     $32, DI
+	SUBQ     $8, CX
+	JNZ      reluGrad
+	VZEROUPPER
+	RET
+
+// func scaleShiftAVX2(dst, src, scale, shift *float32, rows, c int)
+// dst[r,j] = src[r,j]·scale[j] + shift[j], each operation rounded.
+TEXT ·scaleShiftAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ scale+16(FP), R8
+	MOVQ shift+24(FP), R9
+	MOVQ rows+32(FP), CX
+	MOVQ c+40(FP), R10
+	SHLQ $2, R10
+scaleRow:
+	XORQ AX, AX
+scaleCol:
+	VMOVUPS (SI)(AX*1), Y1
+	VMULPS  (R8)(AX*1), Y1, Y1
+	VADDPS  (R9)(AX*1), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*1)
+	ADDQ    $32, AX
+	CMPQ    AX, R10
+	JLT     scaleCol
+	ADDQ    R10, SI
+	ADDQ    R10, DI
+	DECQ    CX
+	JNZ     scaleRow
+	VZEROUPPER
+	RET
+
+// func linearAVX2(dst, u, v, a, b, d *float32, rows, c int)
+// dst[r,j] = (a[j]·u[r,j] + b[j]·v[r,j]) + d[j], each operation rounded.
+TEXT ·linearAVX2(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ u+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ a+24(FP), R8
+	MOVQ b+32(FP), R9
+	MOVQ d+40(FP), R11
+	MOVQ rows+48(FP), CX
+	MOVQ c+56(FP), R10
+	SHLQ $2, R10
+linearRow:
+	XORQ AX, AX
+linearCol:
+	VMOVUPS (SI)(AX*1), Y1
+	VMULPS  (R8)(AX*1), Y1, Y1
+	VMOVUPS (DX)(AX*1), Y2
+	VMULPS  (R9)(AX*1), Y2, Y2
+	VADDPS  Y2, Y1, Y1
+	VADDPS  (R11)(AX*1), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*1)
+	ADDQ    $32, AX
+	CMPQ    AX, R10
+	JLT     linearCol
+	ADDQ    R10, SI
+	ADDQ    R10, DX
+	ADDQ    R10, DI
+	DECQ    CX
+	JNZ     linearRow
+	VZEROUPPER
+	RET
+
+// func momentsAVX2(x *float32, rows, stride int, shift, sum, sumSq *float64)
+// For 16 columns starting at x, rows apart by stride values: sum += x − shift and
+// sumSq += (x − shift)², in float64, the sums held in Y4–Y11 over all rows.
+TEXT ·momentsAVX2(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ rows+8(FP), CX
+	MOVQ stride+16(FP), R8
+	SHLQ $2, R8
+	MOVQ shift+24(FP), R9
+	MOVQ sum+32(FP), R10
+	MOVQ sumSq+40(FP), R11
+	VMOVUPD 0(R9), Y0
+	VMOVUPD 32(R9), Y1
+	VMOVUPD 64(R9), Y2
+	VMOVUPD 96(R9), Y3
+	VMOVUPD 0(R10), Y4
+	VMOVUPD 32(R10), Y5
+	VMOVUPD 64(R10), Y6
+	VMOVUPD 96(R10), Y7
+	VMOVUPD 0(R11), Y8
+	VMOVUPD 32(R11), Y9
+	VMOVUPD 64(R11), Y10
+	VMOVUPD 96(R11), Y11
+moments:
+	VCVTPS2PD 0(SI), Y12
+	VSUBPD    Y0, Y12, Y12
+	VADDPD    Y12, Y4, Y4
+	VMULPD    Y12, Y12, Y13
+	VADDPD    Y13, Y8, Y8
+	VCVTPS2PD 16(SI), Y12
+	VSUBPD    Y1, Y12, Y12
+	VADDPD    Y12, Y5, Y5
+	VMULPD    Y12, Y12, Y13
+	VADDPD    Y13, Y9, Y9
+	VCVTPS2PD 32(SI), Y12
+	VSUBPD    Y2, Y12, Y12
+	VADDPD    Y12, Y6, Y6
+	VMULPD    Y12, Y12, Y13
+	VADDPD    Y13, Y10, Y10
+	VCVTPS2PD 48(SI), Y12
+	VSUBPD    Y3, Y12, Y12
+	VADDPD    Y12, Y7, Y7
+	VMULPD    Y12, Y12, Y13
+	VADDPD    Y13, Y11, Y11
+	ADDQ      R8, SI
+	DECQ      CX
+	JNZ       moments
+	VMOVUPD Y4, 0(R10)
+	VMOVUPD Y5, 32(R10)
+	VMOVUPD Y6, 64(R10)
+	VMOVUPD Y7, 96(R10)
+	VMOVUPD Y8, 0(R11)
+	VMOVUPD Y9, 32(R11)
+	VMOVUPD Y10, 64(R11)
+	VMOVUPD Y11, 96(R11)
+	VZEROUPPER
+	RET
+
+// func crossAVX2(x, dy *float32, rows, stride int, mean, sumDy, sumDyX *float64)
+// For 16 columns: sumDy += dy and sumDyX += dy·(x − mean), in float64.
+TEXT ·crossAVX2(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ dy+8(FP), DX
+	MOVQ rows+16(FP), CX
+	MOVQ stride+24(FP), R8
+	SHLQ $2, R8
+	MOVQ mean+32(FP), R9
+	MOVQ sumDy+40(FP), R10
+	MOVQ sumDyX+48(FP), R11
+	VMOVUPD 0(R9), Y0
+	VMOVUPD 32(R9), Y1
+	VMOVUPD 64(R9), Y2
+	VMOVUPD 96(R9), Y3
+	VMOVUPD 0(R10), Y4
+	VMOVUPD 32(R10), Y5
+	VMOVUPD 64(R10), Y6
+	VMOVUPD 96(R10), Y7
+	VMOVUPD 0(R11), Y8
+	VMOVUPD 32(R11), Y9
+	VMOVUPD 64(R11), Y10
+	VMOVUPD 96(R11), Y11
+cross:
+	VCVTPS2PD 0(DX), Y12
+	VADDPD    Y12, Y4, Y4
+	VCVTPS2PD 0(SI), Y13
+	VSUBPD    Y0, Y13, Y13
+	VMULPD    Y13, Y12, Y13
+	VADDPD    Y13, Y8, Y8
+	VCVTPS2PD 16(DX), Y12
+	VADDPD    Y12, Y5, Y5
+	VCVTPS2PD 16(SI), Y13
+	VSUBPD    Y1, Y13, Y13
+	VMULPD    Y13, Y12, Y13
+	VADDPD    Y13, Y9, Y9
+	VCVTPS2PD 32(DX), Y12
+	VADDPD    Y12, Y6, Y6
+	VCVTPS2PD 32(SI), Y13
+	VSUBPD    Y2, Y13, Y13
+	VMULPD    Y13, Y12, Y13
+	VADDPD    Y13, Y10, Y10
+	VCVTPS2PD 48(DX), Y12
+	VADDPD    Y12, Y7, Y7
+	VCVTPS2PD 48(SI), Y13
+	VSUBPD    Y3, Y13, Y13
+	VMULPD    Y13, Y12, Y13
+	VADDPD    Y13, Y11, Y11
+	ADDQ      R8, SI
+	ADDQ      R8, DX
+	DECQ      CX
+	JNZ       cross
+	VMOVUPD Y4, 0(R10)
+	VMOVUPD Y5, 32(R10)
+	VMOVUPD Y6, 64(R10)
+	VMOVUPD Y7, 96(R10)
+	VMOVUPD Y8, 0(R11)
+	VMOVUPD Y9, 32(R11)
+	VMOVUPD Y10, 64(R11)
+	VMOVUPD Y11, 96(R11)
+	VZEROUPPER
+	RET

@@ -1,0 +1,12 @@
+//go:build !amd64
+
+package vec
+
+const haveAVX2 = false
+
+func reluAVX2(dst, src *float32, n int)                                        { panic("vec: no AVX2") }
+func reluGradAVX2(dst, y, dy *float32, n int)                                  { panic("vec: no AVX2") }
+func scaleShiftAVX2(dst, src, scale, shift *float32, rows, c int)              { panic("vec: no AVX2") }
+func linearAVX2(dst, u, v, a, b, d *float32, rows, c int)                      { panic("vec: no AVX2") }
+func momentsAVX2(x *float32, rows, stride int, shift, sum, sumSq *float64)     { panic("vec: no AVX2") }
+func crossAVX2(x, dy *float32, rows, stride int, mean, sumDy, sumDyX *float64) { panic("vec: no AVX2") }

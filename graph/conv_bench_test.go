@@ -44,3 +44,21 @@ func BenchmarkConvInputGradient(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkIm2col times building the patch rows of one CIFAR ResNet image per stage, float32.
+func BenchmarkIm2col(b *testing.B) {
+	for i, g := range []convGeom{
+		{n: 1, h: 32, w: 32, c: 16, kh: 3, kw: 3, s: 1, p: 1, oh: 32, ow: 32, cout: 16},
+		{n: 1, h: 16, w: 16, c: 32, kh: 3, kw: 3, s: 1, p: 1, oh: 16, ow: 16, cout: 32},
+		{n: 1, h: 8, w: 8, c: 64, kh: 3, kw: 3, s: 1, p: 1, oh: 8, ow: 8, cout: 64},
+	} {
+		x := make([]float32, g.pixels()*g.c)
+		p := make([]float32, g.rows()*g.k())
+		b.Run(fmt.Sprintf("stage%d", i+1), func(b *testing.B) {
+			b.SetBytes(int64(4 * len(p)))
+			for b.Loop() {
+				im2col(g, x, p, 0, 1)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/lwca/lwca/backend/sgemm"
+	"github.com/lwca/lwca/graph/internal/vec"
 	"github.com/lwca/lwca/hooks"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -85,35 +86,62 @@ func addRows[T float](m, v []T) {
 	})
 }
 
-// im2col writes the patch rows of images [b0, b1) to p, from its start.
+// im2col writes the patch rows of images [b0, b1) to p, from its start. It works one output
+// row at a time: for each kernel row, the output columns whose windows lie inside the image
+// are one strided block copy, and only the columns at the borders are assembled pixel by pixel.
 func im2col[T float](g convGeom, x, p []T, b0, b1 int) {
-	k, seg, per := g.k(), g.kw*g.c, g.oh*g.ow
-	for r := 0; r < (b1-b0)*per; r++ {
-		b := b0 + r/per
-		i, j := (r%per)/g.ow, r%g.ow
-		dst := p[r*k : (r+1)*k]
-		iw0 := j*g.s - g.p
-		for u := 0; u < g.kh; u++ {
-			row := dst[u*seg : (u+1)*seg]
-			ih := i*g.s - g.p + u
-			if ih < 0 || ih >= g.h {
-				clear(row)
-				continue
-			}
-			base := (b*g.h + ih) * g.w
-			if iw0 >= 0 && iw0+g.kw <= g.w {
-				copy(row, x[(base+iw0)*g.c:(base+iw0+g.kw)*g.c])
-				continue
-			}
-			for v := 0; v < g.kw; v++ {
-				d := row[v*g.c : (v+1)*g.c]
-				if iw := iw0 + v; iw < 0 || iw >= g.w {
-					clear(d)
-				} else {
-					copy(d, x[(base+iw)*g.c:(base+iw+1)*g.c])
+	k, seg := g.k(), g.kw*g.c
+	jLo := min(g.ow, (g.p+g.s-1)/g.s) // first output column whose window starts inside
+	jHi := jLo                        // end of the columns whose window also ends inside
+	if last := g.w - g.kw + g.p; last >= 0 {
+		jHi = max(jLo, min(g.ow, last/g.s+1))
+	}
+	r := 0
+	for b := b0; b < b1; b++ {
+		for i := 0; i < g.oh; i++ {
+			band := p[r*k : (r+g.ow)*k]
+			r += g.ow
+			for u := 0; u < g.kh; u++ {
+				ih := i*g.s - g.p + u
+				if ih < 0 || ih >= g.h {
+					for j := 0; j < g.ow; j++ {
+						clear(band[j*k+u*seg : j*k+(u+1)*seg])
+					}
+					continue
+				}
+				base := (b*g.h + ih) * g.w
+				if jHi > jLo {
+					copyBlocks(band[jLo*k+u*seg:], x[(base+jLo*g.s-g.p)*g.c:], seg, jHi-jLo, k, g.s*g.c)
+				}
+				for j := 0; j < g.ow; j++ {
+					if j == jLo && jHi > jLo {
+						j = jHi - 1
+						continue
+					}
+					row := band[j*k+u*seg : j*k+(u+1)*seg]
+					iw0 := j*g.s - g.p
+					for v := 0; v < g.kw; v++ {
+						d := row[v*g.c : (v+1)*g.c]
+						if iw := iw0 + v; iw < 0 || iw >= g.w {
+							clear(d)
+						} else {
+							copy(d, x[(base+iw)*g.c:(base+iw+1)*g.c])
+						}
+					}
 				}
 			}
 		}
+	}
+}
+
+// copyBlocks copies count blocks of n values, strided in src and dst (vec.CopyBlocks).
+func copyBlocks[T float](dst, src []T, n, count, dstStride, srcStride int) {
+	if d, ok := any(dst).([]float32); ok {
+		vec.CopyBlocks(d, any(src).([]float32), n, count, dstStride, srcStride)
+		return
+	}
+	for i := range count {
+		copy(dst[i*dstStride:i*dstStride+n], src[i*srcStride:i*srcStride+n])
 	}
 }
 

@@ -177,3 +177,27 @@ func crossGo(x, dy []float32, c, j0 int, mean, sumDy, sumDyX []float64) {
 		}
 	}
 }
+
+// CopyBlocks copies count blocks of n values from src to dst, the i-th from src[i·srcStride:]
+// to dst[i·dstStride:]: the interior of a patch-matrix row band, one kernel row at a time.
+func CopyBlocks(dst, src []float32, n, count, dstStride, srcStride int) {
+	if count <= 0 || n <= 0 {
+		return
+	}
+	if n > dstStride && count > 1 || dstStride < 0 || srcStride < 0 ||
+		(count-1)*dstStride+n > len(dst) || (count-1)*srcStride+n > len(src) {
+		panic(fmt.Sprintf("vec: CopyBlocks: %d blocks of %d with strides %d and %d do not fit %d and %d values",
+			count, n, dstStride, srcStride, len(dst), len(src)))
+	}
+	if haveAVX2 && n%8 == 0 {
+		copyBlocksAVX2(&dst[0], &src[0], n, count, dstStride, srcStride)
+		return
+	}
+	copyBlocksGo(dst, src, n, count, dstStride, srcStride)
+}
+
+func copyBlocksGo(dst, src []float32, n, count, dstStride, srcStride int) {
+	for i := range count {
+		copy(dst[i*dstStride:i*dstStride+n], src[i*srcStride:i*srcStride+n])
+	}
+}

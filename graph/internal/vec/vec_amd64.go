@@ -23,3 +23,6 @@ func momentsAVX2(x *float32, rows, stride int, shift, sum, sumSq *float64)
 
 //go:noescape
 func crossAVX2(x, dy *float32, rows, stride int, mean, sumDy, sumDyX *float64)
+
+//go:noescape
+func copyBlocksAVX2(dst, src *float32, n, count, dstStride, srcStride int)

@@ -223,3 +223,30 @@ cross:
 	VMOVUPD Y11, 96(R11)
 	VZEROUPPER
 	RET
+
+// func copyBlocksAVX2(dst, src *float32, n, count, dstStride, srcStride int)
+// n a positive multiple of 8, count > 0.
+TEXT ·copyBlocksAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), R10
+	SHLQ $2, R10
+	MOVQ count+24(FP), CX
+	MOVQ dstStride+32(FP), R8
+	SHLQ $2, R8
+	MOVQ srcStride+40(FP), R9
+	SHLQ $2, R9
+copyBlock:
+	XORQ AX, AX
+copyChunk:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	CMPQ    AX, R10
+	JLT     copyChunk
+	ADDQ    R8, DI
+	ADDQ    R9, SI
+	DECQ    CX
+	JNZ     copyBlock
+	VZEROUPPER
+	RET

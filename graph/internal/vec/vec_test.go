@@ -180,3 +180,33 @@ func TestLengthMismatchPanics(t *testing.T) {
 		}()
 	}
 }
+
+// CopyBlocks equals its Go reference, leaves the gaps between blocks alone and reads
+// overlapping source blocks (as the windows of neighbouring pixels overlap).
+func TestCopyBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct{ n, count, dstStride, srcStride int }{
+		{8, 1, 8, 8}, {48, 30, 144, 16}, {96, 14, 288, 32}, {192, 6, 576, 64}, {9, 5, 27, 3}, {16, 3, 20, 0},
+	} {
+		src := values(r, (tc.count-1)*tc.srcStride+tc.n)
+		got := values(r, (tc.count-1)*tc.dstStride+tc.n)
+		want := append([]float32(nil), got...)
+		CopyBlocks(got, src, tc.n, tc.count, tc.dstStride, tc.srcStride)
+		copyBlocksGo(want, src, tc.n, tc.count, tc.dstStride, tc.srcStride)
+		sameBits32(t, "CopyBlocks", got, want)
+		// The reference itself: block i holds src[i·srcStride:][:n].
+		for i := range tc.count {
+			for e := range tc.n {
+				if math.Float32bits(want[i*tc.dstStride+e]) != math.Float32bits(src[i*tc.srcStride+e]) {
+					t.Fatalf("%+v: block %d value %d not copied", tc, i, e)
+				}
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("CopyBlocks past the end of dst did not panic")
+		}
+	}()
+	CopyBlocks(make([]float32, 20), make([]float32, 40), 8, 3, 8, 8)
+}

@@ -18,6 +18,10 @@ type progress struct {
 	start    time.Time
 	last     time.Time
 	name     string
+	// from is the number of steps done before this process began (a resumed run): the
+	// remaining time is estimated from the steps done since.
+	from    int
+	started bool
 }
 
 func newProgress(w io.Writer, name string, total, every int) *progress {
@@ -35,6 +39,9 @@ func (p *progress) step(step, epoch int, loss, lr float64) {
 		return
 	}
 	done := step + 1
+	if !p.started {
+		p.started, p.from = true, step
+	}
 	if p.terminal {
 		if now := time.Now(); now.Sub(p.last) >= 100*time.Millisecond || done == p.total {
 			p.last = now
@@ -51,11 +58,15 @@ func (p *progress) step(step, epoch int, loss, lr float64) {
 }
 
 func (p *progress) eta(done int) string {
-	el := time.Since(p.start)
-	if done == 0 {
+	return p.etaAt(done, time.Since(p.start))
+}
+
+// etaAt is the progress text after done steps, el after the process began.
+func (p *progress) etaAt(done int, el time.Duration) string {
+	if done <= p.from {
 		return ""
 	}
-	rest := time.Duration(float64(el) / float64(done) * float64(p.total-done))
+	rest := time.Duration(float64(el) / float64(done-p.from) * float64(p.total-done))
 	return fmt.Sprintf("elapsed %s eta %s", el.Round(time.Second), rest.Round(time.Second))
 }
 

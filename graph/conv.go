@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/chewxy/hm"
+	"github.com/lwca/lwca/graph/internal/convkernel"
 	"github.com/lwca/lwca/hooks"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -194,9 +195,10 @@ func (st *convState) capturing() bool { return st.point != nil && st.point.Captu
 
 type convOp struct {
 	opBase
-	st  *convState
-	out *tensor.Dense
-	wt  any // Wᵀ, reused
+	st     *convState
+	out    *tensor.Dense
+	wt     any                // Wᵀ, reused
+	packed convkernel.Weights // W for the direct kernel, reused
 }
 
 func (op *convOp) Arity() int {
@@ -284,7 +286,9 @@ func convForward[T float](op *convOp, x, w, bias, out []T) {
 		if capture {
 			captureRows(&st.point.X, x, g.pixels(), g.c, 1)
 		}
-		convolve(g, x, out, mul)
+		if !directConv(g, x, w, out, &op.packed) {
+			convolve(g, x, out, mul)
+		}
 	}
 	if bias != nil {
 		addRows(out, bias)
@@ -319,4 +323,29 @@ func convolve[T float](g convGeom, x, out []T, mul func(p []T, m int, h []T)) {
 		}
 		putScratch(p)
 	})
+}
+
+// useDirect selects the direct kernel where it applies; tests turn it off to compare routes.
+var useDirect = true
+
+// directConv sets out to the convolution g of x with weights w by package convkernel's direct
+// kernel (no patch matrix), packing w into *packed, when it applies and pays: float32, stride
+// 1, 16 or 32 output channels, at most 1/8 of the computed columns dropped (the kernel
+// computes over the padded width), a CPU with AVX2 and FMA. It reports whether it did.
+// Measured at batch 128 against patch blocks and OpenBLAS: 1.7 times faster on 32×32×16→16,
+// even on 16×16×32→32, 1.5 times slower on 8×8×64→64, where building patches costs least
+// relative to the product and a fifth of the kernel's columns would be dropped.
+func directConv[T float](g convGeom, x, w, out []T, packed *convkernel.Weights) bool {
+	x32, ok := any(x).([]float32)
+	if !ok || !useDirect || g.s != 1 || g.direct() || g.cout > 32 || 8*(g.w+2*g.p) > 9*g.ow {
+		return false
+	}
+	kg := convkernel.Geometry{N: g.n, H: g.h, W: g.w, C: g.c, KH: g.kh, KW: g.kw, P: g.p, Out: g.cout}
+	if !kg.Supported() {
+		return false
+	}
+	packed.Pack(kg, any(w).([]float32))
+	out32 := any(out).([]float32)
+	byImages(g.n, 1, func(b0, b1 int) { convkernel.Forward(kg, x32, packed, out32, b0, b1) })
+	return true
 }

@@ -8,16 +8,18 @@ import (
 	"github.com/lwca/lwca/backend/backendtest"
 )
 
+// resnetStages are the stride-1 3×3 convolutions of a CIFAR ResNet's three stages at batch 128.
+var resnetStages = []convGeom{
+	{n: 128, h: 32, w: 32, c: 16, kh: 3, kw: 3, s: 1, p: 1, oh: 32, ow: 32, cout: 16},
+	{n: 128, h: 16, w: 16, c: 32, kh: 3, kw: 3, s: 1, p: 1, oh: 16, ow: 16, cout: 32},
+	{n: 128, h: 8, w: 8, c: 64, kh: 3, kw: 3, s: 1, p: 1, oh: 8, ow: 8, cout: 64},
+}
+
 // BenchmarkConvInputGradient times ∂L/∂x of the 3×3 convolutions of a CIFAR ResNet's three
 // stages at batch 128 in float32, by the adjoint convolution and by col2im, per backend.
 func BenchmarkConvInputGradient(b *testing.B) {
-	stages := []convGeom{
-		{n: 128, h: 32, w: 32, c: 16, kh: 3, kw: 3, s: 1, p: 1, oh: 32, ow: 32, cout: 16},
-		{n: 128, h: 16, w: 16, c: 32, kh: 3, kw: 3, s: 1, p: 1, oh: 16, ow: 16, cout: 32},
-		{n: 128, h: 8, w: 8, c: 64, kh: 3, kw: 3, s: 1, p: 1, oh: 8, ow: 8, cout: 64},
-	}
 	backendtest.Each(b, func(b *testing.B) {
-		for i, g := range stages {
+		for i, g := range resnetStages {
 			r := rand.New(rand.NewPCG(1, uint64(i)))
 			dh := make([]float32, g.rows()*g.cout)
 			w := make([]float32, g.k()*g.cout)
@@ -29,35 +31,51 @@ func BenchmarkConvInputGradient(b *testing.B) {
 				w[j] = r.Float32() - 0.5
 			}
 			op := &convDataGradOp{st: &convState{g: g}}
-			for _, route := range []struct {
-				name    string
-				adjoint bool
-			}{{"adjoint", true}, {"col2im", false}} {
-				b.Run(fmt.Sprintf("stage%d/%s", i+1, route.name), func(b *testing.B) {
-					defer func(old bool) { useAdjoint = old }(useAdjoint)
-					useAdjoint = route.adjoint
-					for b.Loop() {
-						convDataGrad(op, dh, w, dx)
-					}
-				})
-			}
+			benchRoutes(b, fmt.Sprintf("stage%d", i+1), &useAdjoint, [2]string{"adjoint", "col2im"},
+				func() { convDataGrad(op, dh, w, dx) })
 		}
 	})
 }
 
 // BenchmarkIm2col times building the patch rows of one CIFAR ResNet image per stage, float32.
 func BenchmarkIm2col(b *testing.B) {
-	for i, g := range []convGeom{
-		{n: 1, h: 32, w: 32, c: 16, kh: 3, kw: 3, s: 1, p: 1, oh: 32, ow: 32, cout: 16},
-		{n: 1, h: 16, w: 16, c: 32, kh: 3, kw: 3, s: 1, p: 1, oh: 16, ow: 16, cout: 32},
-		{n: 1, h: 8, w: 8, c: 64, kh: 3, kw: 3, s: 1, p: 1, oh: 8, ow: 8, cout: 64},
-	} {
+	for i, g := range resnetStages {
+		g.n = 1
 		x := make([]float32, g.pixels()*g.c)
 		p := make([]float32, g.rows()*g.k())
 		b.Run(fmt.Sprintf("stage%d", i+1), func(b *testing.B) {
 			b.SetBytes(int64(4 * len(p)))
 			for b.Loop() {
 				im2col(g, x, p, 0, 1)
+			}
+		})
+	}
+}
+
+// BenchmarkConvForward times the 3×3 convolutions of a CIFAR ResNet's three stages at batch
+// 128 in float32, by the direct kernel and by patch blocks and BLAS products, per backend.
+func BenchmarkConvForward(b *testing.B) {
+	backendtest.Each(b, func(b *testing.B) {
+		for i, g := range resnetStages {
+			x := make([]float32, g.pixels()*g.c)
+			w := make([]float32, g.k()*g.cout)
+			out := make([]float32, g.rows()*g.cout)
+			op := &convOp{st: &convState{g: g}}
+			benchRoutes(b, fmt.Sprintf("stage%d", i+1), &useDirect, [2]string{"direct", "patches"},
+				func() { convForward(op, x, w, nil, out) })
+		}
+	})
+}
+
+// benchRoutes runs f as the sub-benchmarks name/labels[0], with *route set, and
+// name/labels[1], with it cleared.
+func benchRoutes(b *testing.B, name string, route *bool, labels [2]string, f func()) {
+	for i, label := range labels {
+		b.Run(name+"/"+label, func(b *testing.B) {
+			defer func(old bool) { *route = old }(*route)
+			*route = i == 0
+			for b.Loop() {
+				f()
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/chewxy/hm"
+	"github.com/lwca/lwca/graph/internal/convkernel"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -42,10 +43,11 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 // is col2im(∂L/∂h · Wᵀ), whose product has only Out terms and whose scatter adds.
 type convDataGradOp struct {
 	opBase
-	st  *convState
-	out *tensor.Dense
-	wt  any // Wᵀ, reused
-	wa  any // the adjoint's weights, reused
+	st     *convState
+	out    *tensor.Dense
+	wt     any                // Wᵀ, reused
+	wa     any                // the adjoint's weights, reused
+	packed convkernel.Weights // the adjoint's weights for the direct kernel, reused
 }
 
 func (op *convDataGradOp) Arity() int { return 2 }
@@ -90,7 +92,9 @@ func convDataGrad[T float](op *convDataGradOp, dh, w, dx []T) {
 	k, co := g.k(), g.cout
 	if a, ok := g.adjoint(); ok && useAdjoint {
 		wa := adjointWeights(&op.wa, w, g)
-		convolve(a, dh, dx, patchProduct(a, wa, &op.wt))
+		if !directConv(a, dh, wa, dx, &op.packed) {
+			convolve(a, dh, dx, patchProduct(a, wa, &op.wt))
+		}
 		return
 	}
 	// Wᵀ is tiny; multiplying by it untransposed is much faster in gonum than a transposed product.

@@ -2,8 +2,11 @@ package graph
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/lwca/lwca/graph/internal/convkernel"
 )
 
 // im2col, in float32 (block copies) and float64, writes each patch row as the definition
@@ -62,6 +65,65 @@ func TestIm2colMatchesDefinition(t *testing.T) {
 							}
 						}
 						row++
+					}
+				}
+			}
+		})
+	}
+}
+
+// In float32 the direct kernel and the patch-matrix route give the same convolution and the
+// same input gradient (by the adjoint convolution), up to float32 rounding of sums of 9·In
+// terms, on CIFAR ResNet-like geometries and ones with other kernels and paddings.
+func TestDirectKernelMatchesPatchRoute(t *testing.T) {
+	if !convkernel.Available() {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, g := range []convGeom{
+		{n: 3, h: 4, w: 20, c: 16, kh: 3, kw: 3, s: 1, p: 1, cout: 16},
+		{n: 2, h: 3, w: 18, c: 32, kh: 3, kw: 3, s: 1, p: 1, cout: 32},
+		{n: 2, h: 5, w: 34, c: 16, kh: 5, kw: 5, s: 1, p: 2, cout: 16},
+		{n: 2, h: 5, w: 20, c: 8, kh: 3, kw: 3, s: 1, p: 0, cout: 32},
+		{n: 2, h: 32, w: 32, c: 16, kh: 3, kw: 3, s: 1, p: 1, cout: 16}, // a CIFAR ResNet's stage 1
+		{n: 2, h: 16, w: 16, c: 32, kh: 3, kw: 3, s: 1, p: 1, cout: 32}, // and stage 2
+	} {
+		g.oh, g.ow = g.h+2*g.p-g.kh+1, g.w+2*g.p-g.kw+1
+		t.Run(fmt.Sprintf("%dx%dx%d_k%d_p%d_out%d", g.h, g.w, g.c, g.kh, g.p, g.cout), func(t *testing.T) {
+			x := make([]float32, g.pixels()*g.c)
+			w := make([]float32, g.k()*g.cout)
+			dh := make([]float32, g.rows()*g.cout)
+			for _, v := range [][]float32{x, w, dh} {
+				for i := range v {
+					v[i] = float32(r.NormFloat64())
+				}
+			}
+			if !directConv(g, x, w, make([]float32, g.rows()*g.cout), &convkernel.Weights{}) {
+				t.Fatal("the direct kernel does not take this geometry")
+			}
+			if _, ok := g.adjoint(); !ok {
+				t.Fatal("no adjoint convolution for this geometry")
+			}
+			st := &convState{g: g, inputGrad: true}
+			run := func(direct bool) (out, dx []float32) {
+				defer func(old bool) { useDirect = old }(useDirect)
+				useDirect = direct
+				out, dx = make([]float32, g.rows()*g.cout), make([]float32, g.pixels()*g.c)
+				convForward(&convOp{st: st}, x, w, nil, out)
+				convDataGrad(&convDataGradOp{st: st}, dh, w, dx)
+				return out, dx
+			}
+			out1, dx1 := run(true)
+			out2, dx2 := run(false)
+			for _, c := range []struct {
+				what      string
+				got, want []float32
+				terms     int
+			}{{"output", out1, out2, g.k()}, {"input gradient", dx1, dx2, g.kh * g.kw * g.cout}} {
+				for i := range c.want {
+					tol := 1e-5 * math.Sqrt(float64(c.terms)) * 3 // the values are sums of unit normals' products
+					if d := math.Abs(float64(c.got[i] - c.want[i])); !(d <= tol) {
+						t.Fatalf("%s[%d]: direct %v, patch route %v", c.what, i, c.got[i], c.want[i])
 					}
 				}
 			}

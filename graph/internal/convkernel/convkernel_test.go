@@ -1,0 +1,83 @@
+package convkernel
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// Forward equals the convolution's definition, summed in float64, up to float32 rounding
+// (relative to the sum of the terms' magnitudes), on every image of a batch, with stale
+// values in the output and images processed in two ranges.
+func TestForwardMatchesDefinition(t *testing.T) {
+	if !Available() {
+		t.Skip("no AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, g := range []Geometry{
+		{N: 3, H: 5, W: 6, C: 16, KH: 3, KW: 3, P: 1, Out: 16},
+		{N: 2, H: 7, W: 4, C: 3, KH: 3, KW: 3, P: 0, Out: 32},
+		{N: 2, H: 6, W: 6, C: 5, KH: 5, KW: 5, P: 2, Out: 16},
+		{N: 1, H: 4, W: 9, C: 8, KH: 2, KW: 3, P: 1, Out: 48},
+		{N: 2, H: 3, W: 3, C: 1, KH: 1, KW: 1, P: 0, Out: 16},
+		{N: 1, H: 2, W: 2, C: 4, KH: 3, KW: 3, P: 2, Out: 16},
+	} {
+		t.Run(fmt.Sprintf("%+v", g), func(t *testing.T) {
+			oh, ow, k := g.OH(), g.OW(), g.KH*g.KW*g.C
+			x := make([]float32, g.N*g.H*g.W*g.C)
+			w := make([]float32, k*g.Out)
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			for i := range w {
+				w[i] = float32(r.NormFloat64())
+			}
+			out := make([]float32, g.N*oh*ow*g.Out)
+			for i := range out {
+				out[i] = float32(math.NaN())
+			}
+			var pw Weights
+			pw.Pack(g, w)
+			Forward(g, x, &pw, out, 0, 1)
+			Forward(g, x, &pw, out, 1, g.N)
+			for b := 0; b < g.N; b++ {
+				for i := 0; i < oh; i++ {
+					for j := 0; j < ow; j++ {
+						for o := 0; o < g.Out; o++ {
+							sum, mag := 0.0, 0.0
+							for u := 0; u < g.KH; u++ {
+								for v := 0; v < g.KW; v++ {
+									ih, iw := i-g.P+u, j-g.P+v
+									if ih < 0 || ih >= g.H || iw < 0 || iw >= g.W {
+										continue
+									}
+									for c := 0; c < g.C; c++ {
+										term := float64(x[((b*g.H+ih)*g.W+iw)*g.C+c]) * float64(w[((u*g.KW+v)*g.C+c)*g.Out+o])
+										sum += term
+										mag += math.Abs(term)
+									}
+								}
+							}
+							got := float64(out[((b*oh+i)*ow+j)*g.Out+o])
+							if !(math.Abs(got-sum) <= 1e-6*mag+1e-30) {
+								t.Fatalf("out[%d,%d,%d,%d] = %v, definition %v", b, i, j, o, got, sum)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestUnsupported(t *testing.T) {
+	for _, g := range []Geometry{
+		{N: 1, H: 4, W: 4, C: 3, KH: 3, KW: 3, P: 1, Out: 8},
+		{N: 1, H: 2, W: 2, C: 3, KH: 5, KW: 5, P: 0, Out: 16},
+	} {
+		if g.Supported() {
+			t.Errorf("%+v reported supported", g)
+		}
+	}
+}

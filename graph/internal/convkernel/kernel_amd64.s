@@ -1,0 +1,82 @@
+#include "textflag.h"
+
+// func kernel6x16(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
+//
+// Twelve accumulators (Y0–Y11: six pixels × two halves of 16 channels), two registers of B and
+// one broadcast of A. The six pixels' values are read at R8, R8+S, R8+2S, R9, R9+S, R9+2S
+// with R9 = R8 + 3S.
+TEXT ·kernel6x16(SB), NOSPLIT, $0-64
+	MOVQ taps+0(FP), CX
+	MOVQ offs+8(FP), DI
+	MOVQ a+24(FP), SI
+	MOVQ stride+32(FP), R10
+	MOVQ b+40(FP), BX
+	LEAQ (R10)(R10*2), R11 // 3S
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+tap:
+	MOVQ (DI), R8
+	ADDQ SI, R8
+	LEAQ (R8)(R11*1), R9
+	MOVQ c+16(FP), DX
+channel:
+	VMOVUPS      (BX), Y12
+	VMOVUPS      32(BX), Y13
+	VBROADCASTSS (R8), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS (R8)(R10*1), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS (R8)(R10*2), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS (R9), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS (R9)(R10*1), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS (R9)(R10*2), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	ADDQ         $4, R8
+	ADDQ         $4, R9
+	ADDQ         $64, BX
+	DECQ         DX
+	JNZ          channel
+	ADDQ         $8, DI
+	DECQ         CX
+	JNZ          tap
+	MOVQ    out+48(FP), DX
+	MOVQ    ldo+56(FP), R12
+	SHLQ    $2, R12
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    R12, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ    R12, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    R12, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    R12, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    R12, DX
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET

@@ -35,6 +35,8 @@ func (r *runner) checkpoint() error {
 	if err := errors.Join(r.analyzer.flush(), r.metrics.Sync(), r.condLog.Sync()); err != nil {
 		return err
 	}
+	// The checkpoint's summary carries the wall time so far, which a resumed run adds to.
+	r.stampWall()
 	st := runState{Format: 1, Step: r.step, EpochLoss: r.epochLoss, EpochCorrect: r.epochCorrect,
 		EpochSeen: r.epochSeen, Batcher: r.batcher.State(), Logs: map[string]int64{}, Summary: *r.sum}
 	st.Summary.Backend = nil

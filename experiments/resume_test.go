@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // compareRunDirs checks that two run directories hold byte-identical result files.
@@ -123,4 +124,40 @@ func FuzzReadCheckpoint(f *testing.F) {
 		}
 		st.rollBack(dir)
 	})
+}
+
+// A stopped run's checkpoint carries its wall time up to the stop, not to the checkpoint
+// before it, so that a resumed run's wall_seconds counts every process's time.
+func TestCheckpointCarriesWallTime(t *testing.T) {
+	cfg := smokeConfig(t, "train.checkpoint_every=5")
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := Options{AfterStep: func(step int) {
+		time.Sleep(40 * time.Millisecond) // steps 11–13 add at least 0.12 s after the step-10 checkpoint
+		if step == 13 {
+			cancel()
+		}
+	}}
+	sum, err := Run(ctx, cfg, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != StatusStopped {
+		t.Fatalf("status %s, want stopped", sum.Status)
+	}
+	st, err := readCheckpoint(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Summary.WallSeconds < sum.WallSeconds-0.06 {
+		t.Errorf("checkpoint wall time %.3f s, the stopped run's %.3f s", st.Summary.WallSeconds, sum.WallSeconds)
+	}
+	resumed, err := Resume(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed.WallSeconds < sum.WallSeconds {
+		t.Errorf("resumed run's wall time %.3f s, less than the %.3f s before the stop", resumed.WallSeconds, sum.WallSeconds)
+	}
 }

@@ -141,8 +141,10 @@ func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 func execute(ctx context.Context, cfg config.Config, out string, opts Options, sum *Summary, st *runState) (*Summary, error) {
 	start := time.Now()
 	prior := sum.WallSeconds
+	// stampWall brings the run's wall time (this process's plus the resumed runs') up to now.
+	stampWall := func() { sum.WallSeconds = math.Round((prior+time.Since(start).Seconds())*1000) / 1000 }
 	writeSummary := func() error {
-		sum.WallSeconds = math.Round((prior+time.Since(start).Seconds())*1000) / 1000
+		stampWall()
 		return results.WriteJSON(filepath.Join(out, SummaryFile), sum)
 	}
 	if err := writeSummary(); err != nil {
@@ -151,7 +153,7 @@ func execute(ctx context.Context, cfg config.Config, out string, opts Options, s
 	r, err := newRunner(cfg, out, opts, st)
 	if err == nil {
 		sum.Layers = r.layers
-		r.sum, r.writeSummary = sum, writeSummary
+		r.sum, r.writeSummary, r.stampWall = sum, writeSummary, stampWall
 		err = r.loop(ctx)
 		if cerr := r.close(); err == nil {
 			err = cerr
@@ -197,6 +199,7 @@ type runner struct {
 	epochSeen    int
 	sum          *Summary
 	writeSummary func() error
+	stampWall    func()
 }
 
 func newRunner(cfg config.Config, out string, opts Options, st *runState) (*runner, error) {

@@ -20,12 +20,12 @@ type progress struct {
 	name     string
 	// from is the number of steps done before this process began (a resumed run): the
 	// remaining time is estimated from the steps done since.
-	from    int
-	started bool
+	from int
 }
 
-func newProgress(w io.Writer, name string, total, every int) *progress {
-	p := &progress{w: w, every: every, total: total, start: time.Now(), name: name}
+// newProgress reports on a run of total steps of which from were done by earlier processes.
+func newProgress(w io.Writer, name string, total, from, every int) *progress {
+	p := &progress{w: w, every: every, total: total, from: from, start: time.Now(), name: name}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.terminal = true
@@ -39,9 +39,6 @@ func (p *progress) step(step, epoch int, loss, lr float64) {
 		return
 	}
 	done := step + 1
-	if !p.started {
-		p.started, p.from = true, step
-	}
 	if p.terminal {
 		if now := time.Now(); now.Sub(p.last) >= 100*time.Millisecond || done == p.total {
 			p.last = now

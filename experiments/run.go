@@ -256,7 +256,11 @@ func newRunner(cfg config.Config, out string, opts Options, st *runState) (*runn
 	if r.analyzer, err = newAnalyzer(cfg, out, net, store, trainSet, r.trainer, r.condLog); err != nil {
 		return nil, err
 	}
-	r.progress = newProgress(opts.Progress, cfg.Name, r.totalSteps, cfg.Train.LogEvery)
+	done := 0
+	if st != nil {
+		done = st.Step
+	}
+	r.progress = newProgress(opts.Progress, cfg.Name, r.totalSteps, done, cfg.Train.LogEvery)
 	if st != nil {
 		if err := r.restore(st); err != nil {
 			return nil, err

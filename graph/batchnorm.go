@@ -132,18 +132,7 @@ func bnMoments[T float](x []T, c int) (mean, variance []float64) {
 	rows := len(x) / c
 	shift := f64(x[:c])
 	parts := orderedBlocks(rows, 2048, c, 2, func(lo, hi int, acc [][]float64) {
-		s, q := acc[0][:c], acc[1][:c]
-		if x, ok := any(x).([]float32); ok {
-			vec.ColumnMoments(x[lo*c:hi*c], shift, s, q)
-			return
-		}
-		for r := lo; r < hi; r++ {
-			for j, v := range x[r*c : (r+1)*c] {
-				d := float64(v) - shift[j]
-				s[j] += d
-				q[j] += d * d
-			}
-		}
+		vec.ColumnMoments(x[lo*c:hi*c], shift, acc[0], acc[1])
 	})
 	n := float64(rows)
 	mean, variance = parts[0], parts[1]
@@ -189,18 +178,7 @@ func bnAffine[T float](x, y []T, scale, shift []float64) {
 	for j := range scale {
 		s32[j], b32[j] = T(scale[j]), T(shift[j])
 	}
-	parallel(len(x)/c, 2048, func(lo, hi int) {
-		if x, ok := any(x).([]float32); ok {
-			vec.ScaleShiftRows(any(y).([]float32)[lo*c:hi*c], x[lo*c:hi*c], any(s32).([]float32), any(b32).([]float32))
-			return
-		}
-		for r := lo; r < hi; r++ {
-			xr, yr := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
-			for j, v := range xr {
-				yr[j] = v*s32[j] + b32[j]
-			}
-		}
-	})
+	parallel(len(x)/c, 2048, func(lo, hi int) { vec.ScaleShiftRows(y[lo*c:hi*c], x[lo*c:hi*c], s32, b32) })
 }
 
 func bnForward[T float](st *bnState, x, gamma, beta, y []T) {
@@ -341,18 +319,7 @@ func bnBackward[T float](st *bnState, which int, x, dy, gamma, out []T) {
 	rows := len(dy) / c
 	if !st.sumsReady {
 		sums := orderedBlocks(rows, 2048, c, 2, func(lo, hi int, acc [][]float64) {
-			a, b, mean := acc[0][:c], acc[1][:c], st.mean[:c]
-			if x, ok := any(x).([]float32); ok {
-				vec.ColumnCross(x[lo*c:hi*c], any(dy).([]float32)[lo*c:hi*c], mean, a, b)
-				return
-			}
-			for r := lo; r < hi; r++ {
-				xr, dr := x[r*c:(r+1)*c], dy[r*c:(r+1)*c]
-				for j, d := range dr {
-					a[j] += float64(d)
-					b[j] += float64(d) * (float64(xr[j]) - mean[j])
-				}
-			}
+			vec.ColumnCross(x[lo*c:hi*c], dy[lo*c:hi*c], st.mean, acc[0], acc[1])
 		})
 		st.sumDy, st.sumDyX = sums[0], sums[1]
 		for j := range st.sumDyX {
@@ -380,17 +347,7 @@ func bnBackward[T float](st *bnState, which int, x, dy, gamma, out []T) {
 			a[j], b[j], d[j] = T(aj), T(bj), T(-aj*st.sumDy[j]/n-bj*st.mean[j])
 		}
 		parallel(rows, 2048, func(lo, hi int) {
-			if x, ok := any(x).([]float32); ok {
-				dy, out := any(dy).([]float32), any(out).([]float32)
-				vec.LinearRows(out[lo*c:hi*c], dy[lo*c:hi*c], x[lo*c:hi*c], any(a).([]float32), any(b).([]float32), any(d).([]float32))
-				return
-			}
-			for r := lo; r < hi; r++ {
-				xr, dr, or := x[r*c:(r+1)*c], dy[r*c:(r+1)*c], out[r*c:(r+1)*c]
-				for j, v := range dr {
-					or[j] = a[j]*v + b[j]*xr[j] + d[j]
-				}
-			}
+			vec.LinearRows(out[lo*c:hi*c], dy[lo*c:hi*c], x[lo*c:hi*c], a, b, d)
 		})
 	}
 }

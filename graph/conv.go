@@ -332,9 +332,9 @@ var useDirect = true
 // kernel (no patch matrix), packing w into *packed, when it applies and pays: float32, stride
 // 1, 16 or 32 output channels, at most 1/8 of the computed columns dropped (the kernel
 // computes over the padded width), a CPU with AVX2 and FMA. It reports whether it did.
-// Measured at batch 128 against patch blocks and OpenBLAS: 1.7 times faster on 32×32×16→16,
-// even on 16×16×32→32, 1.5 times slower on 8×8×64→64, where building patches costs least
-// relative to the product and a fifth of the kernel's columns would be dropped.
+// Measured at batch 128, one thread, against patch blocks and OpenBLAS: 1.7 times faster on
+// 32×32×16→16, even on 16×16×32→32, 1.2 times slower on 8×8×64→64, where building patches
+// costs least relative to the product and a fifth of the kernel's columns would be dropped.
 func directConv[T float](g convGeom, x, w, out []T, packed *convkernel.Weights) bool {
 	x32, ok := any(x).([]float32)
 	if !ok || !useDirect || g.s != 1 || g.direct() || g.cout > 32 || 8*(g.w+2*g.p) > 9*g.ow {

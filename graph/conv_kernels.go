@@ -111,12 +111,11 @@ func im2col[T float](g convGeom, x, p []T, b0, b1 int) {
 				}
 				base := (b*g.h + ih) * g.w
 				if jHi > jLo {
-					copyBlocks(band[jLo*k+u*seg:], x[(base+jLo*g.s-g.p)*g.c:], seg, jHi-jLo, k, g.s*g.c)
+					vec.CopyBlocks(band[jLo*k+u*seg:], x[(base+jLo*g.s-g.p)*g.c:], seg, jHi-jLo, k, g.s*g.c)
 				}
 				for j := 0; j < g.ow; j++ {
-					if j == jLo && jHi > jLo {
-						j = jHi - 1
-						continue
+					if j >= jLo && j < jHi {
+						continue // copied above
 					}
 					row := band[j*k+u*seg : j*k+(u+1)*seg]
 					iw0 := j*g.s - g.p
@@ -131,17 +130,6 @@ func im2col[T float](g convGeom, x, p []T, b0, b1 int) {
 				}
 			}
 		}
-	}
-}
-
-// copyBlocks copies count blocks of n values, strided in src and dst (vec.CopyBlocks).
-func copyBlocks[T float](dst, src []T, n, count, dstStride, srcStride int) {
-	if d, ok := any(dst).([]float32); ok {
-		vec.CopyBlocks(d, any(src).([]float32), n, count, dstStride, srcStride)
-		return
-	}
-	for i := range count {
-		copy(dst[i*dstStride:i*dstStride+n], src[i*srcStride:i*srcStride+n])
 	}
 }
 

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/chewxy/hm"
 	"github.com/lwca/lwca/graph/internal/vec"
@@ -84,35 +83,12 @@ func (op *reluOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 func reluForward[T float](x, y []T) {
-	parallel(len(x), 1<<15, func(lo, hi int) {
-		if x, ok := any(x).([]float32); ok {
-			vec.Relu(any(y).([]float32)[lo:hi], x[lo:hi])
-			return
-		}
-		y := y[lo:hi]
-		for i, v := range x[lo:hi] {
-			y[i] = max(v, 0)
-		}
-	})
+	parallel(len(x), 1<<15, func(lo, hi int) { vec.Relu(y[lo:hi], x[lo:hi]) })
 }
 
-// reluBackward passes dy where y > 0. y ≥ 0 is a ReLU output, so y > 0 exactly when its bits
-// are non-zero; masking the bits avoids a branch that random signs would mispredict.
+// reluBackward passes dy where the output y is positive (vec.ReluGrad).
 func reluBackward[T float](y, dy, dx []T) {
-	switch y := any(y).(type) {
-	case []float32:
-		dy, dx := any(dy).([]float32), any(dx).([]float32)
-		parallel(len(y), 1<<15, func(lo, hi int) { vec.ReluGrad(dx[lo:hi], y[lo:hi], dy[lo:hi]) })
-	case []float64:
-		dy, dx := any(dy).([]float64), any(dx).([]float64)
-		parallel(len(y), 1<<15, func(lo, hi int) {
-			dy, dx := dy[lo:hi], dx[lo:hi]
-			for i, v := range y[lo:hi] {
-				b := math.Float64bits(v)
-				dx[i] = math.Float64frombits(math.Float64bits(dy[i]) & uint64(int64(b|-b)>>63))
-			}
-		})
-	}
+	parallel(len(y), 1<<15, func(lo, hi int) { vec.ReluGrad(dx[lo:hi], y[lo:hi], dy[lo:hi]) })
 }
 
 func (op *reluOp) DiffWRT(int) []bool { return []bool{true} }

@@ -1,7 +1,8 @@
-// Package vec holds the float32 element-wise kernels of graph's rectifier and BatchNorm ops,
-// in AVX2 assembly where the CPU has it. Every kernel computes exactly what its Go reference
-// computes, operation by operation and in the same order (no fused multiply-adds), so results
-// do not depend on the machine; the tests check that bit for bit.
+// Package vec holds the element-wise kernels of graph's rectifier and BatchNorm ops, for
+// float32 and float64, with AVX2 assembly for float32 where the CPU has it. The assembly
+// computes exactly what the Go reference computes, operation by operation and in the same
+// order (no fused multiply-adds), so results do not depend on the machine; the tests check
+// that bit for bit.
 package vec
 
 import (
@@ -9,13 +10,22 @@ import (
 	"math"
 )
 
+// Float is the element type of the kernels.
+type Float interface{ ~float32 | ~float64 }
+
+// f32 returns s as float32 values when the assembly can take them.
+func f32[T Float](s []T) ([]float32, bool) {
+	v, ok := any(s).([]float32)
+	return v, ok && haveAVX2
+}
+
 // Relu sets dst[i] = max(src[i], 0), as Go's max: +0 for −0, NaN stays NaN.
-func Relu(dst, src []float32) {
+func Relu[T Float](dst, src []T) {
 	same("Relu", len(dst), len(src))
 	n := 0
-	if haveAVX2 {
-		if n = len(src) &^ 7; n > 0 {
-			reluAVX2(&dst[0], &src[0], n)
+	if s, ok := f32(src); ok {
+		if n = len(s) &^ 7; n > 0 {
+			reluAVX2(&any(dst).([]float32)[0], &s[0], n)
 		}
 	}
 	reluGo(dst[n:], src[n:])
@@ -23,12 +33,12 @@ func Relu(dst, src []float32) {
 
 // ReluGrad sets dst[i] = dy[i] where the bits of the rectifier's output y[i] are not all zero,
 // else +0: Relu's outputs are ≥ 0 and never −0, so that is where y[i] > 0 (or NaN).
-func ReluGrad(dst, y, dy []float32) {
+func ReluGrad[T Float](dst, y, dy []T) {
 	same("ReluGrad", len(dst), len(y), len(dy))
 	n := 0
-	if haveAVX2 {
-		if n = len(y) &^ 7; n > 0 {
-			reluGradAVX2(&dst[0], &y[0], &dy[0], n)
+	if y32, ok := f32(y); ok {
+		if n = len(y32) &^ 7; n > 0 {
+			reluGradAVX2(&any(dst).([]float32)[0], &y32[0], &any(dy).([]float32)[0], n)
 		}
 	}
 	reluGradGo(dst[n:], y[n:], dy[n:])
@@ -36,13 +46,13 @@ func ReluGrad(dst, y, dy []float32) {
 
 // ScaleShiftRows sets dst[r,j] = src[r,j]·scale[j] + shift[j] for the rows of the row-major
 // matrices dst and src, whose row length is len(scale).
-func ScaleShiftRows(dst, src, scale, shift []float32) {
+func ScaleShiftRows[T Float](dst, src, scale, shift []T) {
 	c := len(scale)
 	same("ScaleShiftRows", len(dst), len(src))
 	same("ScaleShiftRows coefficients", c, len(shift))
 	rows := rowsOf("ScaleShiftRows", len(src), c)
-	if haveAVX2 && c%8 == 0 && rows > 0 {
-		scaleShiftAVX2(&dst[0], &src[0], &scale[0], &shift[0], rows, c)
+	if s, ok := f32(src); ok && c%8 == 0 && rows > 0 {
+		scaleShiftAVX2(&any(dst).([]float32)[0], &s[0], &any(scale).([]float32)[0], &any(shift).([]float32)[0], rows, c)
 		return
 	}
 	scaleShiftGo(dst, src, scale, shift)
@@ -50,13 +60,14 @@ func ScaleShiftRows(dst, src, scale, shift []float32) {
 
 // LinearRows sets dst[r,j] = (a[j]·u[r,j] + b[j]·v[r,j]) + d[j] for the rows of the row-major
 // matrices dst, u and v, whose row length is len(a).
-func LinearRows(dst, u, v, a, b, d []float32) {
+func LinearRows[T Float](dst, u, v, a, b, d []T) {
 	c := len(a)
 	same("LinearRows", len(dst), len(u), len(v))
 	same("LinearRows coefficients", c, len(b), len(d))
 	rows := rowsOf("LinearRows", len(u), c)
-	if haveAVX2 && c%8 == 0 && rows > 0 {
-		linearAVX2(&dst[0], &u[0], &v[0], &a[0], &b[0], &d[0], rows, c)
+	if u32, ok := f32(u); ok && c%8 == 0 && rows > 0 {
+		linearAVX2(&any(dst).([]float32)[0], &u32[0], &any(v).([]float32)[0],
+			&any(a).([]float32)[0], &any(b).([]float32)[0], &any(d).([]float32)[0], rows, c)
 		return
 	}
 	linearGo(dst, u, v, a, b, d)
@@ -65,14 +76,14 @@ func LinearRows(dst, u, v, a, b, d []float32) {
 // ColumnMoments adds, for each column j of the row-major matrix x (row length len(shift)),
 // Σ_r (x[r,j] − shift[j]) to sum[j] and Σ_r (x[r,j] − shift[j])² to sumSq[j], in float64 and
 // row order.
-func ColumnMoments(x []float32, shift, sum, sumSq []float64) {
+func ColumnMoments[T Float](x []T, shift, sum, sumSq []float64) {
 	c := len(shift)
 	same("ColumnMoments", c, len(sum), len(sumSq))
 	rows := rowsOf("ColumnMoments", len(x), c)
 	j := 0
-	if haveAVX2 && rows > 0 {
+	if x32, ok := f32(x); ok && rows > 0 {
 		for ; j+16 <= c; j += 16 {
-			momentsAVX2(&x[j], rows, c, &shift[j], &sum[j], &sumSq[j])
+			momentsAVX2(&x32[j], rows, c, &shift[j], &sum[j], &sumSq[j])
 		}
 	}
 	if j < c {
@@ -83,15 +94,16 @@ func ColumnMoments(x []float32, shift, sum, sumSq []float64) {
 // ColumnCross adds, for each column j of the row-major matrices x and dy (row length
 // len(mean)), Σ_r dy[r,j] to sumDy[j] and Σ_r dy[r,j]·(x[r,j] − mean[j]) to sumDyX[j], in
 // float64 and row order.
-func ColumnCross(x, dy []float32, mean, sumDy, sumDyX []float64) {
+func ColumnCross[T Float](x, dy []T, mean, sumDy, sumDyX []float64) {
 	c := len(mean)
 	same("ColumnCross", len(x), len(dy))
 	same("ColumnCross sums", c, len(sumDy), len(sumDyX))
 	rows := rowsOf("ColumnCross", len(x), c)
 	j := 0
-	if haveAVX2 && rows > 0 {
+	if x32, ok := f32(x); ok && rows > 0 {
+		dy32 := any(dy).([]float32)
 		for ; j+16 <= c; j += 16 {
-			crossAVX2(&x[j], &dy[j], rows, c, &mean[j], &sumDy[j], &sumDyX[j])
+			crossAVX2(&x32[j], &dy32[j], rows, c, &mean[j], &sumDy[j], &sumDyX[j])
 		}
 	}
 	if j < c {
@@ -117,7 +129,7 @@ func rowsOf(what string, n, c int) int {
 // The Go references, also the fallbacks. Explicit conversions round every product, so that
 // no compiler fuses a multiply-add the assembly does not.
 
-func reluGo(dst, src []float32) {
+func reluGo[T Float](dst, src []T) {
 	dst = dst[:len(src)]
 	for i, v := range src {
 		dst[i] = max(v, 0)
@@ -126,36 +138,45 @@ func reluGo(dst, src []float32) {
 
 // reluGradGo masks dy's bits with all ones where y's bits are not zero; a branch would be
 // mispredicted on random signs.
-func reluGradGo(dst, y, dy []float32) {
-	dst, dy = dst[:len(y)], dy[:len(y)]
-	for i, v := range y {
-		b := math.Float32bits(v)
-		dst[i] = math.Float32frombits(math.Float32bits(dy[i]) & uint32(int32(b|-b)>>31))
-	}
-}
-
-func scaleShiftGo(dst, src, scale, shift []float32) {
-	c := len(scale)
-	for r := 0; r < len(src)/c; r++ {
-		s, d := src[r*c:(r+1)*c], dst[r*c:(r+1)*c]
-		for j, v := range s {
-			d[j] = float32(v*scale[j]) + shift[j]
+func reluGradGo[T Float](dst, y, dy []T) {
+	switch y := any(y).(type) {
+	case []float32:
+		dst, dy := any(dst).([]float32)[:len(y)], any(dy).([]float32)[:len(y)]
+		for i, v := range y {
+			b := math.Float32bits(v)
+			dst[i] = math.Float32frombits(math.Float32bits(dy[i]) & uint32(int32(b|-b)>>31))
+		}
+	case []float64:
+		dst, dy := any(dst).([]float64)[:len(y)], any(dy).([]float64)[:len(y)]
+		for i, v := range y {
+			b := math.Float64bits(v)
+			dst[i] = math.Float64frombits(math.Float64bits(dy[i]) & uint64(int64(b|-b)>>63))
 		}
 	}
 }
 
-func linearGo(dst, u, v, a, b, d []float32) {
+func scaleShiftGo[T Float](dst, src, scale, shift []T) {
+	c := len(scale)
+	for r := 0; r < len(src)/c; r++ {
+		s, d := src[r*c:(r+1)*c], dst[r*c:(r+1)*c]
+		for j, v := range s {
+			d[j] = T(v*scale[j]) + shift[j]
+		}
+	}
+}
+
+func linearGo[T Float](dst, u, v, a, b, d []T) {
 	c := len(a)
 	for r := 0; r < len(u)/c; r++ {
 		ur, vr, o := u[r*c:(r+1)*c], v[r*c:(r+1)*c], dst[r*c:(r+1)*c]
 		for j, x := range ur {
-			o[j] = float32(a[j]*x) + float32(b[j]*vr[j]) + d[j]
+			o[j] = T(a[j]*x) + T(b[j]*vr[j]) + d[j]
 		}
 	}
 }
 
 // momentsGo handles columns j0 and up.
-func momentsGo(x []float32, c, j0 int, shift, sum, sumSq []float64) {
+func momentsGo[T Float](x []T, c, j0 int, shift, sum, sumSq []float64) {
 	for r := 0; r < len(x)/c; r++ {
 		row := x[r*c : (r+1)*c]
 		for j := j0; j < c; j++ {
@@ -167,7 +188,7 @@ func momentsGo(x []float32, c, j0 int, shift, sum, sumSq []float64) {
 }
 
 // crossGo handles columns j0 and up.
-func crossGo(x, dy []float32, c, j0 int, mean, sumDy, sumDyX []float64) {
+func crossGo[T Float](x, dy []T, c, j0 int, mean, sumDy, sumDyX []float64) {
 	for r := 0; r < len(x)/c; r++ {
 		xr, dr := x[r*c:(r+1)*c], dy[r*c:(r+1)*c]
 		for j := j0; j < c; j++ {
@@ -180,7 +201,7 @@ func crossGo(x, dy []float32, c, j0 int, mean, sumDy, sumDyX []float64) {
 
 // CopyBlocks copies count blocks of n values from src to dst, the i-th from src[i·srcStride:]
 // to dst[i·dstStride:]: the interior of a patch-matrix row band, one kernel row at a time.
-func CopyBlocks(dst, src []float32, n, count, dstStride, srcStride int) {
+func CopyBlocks[T Float](dst, src []T, n, count, dstStride, srcStride int) {
 	if count <= 0 || n <= 0 {
 		return
 	}
@@ -189,14 +210,14 @@ func CopyBlocks(dst, src []float32, n, count, dstStride, srcStride int) {
 		panic(fmt.Sprintf("vec: CopyBlocks: %d blocks of %d with strides %d and %d do not fit %d and %d values",
 			count, n, dstStride, srcStride, len(dst), len(src)))
 	}
-	if haveAVX2 && n%8 == 0 {
-		copyBlocksAVX2(&dst[0], &src[0], n, count, dstStride, srcStride)
+	if s, ok := f32(src); ok && n%8 == 0 {
+		copyBlocksAVX2(&any(dst).([]float32)[0], &s[0], n, count, dstStride, srcStride)
 		return
 	}
 	copyBlocksGo(dst, src, n, count, dstStride, srcStride)
 }
 
-func copyBlocksGo(dst, src []float32, n, count, dstStride, srcStride int) {
+func copyBlocksGo[T Float](dst, src []T, n, count, dstStride, srcStride int) {
 	for i := range count {
 		copy(dst[i*dstStride:i*dstStride+n], src[i*srcStride:i*srcStride+n])
 	}

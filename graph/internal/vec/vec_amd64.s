@@ -1,5 +1,12 @@
 #include "textflag.h"
 
+// LOAD16D and STORE16D move 16 float64 values at p to or from four YMM registers: the
+// per-column state of the column-sum kernels.
+#define LOAD16D(p, a, b, c, d) \
+	VMOVUPD 0(p), a; VMOVUPD 32(p), b; VMOVUPD 64(p), c; VMOVUPD 96(p), d
+#define STORE16D(p, a, b, c, d) \
+	VMOVUPD a, 0(p); VMOVUPD b, 32(p); VMOVUPD c, 64(p); VMOVUPD d, 96(p)
+
 // Each kernel mirrors its Go reference in vec.go operation by operation. Counts are in
 // values: n a positive multiple of 8, c a positive multiple of 8, rows > 0.
 
@@ -114,18 +121,9 @@ TEXT ·momentsAVX2(SB), NOSPLIT, $0-48
 	MOVQ shift+24(FP), R9
 	MOVQ sum+32(FP), R10
 	MOVQ sumSq+40(FP), R11
-	VMOVUPD 0(R9), Y0
-	VMOVUPD 32(R9), Y1
-	VMOVUPD 64(R9), Y2
-	VMOVUPD 96(R9), Y3
-	VMOVUPD 0(R10), Y4
-	VMOVUPD 32(R10), Y5
-	VMOVUPD 64(R10), Y6
-	VMOVUPD 96(R10), Y7
-	VMOVUPD 0(R11), Y8
-	VMOVUPD 32(R11), Y9
-	VMOVUPD 64(R11), Y10
-	VMOVUPD 96(R11), Y11
+	LOAD16D(R9, Y0, Y1, Y2, Y3)
+	LOAD16D(R10, Y4, Y5, Y6, Y7)
+	LOAD16D(R11, Y8, Y9, Y10, Y11)
 moments:
 	VCVTPS2PD 0(SI), Y12
 	VSUBPD    Y0, Y12, Y12
@@ -150,14 +148,8 @@ moments:
 	ADDQ      R8, SI
 	DECQ      CX
 	JNZ       moments
-	VMOVUPD Y4, 0(R10)
-	VMOVUPD Y5, 32(R10)
-	VMOVUPD Y6, 64(R10)
-	VMOVUPD Y7, 96(R10)
-	VMOVUPD Y8, 0(R11)
-	VMOVUPD Y9, 32(R11)
-	VMOVUPD Y10, 64(R11)
-	VMOVUPD Y11, 96(R11)
+	STORE16D(R10, Y4, Y5, Y6, Y7)
+	STORE16D(R11, Y8, Y9, Y10, Y11)
 	VZEROUPPER
 	RET
 
@@ -172,18 +164,9 @@ TEXT ·crossAVX2(SB), NOSPLIT, $0-56
 	MOVQ mean+32(FP), R9
 	MOVQ sumDy+40(FP), R10
 	MOVQ sumDyX+48(FP), R11
-	VMOVUPD 0(R9), Y0
-	VMOVUPD 32(R9), Y1
-	VMOVUPD 64(R9), Y2
-	VMOVUPD 96(R9), Y3
-	VMOVUPD 0(R10), Y4
-	VMOVUPD 32(R10), Y5
-	VMOVUPD 64(R10), Y6
-	VMOVUPD 96(R10), Y7
-	VMOVUPD 0(R11), Y8
-	VMOVUPD 32(R11), Y9
-	VMOVUPD 64(R11), Y10
-	VMOVUPD 96(R11), Y11
+	LOAD16D(R9, Y0, Y1, Y2, Y3)
+	LOAD16D(R10, Y4, Y5, Y6, Y7)
+	LOAD16D(R11, Y8, Y9, Y10, Y11)
 cross:
 	VCVTPS2PD 0(DX), Y12
 	VADDPD    Y12, Y4, Y4
@@ -213,14 +196,8 @@ cross:
 	ADDQ      R8, DX
 	DECQ      CX
 	JNZ       cross
-	VMOVUPD Y4, 0(R10)
-	VMOVUPD Y5, 32(R10)
-	VMOVUPD Y6, 64(R10)
-	VMOVUPD Y7, 96(R10)
-	VMOVUPD Y8, 0(R11)
-	VMOVUPD Y9, 32(R11)
-	VMOVUPD Y10, 64(R11)
-	VMOVUPD Y11, 96(R11)
+	STORE16D(R10, Y4, Y5, Y6, Y7)
+	STORE16D(R11, Y8, Y9, Y10, Y11)
 	VZEROUPPER
 	RET
 

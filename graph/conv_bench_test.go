@@ -80,3 +80,18 @@ func benchRoutes(b *testing.B, name string, route *bool, labels [2]string, f fun
 		})
 	}
 }
+
+// BenchmarkConvWeightGradient times the weight gradients of the same convolutions, by the
+// direct kernel and by patch blocks and BLAS products, per backend.
+func BenchmarkConvWeightGradient(b *testing.B) {
+	backendtest.Each(b, func(b *testing.B) {
+		for i, g := range resnetStages {
+			x := make([]float32, g.pixels()*g.c)
+			dh := make([]float32, g.rows()*g.cout)
+			dw := make([]float32, g.k()*g.cout)
+			st := &convState{g: g}
+			benchRoutes(b, fmt.Sprintf("stage%d", i+1), &useDirect, [2]string{"direct", "patches"},
+				func() { convFilterGrad(st, x, dh, dw) })
+		}
+	})
+}

@@ -18,15 +18,19 @@ func BenchmarkForward(b *testing.B) {
 		x := make([]float32, g.H*g.W*g.C)
 		w := make([]float32, g.KH*g.KW*g.C*g.Out)
 		out := make([]float32, g.OH()*g.OW()*g.Out)
-		var pw Weights
-		pw.Pack(g, w)
-		b.Run(fmt.Sprintf("stage%d", i+1), func(b *testing.B) {
-			for b.Loop() {
-				Forward(g, x, &pw, out, 0, 1)
-			}
-			flops := 2 * float64(g.OH()*g.OW()*g.Out*g.KH*g.KW*g.C)
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/image")
-		})
+		for _, wide := range kernelSets() {
+			b.Run(fmt.Sprintf("stage%d/avx512=%v", i+1, wide), func(b *testing.B) {
+				defer func(old bool) { useAVX512 = old }(useAVX512)
+				useAVX512 = wide
+				var pw Weights
+				pw.Pack(g, w)
+				for b.Loop() {
+					Forward(g, x, &pw, out, 0, 1)
+				}
+				flops := 2 * float64(g.OH()*g.OW()*g.Out*g.KH*g.KW*g.C)
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/image")
+			})
+		}
 	}
 }

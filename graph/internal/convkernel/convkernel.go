@@ -1,6 +1,7 @@
 // Package convkernel is a direct convolution for float32 images in channels-last layout, with
-// stride 1: an AVX2/FMA micro-kernel computes a 6-pixel × 16-channel tile of the output by
-// reading the (padded) input where it lies, so that no patch matrix is built or packed.
+// stride 1: an AVX-512 or AVX2/FMA micro-kernel computes a tile of the output (28 pixels × 16
+// channels, 14 × 32, or on AVX2 6 × 16) by reading the (padded) input where it lies, so that
+// no patch matrix is built or packed.
 //
 // The trick that makes the input an ordinary strided operand is to compute the output over
 // the padded width: with Wp the padded row length, output pixel q = i·Wp + j reads input pixel
@@ -15,6 +16,10 @@ import (
 
 // Available reports whether the kernel runs on this machine.
 func Available() bool { return haveKernel }
+
+// Wide reports whether the kernel uses the AVX-512 tiles, which are about twice as fast as the
+// AVX2 one; callers weigh it against other routes.
+func Wide() bool { return haveKernel && useAVX512 }
 
 // Geometry is one stride-1 convolution: an N×H×W×C input, a KH×KW kernel, padding P on every
 // side, Out output channels (a multiple of 16).
@@ -32,11 +37,19 @@ func (g Geometry) Supported() bool {
 		g.OH() > 0 && g.OW() > 0
 }
 
-// Weights are a convolution's weights packed for the kernel: for each block of 16 output
-// channels, the (KH·KW·C)×16 rows of that block.
+// tile is a micro-kernel and the output block it computes: pixels consecutive (wide) output
+// pixels × width consecutive channels.
+type tile struct {
+	pixels, width int
+	kernel        func(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
+}
+
+// Weights are a convolution's weights packed for the kernel: for each block of output
+// channels as wide as the kernel's tile, the (KH·KW·C) rows of that block.
 type Weights struct {
-	g    Geometry
-	data []float32
+	g     Geometry
+	width int
+	data  []float32
 }
 
 // Pack packs w, (KH·KW·C)×Out row-major with rows in (u, v, c) order, into p (reusing its
@@ -49,11 +62,12 @@ func (p *Weights) Pack(g Geometry, w []float32) {
 	if cap(p.data) < len(w) {
 		p.data = make([]float32, len(w))
 	}
-	p.g, p.data = g, p.data[:len(w)]
-	for n0 := 0; n0 < g.Out; n0 += 16 {
-		blk := p.data[n0*k : (n0+16)*k]
+	nb := tileFor(g.Out).width
+	p.g, p.width, p.data = g, nb, p.data[:len(w)]
+	for n0 := 0; n0 < g.Out; n0 += nb {
+		blk := p.data[n0*k : (n0+nb)*k]
 		for r := 0; r < k; r++ {
-			copy(blk[r*16:(r+1)*16], w[r*g.Out+n0:r*g.Out+n0+16])
+			copy(blk[r*nb:(r+1)*nb], w[r*g.Out+n0:r*g.Out+n0+nb])
 		}
 	}
 }
@@ -66,8 +80,9 @@ var pool = sync.Pool{New: func() any { return new(scratch) }}
 // Forward sets out (N×OH×OW×Out) to the convolution of images [b0, b1) of x (N×H×W×C) with
 // the packed weights w.
 func Forward(g Geometry, x []float32, w *Weights, out []float32, b0, b1 int) {
-	if !g.Supported() || w.g != g {
-		panic(fmt.Sprintf("convkernel: geometry %+v not supported or weights packed for %+v", g, w.g))
+	t := tileFor(g.Out)
+	if !g.Supported() || w.g != g || w.width != t.width {
+		panic(fmt.Sprintf("convkernel: geometry %+v not supported or weights packed for %+v (%d wide)", g, w.g, w.width))
 	}
 	oh, ow := g.OH(), g.OW()
 	hp, wp := g.H+2*g.P, g.W+2*g.P
@@ -81,7 +96,7 @@ func Forward(g Geometry, x []float32, w *Weights, out []float32, b0, b1 int) {
 			offs[u*g.KW+v] = (u*wp + v) * g.C * 4
 		}
 	}
-	mw := (oh*wp + 5) / 6 * 6 // wide output rows, whole tiles
+	mw := (oh*wp + t.pixels - 1) / t.pixels * t.pixels // wide output rows, whole tiles
 	// The last tile reads up to (mw−1) + (KH−1)·Wp + KW−1 pixels past the start of the padded
 	// image: zeros beyond it.
 	padPixels := max(hp*wp, mw+(g.KH-1)*wp+g.KW)
@@ -96,9 +111,9 @@ func Forward(g Geometry, x []float32, w *Weights, out []float32, b0, b1 int) {
 		for i := 0; i < g.H; i++ {
 			copy(s.pad[((i+g.P)*wp+g.P)*g.C:((i+g.P)*wp+g.P+g.W)*g.C], img[i*g.W*g.C:(i+1)*g.W*g.C])
 		}
-		for q := 0; q < mw; q += 6 {
-			for n0 := 0; n0 < g.Out; n0 += 16 {
-				kernel6x16(taps, &offs[0], g.C, &s.pad[q*g.C], g.C*4, &w.data[n0*k], &s.wide[q*g.Out+n0], g.Out)
+		for q := 0; q < mw; q += t.pixels {
+			for n0 := 0; n0 < g.Out; n0 += t.width {
+				t.kernel(taps, &offs[0], g.C, &s.pad[q*g.C], g.C*4, &w.data[n0*k], &s.wide[q*g.Out+n0], g.Out)
 			}
 		}
 		o := out[b*oh*ow*g.Out:]
@@ -113,4 +128,76 @@ func grow(s []float32, n int) []float32 {
 		return make([]float32, n)
 	}
 	return s[:n]
+}
+
+// gradTile is a weight-gradient micro-kernel and the block of the gradient it accumulates:
+// rows consecutive input channels of one kernel offset × width consecutive output channels.
+type gradTile struct {
+	rows, width int
+	kernel      func(n int, a *float32, lda int, b *float32, ldb int, out *float32, ldo int)
+}
+
+// gradScratch is one worker's padded image, wide output gradient and gradient accumulator.
+type gradScratch struct{ pad, wide, acc []float32 }
+
+var gradPool = sync.Pool{New: func() any { return new(gradScratch) }}
+
+// WeightGrad sets dw ((KH·KW·C)×Out, rows in (u, v, c) order) to the weight gradient of images
+// [b0, b1) of x: the sum over their output pixels of each input patch times ∂L/∂h (dh,
+// N×OH×OW×Out). It needs the AVX-512 kernels (Wide).
+//
+// In the wide layout the gradient of offset (u, v) is Σ_q pad[q + u·Wp + v, c]·dh[q, o], with
+// zeros in dh's dropped columns: for each offset, a product of two strided matrices that the
+// kernel reduces over pixels, rows input channels and width outputs at a time. The pixels go
+// in blocks whose image and gradient rows stay in L1 across all offsets.
+func WeightGrad(g Geometry, x, dh, dw []float32, b0, b1 int) {
+	if !g.Supported() || !Wide() {
+		panic(fmt.Sprintf("convkernel: weight gradient of %+v not supported here", g))
+	}
+	oh, ow, wp := g.OH(), g.OW(), g.W+2*g.P
+	taps, k := g.KH*g.KW, g.KH*g.KW*g.C
+	if len(x) < g.N*g.H*g.W*g.C || len(dh) < g.N*oh*ow*g.Out || len(dw) != k*g.Out || b0 < 0 || b1 > g.N {
+		panic("convkernel: input, output gradient or weight gradient of the wrong size")
+	}
+	t := gradTileFor(g.Out)
+	cpad := (g.C + t.rows - 1) / t.rows * t.rows // channels rounded up to whole tiles
+	mw := oh * wp
+	s := gradPool.Get().(*gradScratch)
+	defer gradPool.Put(s)
+	// The last pixel block reads up to (mw−1) + (KH−1)·Wp + KW−1 pixels past the start of
+	// the padded image and, in its last channel tile, cpad−C values further: zeros.
+	s.pad = grow(s.pad, max((g.H+2*g.P)*wp, mw+(g.KH-1)*wp+g.KW)*g.C+cpad)
+	s.wide = grow(s.wide, mw*g.Out)
+	s.acc = grow(s.acc, taps*cpad*g.Out)
+	clear(s.pad)
+	clear(s.wide) // the dropped columns stay zero
+	clear(s.acc)
+	block := min(256, max(32, 8192/(g.C+g.Out))) // ≈ 32 KB of image and gradient rows
+	for b := b0; b < b1; b++ {
+		img := x[b*g.H*g.W*g.C:]
+		for i := 0; i < g.H; i++ {
+			copy(s.pad[((i+g.P)*wp+g.P)*g.C:((i+g.P)*wp+g.P+g.W)*g.C], img[i*g.W*g.C:(i+1)*g.W*g.C])
+		}
+		d := dh[b*oh*ow*g.Out:]
+		for i := 0; i < oh; i++ {
+			copy(s.wide[i*wp*g.Out:(i*wp+ow)*g.Out], d[i*ow*g.Out:(i+1)*ow*g.Out])
+		}
+		for q0 := 0; q0 < mw; q0 += block {
+			n := min(block, mw-q0)
+			for u := 0; u < g.KH; u++ {
+				for v := 0; v < g.KW; v++ {
+					a := (q0 + u*wp + v) * g.C
+					acc := s.acc[(u*g.KW+v)*cpad*g.Out:]
+					for c0 := 0; c0 < g.C; c0 += t.rows {
+						for n0 := 0; n0 < g.Out; n0 += t.width {
+							t.kernel(n, &s.pad[a+c0], g.C*4, &s.wide[q0*g.Out+n0], g.Out*4, &acc[c0*g.Out+n0], g.Out)
+						}
+					}
+				}
+			}
+		}
+	}
+	for tap := 0; tap < taps; tap++ {
+		copy(dw[tap*g.C*g.Out:(tap+1)*g.C*g.Out], s.acc[tap*cpad*g.Out:])
+	}
 }

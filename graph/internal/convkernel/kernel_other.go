@@ -2,8 +2,21 @@
 
 package convkernel
 
-const haveKernel = false
+const (
+	haveKernel = false
+	haveAVX512 = false
+)
 
-func kernel6x16(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int) {
-	panic("convkernel: no kernel on this architecture")
+var useAVX512 = false
+
+func tileFor(int) tile {
+	return tile{pixels: 6, width: 16, kernel: func(int, *int, int, *float32, int, *float32, *float32, int) {
+		panic("convkernel: no kernel on this architecture")
+	}}
+}
+
+func gradTileFor(int) gradTile {
+	return gradTile{rows: 16, width: 16, kernel: func(int, *float32, int, *float32, int, *float32, int) {
+		panic("convkernel: no kernel on this architecture")
+	}}
 }

@@ -129,7 +129,7 @@ func forward(t *testing.T, net graph.Layer, store *graph.Store, x []float64, n, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm := G.NewTapeMachine(g)
+	vm := G.NewTapeMachine(g, G.WithEngine(graph.Engine))
 	defer vm.Close()
 	if err := vm.RunAll(); err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func initParams(t *testing.T, net graph.Layer, n, dim int, seed uint64) *graph.S
 // runGraph runs g once and returns the values of out, its last node.
 func runGraph(t *testing.T, g *G.ExprGraph, out *G.Node) []float64 {
 	t.Helper()
-	vm := G.NewTapeMachine(g)
+	vm := G.NewTapeMachine(g, G.WithEngine(graph.Engine))
 	defer vm.Close()
 	if err := vm.RunAll(); err != nil {
 		t.Fatal(err)

@@ -56,7 +56,7 @@ func reuse(slot **tensor.Dense, dt tensor.Dtype, shape ...int) *tensor.Dense {
 			return t
 		}
 	}
-	t := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	t := tensor.New(tensor.Of(dt), tensor.WithShape(shape...), tensor.WithEngine(Engine))
 	*slot = t
 	return t
 }

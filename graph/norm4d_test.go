@@ -87,7 +87,7 @@ func TestBatchNormStatisticsFarFromZero(t *testing.T) {
 	if _, err := net.Forward(b, in); err != nil {
 		t.Fatal(err)
 	}
-	vm := G.NewTapeMachine(g)
+	vm := G.NewTapeMachine(g, G.WithEngine(graph.Engine))
 	defer vm.Close()
 	if err := vm.RunAll(); err != nil {
 		t.Fatal(err)

@@ -108,7 +108,7 @@ func newTrainer(net graph.Layer, store *graph.Store, batch, dim int, freeze bool
 	if _, err := G.Grad(loss, t.nodes...); err != nil {
 		return nil, fmt.Errorf("train: building the backward pass: %w", err)
 	}
-	t.vm = G.NewTapeMachine(p.graph, G.BindDualValues(t.nodes...))
+	t.vm = G.NewTapeMachine(p.graph, G.BindDualValues(t.nodes...), G.WithEngine(graph.Engine))
 	return t, nil
 }
 
@@ -177,7 +177,7 @@ func NewEvaluator(net graph.Layer, store *graph.Store, batch, dim int) (*Evaluat
 	if err != nil {
 		return nil, err
 	}
-	p.vm = G.NewTapeMachine(p.graph)
+	p.vm = G.NewTapeMachine(p.graph, G.WithEngine(graph.Engine))
 	return &Evaluator{*p}, nil
 }
 

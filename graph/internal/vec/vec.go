@@ -19,6 +19,18 @@ func f32[T Float](s []T) ([]float32, bool) {
 	return v, ok && haveAVX2
 }
 
+// Add sets dst[i] = a[i] + b[i]; dst may be a or b.
+func Add[T Float](dst, a, b []T) {
+	same("Add", len(dst), len(a), len(b))
+	n := 0
+	if a32, ok := f32(a); ok {
+		if n = len(a32) &^ 7; n > 0 {
+			addAVX2(&any(dst).([]float32)[0], &a32[0], &any(b).([]float32)[0], n)
+		}
+	}
+	addGo(dst[n:], a[n:], b[n:])
+}
+
 // Relu sets dst[i] = max(src[i], 0), as Go's max: +0 for −0, NaN stays NaN.
 func Relu[T Float](dst, src []T) {
 	same("Relu", len(dst), len(src))
@@ -128,6 +140,13 @@ func rowsOf(what string, n, c int) int {
 
 // The Go references, also the fallbacks. Explicit conversions round every product, so that
 // no compiler fuses a multiply-add the assembly does not.
+
+func addGo[T Float](dst, a, b []T) {
+	dst, b = dst[:len(a)], b[:len(a)]
+	for i, v := range a {
+		dst[i] = v + b[i]
+	}
+}
 
 func reluGo[T Float](dst, src []T) {
 	dst = dst[:len(src)]

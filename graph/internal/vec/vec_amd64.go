@@ -7,6 +7,9 @@ import "golang.org/x/sys/cpu"
 var haveAVX2 = cpu.X86.HasAVX2
 
 //go:noescape
+func addAVX2(dst, a, b *float32, n int)
+
+//go:noescape
 func reluAVX2(dst, src *float32, n int)
 
 //go:noescape

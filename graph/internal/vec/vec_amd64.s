@@ -10,6 +10,24 @@
 // Each kernel mirrors its Go reference in vec.go operation by operation. Counts are in
 // values: n a positive multiple of 8, c a positive multiple of 8, rows > 0.
 
+// func addAVX2(dst, a, b *float32, n int)
+TEXT ·addAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+add:
+	VMOVUPS (SI), Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     add
+	VZEROUPPER
+	RET
+
 // func reluAVX2(dst, src *float32, n int)
 // max(x, 0) as (0 > x ? 0 : x) + 0: NaN stays NaN, −0 becomes +0.
 TEXT ·reluAVX2(SB), NOSPLIT, $0-24

@@ -4,6 +4,7 @@ package vec
 
 const haveAVX2 = false
 
+func addAVX2(dst, a, b *float32, n int)                                        { panic("vec: no AVX2") }
 func reluAVX2(dst, src *float32, n int)                                        { panic("vec: no AVX2") }
 func reluGradAVX2(dst, y, dy *float32, n int)                                  { panic("vec: no AVX2") }
 func scaleShiftAVX2(dst, src, scale, shift *float32, rows, c int)              { panic("vec: no AVX2") }

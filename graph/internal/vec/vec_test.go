@@ -63,6 +63,9 @@ func TestElementwiseKernelsMatchReference(t *testing.T) {
 	for _, n := range lengths {
 		src, dy := values(r, n), values(r, n)
 		got, want := make([]float32, n), make([]float32, n)
+		Add(got, src, dy)
+		addGo(want, src, dy)
+		sameBits32(t, "Add", got, want)
 		Relu(got, src)
 		reluGo(want, src)
 		sameBits32(t, "Relu", got, want)
@@ -139,6 +142,13 @@ func TestReferencesAgainstDefinitions(t *testing.T) {
 		}
 	}
 	dy := []float32{1, 2, 3, 4, 5, 6}
+	sum32 := []float32{1, 2.5, -3, 7, 1e30, 0.1}
+	Add(sum32, sum32, []float32{0.5, -2.5, 1e-8, negZero, -1e30, 0.2})
+	for i, w := range []float32{1.5, 0, -3, 7, 0, float32(float32(0.1) + float32(0.2))} {
+		if sum32[i] != w {
+			t.Fatalf("Add at %d = %v, want %v", i, sum32[i], w)
+		}
+	}
 	ReluGrad(dst, dst, dy)
 	for i, w := range []float32{0, 0, 0, 4, 5, 0} {
 		if dst[i] != w {
@@ -167,6 +177,7 @@ func TestReferencesAgainstDefinitions(t *testing.T) {
 func TestLengthMismatchPanics(t *testing.T) {
 	for name, f := range map[string]func(){
 		"Relu":           func() { Relu(make([]float32, 3), make([]float32, 4)) },
+		"Add":            func() { Add(make([]float32, 9), make([]float32, 9), make([]float32, 8)) },
 		"ScaleShiftRows": func() { ScaleShiftRows(make([]float32, 6), make([]float32, 6), make([]float32, 4), make([]float32, 4)) },
 		"ColumnMoments":  func() { ColumnMoments(make([]float32, 6), make([]float64, 3), make([]float64, 2), make([]float64, 3)) },
 	} {

@@ -30,7 +30,13 @@ func NewBatchNorm(name string, c int) *BatchNorm {
 }
 
 // Forward implements Layer.
-func (l *BatchNorm) Forward(b *Builder, x *G.Node) (*G.Node, error) {
+func (l *BatchNorm) Forward(b *Builder, x *G.Node) (*G.Node, error) { return l.forward(b, x, false) }
+
+// forward builds the layer, followed by a rectifier when relu is set: Sequential fuses a
+// BatchNorm and the ReLU after it into one op, whose forward pass is one pass over the data and
+// whose backward pass gates ∂L/∂y inside BatchNorm's own two passes (vec's gated kernels),
+// with the same results, bit for bit, as the two layers apart.
+func (l *BatchNorm) forward(b *Builder, x *G.Node, relu bool) (*G.Node, error) {
 	s := x.Shape()
 	if len(s) < 2 || s[len(s)-1] != l.C {
 		return nil, fmt.Errorf("%s: input shape %v, expected (…, %d) with features last", l.Name, s, l.C)
@@ -59,8 +65,12 @@ func (l *BatchNorm) Forward(b *Builder, x *G.Node) (*G.Node, error) {
 		eps = 1e-5
 	}
 	st := &bnState{layer: l.Name, dims: len(s), c: l.C, eps: eps, momentum: momentum,
-		runMean: mean, runVar: variance, training: b.Training(), freeze: b.FreezeStats}
-	return G.ApplyOp(&bnOp{opBase: opBase{uniqueName("batchnorm", l.Name)}, st: st}, x, gamma, beta)
+		runMean: mean, runVar: variance, training: b.Training(), freeze: b.FreezeStats, relu: relu}
+	kind := "batchnorm"
+	if relu {
+		kind = "batchnorm+relu"
+	}
+	return G.ApplyOp(&bnOp{opBase: opBase{uniqueName(kind, l.Name)}, st: st}, x, gamma, beta)
 }
 
 // bnState is shared by a BatchNorm's forward op and its gradient ops: the backward pass reuses
@@ -73,6 +83,8 @@ type bnState struct {
 	runVar        *tensor.Dense
 	training      bool
 	freeze        bool      // no running-statistics updates (Builder.FreezeStats)
+	relu          bool      // the output is rectified (a fused ReLU)
+	scale, shift  []float64 // c, the affine map y = x·scale + shift of the last forward pass
 	invstd        []float64 // c
 	mean          []float64 // c, batch mean of the last training run
 	// sums of dy and dy·x̂ over the rows, shared by the three gradient ops of one run
@@ -172,13 +184,24 @@ func orderedBlocks(rows, grain, c, k int, f func(lo, hi int, acc [][]float64)) [
 }
 
 // bnAffine sets y = x·scale + shift column by column.
-func bnAffine[T float](x, y []T, scale, shift []float64) {
+// bnAffine sets y = x·scale + shift, rectified when relu is set, with the coefficients rounded
+// to T (as the backward pass's gates round them again).
+func bnAffine[T float](x, y []T, scale, shift []float64, relu bool) {
 	c := len(scale)
-	s32, b32 := make([]T, c), make([]T, c)
-	for j := range scale {
-		s32[j], b32[j] = T(scale[j]), T(shift[j])
+	s, b := asT[T](scale), asT[T](shift)
+	affine := vec.ScaleShiftRows[T]
+	if relu {
+		affine = vec.ScaleShiftReluRows[T]
 	}
-	parallel(len(x)/c, 2048, func(lo, hi int) { vec.ScaleShiftRows(y[lo*c:hi*c], x[lo*c:hi*c], s32, b32) })
+	parallel(len(x)/c, 2048, func(lo, hi int) { affine(y[lo*c:hi*c], x[lo*c:hi*c], s, b) })
+}
+
+func asT[T float](v []float64) []T {
+	out := make([]T, len(v))
+	for i, x := range v {
+		out[i] = T(x)
+	}
+	return out
 }
 
 func bnForward[T float](st *bnState, x, gamma, beta, y []T) {
@@ -186,6 +209,7 @@ func bnForward[T float](st *bnState, x, gamma, beta, y []T) {
 	rows := len(x) / c
 	st.sumsReady = false
 	scale, shift := make([]float64, c), make([]float64, c)
+	st.scale, st.shift = scale, shift
 	if !st.training {
 		rm := st.runMean.Float64s()
 		rv := st.runVar.Float64s()
@@ -196,7 +220,7 @@ func bnForward[T float](st *bnState, x, gamma, beta, y []T) {
 			scale[j] = float64(gamma[j]) / math.Sqrt(rv[j]+st.eps)
 			shift[j] = float64(beta[j]) - rm[j]*scale[j]
 		}
-		bnAffine(x, y, scale, shift)
+		bnAffine(x, y, scale, shift, st.relu)
 		return
 	}
 	mean, variance := bnMoments(x, c)
@@ -206,7 +230,7 @@ func bnForward[T float](st *bnState, x, gamma, beta, y []T) {
 		scale[j] = float64(gamma[j]) * st.invstd[j]
 		shift[j] = float64(beta[j]) - mean[j]*scale[j]
 	}
-	bnAffine(x, y, scale, shift)
+	bnAffine(x, y, scale, shift, st.relu)
 	if st.freeze {
 		return
 	}
@@ -313,13 +337,23 @@ func (op *bnGradOp) Do(in ...G.Value) (G.Value, error) {
 
 // bnBackward: with x̂ = (x − mean)·invstd (recomputed from x) and R rows,
 // ∂L/∂β = Σ dy, ∂L/∂γ = Σ dy·x̂, ∂L/∂x = γ·invstd/R · (R·dy − Σdy − x̂·Σ(dy·x̂)).
-// The sums are computed once per run, by whichever gradient op runs first.
+// The sums are computed once per run, by whichever gradient op runs first. With a fused
+// ReLU, dy is the gradient after the rectifier, gated here by where the forward pass's
+// x·scale + shift was positive.
 func bnBackward[T float](st *bnState, which int, x, dy, gamma, out []T) {
 	c := st.c
 	rows := len(dy) / c
+	var gs, gt []T
+	if st.relu {
+		gs, gt = asT[T](st.scale), asT[T](st.shift)
+	}
 	if !st.sumsReady {
 		sums := orderedBlocks(rows, 2048, c, 2, func(lo, hi int, acc [][]float64) {
-			vec.ColumnCross(x[lo*c:hi*c], dy[lo*c:hi*c], st.mean, acc[0], acc[1])
+			if st.relu {
+				vec.ColumnCrossGated(x[lo*c:hi*c], dy[lo*c:hi*c], st.mean, acc[0], acc[1], gs, gt)
+			} else {
+				vec.ColumnCross(x[lo*c:hi*c], dy[lo*c:hi*c], st.mean, acc[0], acc[1])
+			}
 		})
 		st.sumDy, st.sumDyX = sums[0], sums[1]
 		for j := range st.sumDyX {
@@ -347,7 +381,11 @@ func bnBackward[T float](st *bnState, which int, x, dy, gamma, out []T) {
 			a[j], b[j], d[j] = T(aj), T(bj), T(-aj*st.sumDy[j]/n-bj*st.mean[j])
 		}
 		parallel(rows, 2048, func(lo, hi int) {
-			vec.LinearRows(out[lo*c:hi*c], dy[lo*c:hi*c], x[lo*c:hi*c], a, b, d)
+			if st.relu {
+				vec.LinearRowsGated(out[lo*c:hi*c], dy[lo*c:hi*c], x[lo*c:hi*c], a, b, d, gs, gt)
+			} else {
+				vec.LinearRows(out[lo*c:hi*c], dy[lo*c:hi*c], x[lo*c:hi*c], a, b, d)
+			}
 		})
 	}
 }

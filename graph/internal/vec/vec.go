@@ -70,6 +70,20 @@ func ScaleShiftRows[T Float](dst, src, scale, shift []T) {
 	scaleShiftGo(dst, src, scale, shift)
 }
 
+// ScaleShiftReluRows sets dst[r,j] = max(src[r,j]·scale[j] + shift[j], 0), rounded as
+// ScaleShiftRows and then Relu: a BatchNorm's affine map and the rectifier after it, in one pass.
+func ScaleShiftReluRows[T Float](dst, src, scale, shift []T) {
+	c := len(scale)
+	same("ScaleShiftReluRows", len(dst), len(src))
+	same("ScaleShiftReluRows coefficients", c, len(shift))
+	rows := rowsOf("ScaleShiftReluRows", len(src), c)
+	if s, ok := f32(src); ok && c%8 == 0 && rows > 0 {
+		scaleShiftReluAVX2(&any(dst).([]float32)[0], &s[0], &any(scale).([]float32)[0], &any(shift).([]float32)[0], rows, c)
+		return
+	}
+	scaleShiftReluGo(dst, src, scale, shift)
+}
+
 // LinearRows sets dst[r,j] = (a[j]·u[r,j] + b[j]·v[r,j]) + d[j] for the rows of the row-major
 // matrices dst, u and v, whose row length is len(a).
 func LinearRows[T Float](dst, u, v, a, b, d []T) {
@@ -83,6 +97,24 @@ func LinearRows[T Float](dst, u, v, a, b, d []T) {
 		return
 	}
 	linearGo(dst, u, v, a, b, d)
+}
+
+// LinearRowsGated is LinearRows with u gated by the rectifier after v's affine map: u[r,j]
+// where v[r,j]·scale[j] + shift[j] (rounded as ScaleShiftRows) is positive or NaN, else +0.
+// That is LinearRows of ReluGrad(ScaleShiftReluRows(v), u), bit for bit, without the two
+// intermediate matrices.
+func LinearRowsGated[T Float](dst, u, v, a, b, d, scale, shift []T) {
+	c := len(a)
+	same("LinearRowsGated", len(dst), len(u), len(v))
+	same("LinearRowsGated coefficients", c, len(b), len(d), len(scale), len(shift))
+	rows := rowsOf("LinearRowsGated", len(u), c)
+	if u32, ok := f32(u); ok && c%8 == 0 && rows > 0 {
+		linearGatedAVX2(&any(dst).([]float32)[0], &u32[0], &any(v).([]float32)[0],
+			&any(a).([]float32)[0], &any(b).([]float32)[0], &any(d).([]float32)[0],
+			&any(scale).([]float32)[0], &any(shift).([]float32)[0], rows, c)
+		return
+	}
+	linearGatedGo(dst, u, v, a, b, d, scale, shift)
 }
 
 // ColumnMoments adds, for each column j of the row-major matrix x (row length len(shift)),
@@ -120,6 +152,24 @@ func ColumnCross[T Float](x, dy []T, mean, sumDy, sumDyX []float64) {
 	}
 	if j < c {
 		crossGo(x, dy, c, j, mean, sumDy, sumDyX)
+	}
+}
+
+// ColumnCrossGated is ColumnCross with dy gated as in LinearRowsGated, by x·scale + shift.
+func ColumnCrossGated[T Float](x, dy []T, mean, sumDy, sumDyX []float64, scale, shift []T) {
+	c := len(mean)
+	same("ColumnCrossGated", len(x), len(dy))
+	same("ColumnCrossGated sums", c, len(sumDy), len(sumDyX), len(scale), len(shift))
+	rows := rowsOf("ColumnCrossGated", len(x), c)
+	j := 0
+	if x32, ok := f32(x); ok && rows > 0 {
+		dy32, s32, t32 := any(dy).([]float32), any(scale).([]float32), any(shift).([]float32)
+		for ; j+8 <= c; j += 8 {
+			crossGatedAVX2(&x32[j], &dy32[j], rows, c, &mean[j], &sumDy[j], &sumDyX[j], &s32[j], &t32[j])
+		}
+	}
+	if j < c {
+		crossGatedGo(x, dy, c, j, mean, sumDy, sumDyX, scale, shift)
 	}
 }
 
@@ -190,6 +240,47 @@ func linearGo[T Float](dst, u, v, a, b, d []T) {
 		ur, vr, o := u[r*c:(r+1)*c], v[r*c:(r+1)*c], dst[r*c:(r+1)*c]
 		for j, x := range ur {
 			o[j] = T(a[j]*x) + T(b[j]*vr[j]) + d[j]
+		}
+	}
+}
+
+// gate is dy where z = x·s + t is positive or NaN, else +0: where Relu(z)'s bits are not
+// zero, as ReluGrad tests.
+func gate[T Float](dy, x, s, t T) T {
+	if z := T(x*s) + t; z > 0 || z != z {
+		return dy
+	}
+	return 0
+}
+
+func scaleShiftReluGo[T Float](dst, src, scale, shift []T) {
+	c := len(scale)
+	for r := 0; r < len(src)/c; r++ {
+		s, d := src[r*c:(r+1)*c], dst[r*c:(r+1)*c]
+		for j, v := range s {
+			d[j] = max(T(v*scale[j])+shift[j], 0)
+		}
+	}
+}
+
+func linearGatedGo[T Float](dst, u, v, a, b, d, scale, shift []T) {
+	c := len(a)
+	for r := 0; r < len(u)/c; r++ {
+		ur, vr, o := u[r*c:(r+1)*c], v[r*c:(r+1)*c], dst[r*c:(r+1)*c]
+		for j, x := range ur {
+			o[j] = T(a[j]*gate(x, vr[j], scale[j], shift[j])) + T(b[j]*vr[j]) + d[j]
+		}
+	}
+}
+
+// crossGatedGo handles columns j0 and up.
+func crossGatedGo[T Float](x, dy []T, c, j0 int, mean, sumDy, sumDyX []float64, scale, shift []T) {
+	for r := 0; r < len(x)/c; r++ {
+		xr, dr := x[r*c:(r+1)*c], dy[r*c:(r+1)*c]
+		for j := j0; j < c; j++ {
+			d := float64(gate(dr[j], xr[j], scale[j], shift[j]))
+			sumDy[j] += d
+			sumDyX[j] += float64(d * (float64(xr[j]) - mean[j]))
 		}
 	}
 }

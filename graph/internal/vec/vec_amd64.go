@@ -29,3 +29,12 @@ func crossAVX2(x, dy *float32, rows, stride int, mean, sumDy, sumDyX *float64)
 
 //go:noescape
 func copyBlocksAVX2(dst, src *float32, n, count, dstStride, srcStride int)
+
+//go:noescape
+func scaleShiftReluAVX2(dst, src, scale, shift *float32, rows, c int)
+
+//go:noescape
+func linearGatedAVX2(dst, u, v, a, b, d, scale, shift *float32, rows, c int)
+
+//go:noescape
+func crossGatedAVX2(x, dy *float32, rows, stride int, mean, sumDy, sumDyX *float64, scale, shift *float32)

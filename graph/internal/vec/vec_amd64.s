@@ -245,3 +245,129 @@ copyChunk:
 	JNZ     copyBlock
 	VZEROUPPER
 	RET
+
+// func scaleShiftReluAVX2(dst, src, scale, shift *float32, rows, c int)
+// dst[r,j] = max(src[r,j]·scale[j] + shift[j], 0) + 0, each operation rounded, as
+// scaleShiftAVX2 then reluAVX2.
+TEXT ·scaleShiftReluAVX2(SB), NOSPLIT, $0-48
+	MOVQ   dst+0(FP), DI
+	MOVQ   src+8(FP), SI
+	MOVQ   scale+16(FP), R8
+	MOVQ   shift+24(FP), R9
+	MOVQ   rows+32(FP), CX
+	MOVQ   c+40(FP), R10
+	SHLQ   $2, R10
+	VXORPS Y0, Y0, Y0
+scaleReluRow:
+	XORQ AX, AX
+scaleReluCol:
+	VMOVUPS (SI)(AX*1), Y1
+	VMULPS  (R8)(AX*1), Y1, Y1
+	VADDPS  (R9)(AX*1), Y1, Y1
+	VMAXPS  Y1, Y0, Y1
+	VADDPS  Y0, Y1, Y1
+	VMOVUPS Y1, (DI)(AX*1)
+	ADDQ    $32, AX
+	CMPQ    AX, R10
+	JLT     scaleReluCol
+	ADDQ    R10, SI
+	ADDQ    R10, DI
+	DECQ    CX
+	JNZ     scaleReluRow
+	VZEROUPPER
+	RET
+
+// GATE sets g to the rectifier's mask of z = x·scale + shift (all ones where z is not ≤ 0,
+// that is positive or NaN) and-ed with m: x in x, scale and shift at s and t, zero in Y0.
+#define GATE(x, s, t, m, g) \
+	VMULPS  s, x, g; \
+	VADDPS  t, g, g; \
+	VCMPPS  $6, Y0, g, g; \
+	VANDPS  m, g, g
+
+// func linearGatedAVX2(dst, u, v, a, b, d, scale, shift *float32, rows, c int)
+// linearAVX2 with u gated by v·scale + shift.
+TEXT ·linearGatedAVX2(SB), NOSPLIT, $0-80
+	MOVQ   dst+0(FP), DI
+	MOVQ   u+8(FP), SI
+	MOVQ   v+16(FP), DX
+	MOVQ   a+24(FP), R8
+	MOVQ   b+32(FP), R9
+	MOVQ   d+40(FP), R11
+	MOVQ   scale+48(FP), R12
+	MOVQ   shift+56(FP), R13
+	MOVQ   rows+64(FP), CX
+	MOVQ   c+72(FP), R10
+	SHLQ   $2, R10
+	VXORPS Y0, Y0, Y0
+linearGatedRow:
+	XORQ AX, AX
+linearGatedCol:
+	VMOVUPS (DX)(AX*1), Y2
+	GATE(Y2, (R12)(AX*1), (R13)(AX*1), (SI)(AX*1), Y1)
+	VMULPS  (R8)(AX*1), Y1, Y1
+	VMULPS  (R9)(AX*1), Y2, Y2
+	VADDPS  Y2, Y1, Y1
+	VADDPS  (R11)(AX*1), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*1)
+	ADDQ    $32, AX
+	CMPQ    AX, R10
+	JLT     linearGatedCol
+	ADDQ    R10, SI
+	ADDQ    R10, DX
+	ADDQ    R10, DI
+	DECQ    CX
+	JNZ     linearGatedRow
+	VZEROUPPER
+	RET
+
+// func crossGatedAVX2(x, dy *float32, rows, stride int, mean, sumDy, sumDyX *float64, scale, shift *float32)
+// For 8 columns: crossAVX2's sums of dy gated by x·scale + shift. Mean in Y1–Y2, the sums in
+// Y3–Y6, scale and shift in Y7–Y8.
+TEXT ·crossGatedAVX2(SB), NOSPLIT, $0-72
+	MOVQ    x+0(FP), SI
+	MOVQ    dy+8(FP), DX
+	MOVQ    rows+16(FP), CX
+	MOVQ    stride+24(FP), R8
+	SHLQ    $2, R8
+	MOVQ    mean+32(FP), R9
+	MOVQ    sumDy+40(FP), R10
+	MOVQ    sumDyX+48(FP), R11
+	MOVQ    scale+56(FP), R12
+	MOVQ    shift+64(FP), R13
+	VXORPS  Y0, Y0, Y0
+	VMOVUPD (R9), Y1
+	VMOVUPD 32(R9), Y2
+	VMOVUPD (R10), Y3
+	VMOVUPD 32(R10), Y4
+	VMOVUPD (R11), Y5
+	VMOVUPD 32(R11), Y6
+	VMOVUPS (R12), Y7
+	VMOVUPS (R13), Y8
+crossGated:
+	VMOVUPS      (SI), Y9
+	GATE(Y9, Y7, Y8, (DX), Y10)
+	VCVTPS2PD    X10, Y11
+	VEXTRACTF128 $1, Y10, X12
+	VCVTPS2PD    X12, Y12
+	VADDPD       Y11, Y3, Y3
+	VADDPD       Y12, Y4, Y4
+	VCVTPS2PD    X9, Y13
+	VEXTRACTF128 $1, Y9, X14
+	VCVTPS2PD    X14, Y14
+	VSUBPD       Y1, Y13, Y13
+	VSUBPD       Y2, Y14, Y14
+	VMULPD       Y13, Y11, Y13
+	VMULPD       Y14, Y12, Y14
+	VADDPD       Y13, Y5, Y5
+	VADDPD       Y14, Y6, Y6
+	ADDQ         R8, SI
+	ADDQ         R8, DX
+	DECQ         CX
+	JNZ          crossGated
+	VMOVUPD      Y3, (R10)
+	VMOVUPD      Y4, 32(R10)
+	VMOVUPD      Y5, (R11)
+	VMOVUPD      Y6, 32(R11)
+	VZEROUPPER
+	RET

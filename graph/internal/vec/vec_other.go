@@ -13,3 +13,11 @@ func momentsAVX2(x *float32, rows, stride int, shift, sum, sumSq *float64)     {
 func crossAVX2(x, dy *float32, rows, stride int, mean, sumDy, sumDyX *float64) { panic("vec: no AVX2") }
 
 func copyBlocksAVX2(dst, src *float32, n, count, dstStride, srcStride int) { panic("vec: no AVX2") }
+
+func scaleShiftReluAVX2(dst, src, scale, shift *float32, rows, c int) { panic("vec: no AVX2") }
+func linearGatedAVX2(dst, u, v, a, b, d, scale, shift *float32, rows, c int) {
+	panic("vec: no AVX2")
+}
+func crossGatedAVX2(x, dy *float32, rows, stride int, mean, sumDy, sumDyX *float64, scale, shift *float32) {
+	panic("vec: no AVX2")
+}

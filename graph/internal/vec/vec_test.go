@@ -95,6 +95,13 @@ func TestRowKernelsMatchReference(t *testing.T) {
 			LinearRows(got, u, v, a, b, d)
 			linearGo(want, u, v, a, b, d)
 			sameBits32(t, "LinearRows", got, want)
+			ScaleShiftReluRows(got, u, a, b)
+			scaleShiftReluGo(want, u, a, b)
+			sameBits32(t, "ScaleShiftReluRows", got, want)
+			gs, gt := coefficients(r, c), gateShifts(r, c)
+			LinearRowsGated(got, u, v, a, b, d, gs, gt)
+			linearGatedGo(want, u, v, a, b, d, gs, gt)
+			sameBits32(t, "LinearRowsGated", got, want)
 
 			// The column sums start from non-zero values and see finite data.
 			x, dy := coefficients(r, n), coefficients(r, n)
@@ -115,8 +122,82 @@ func TestRowKernelsMatchReference(t *testing.T) {
 			crossGo(x, dy, c, 0, shift, s2, q2)
 			sameBits64(t, "ColumnCross sumDy", s1, s2)
 			sameBits64(t, "ColumnCross sumDyX", q1, q2)
+			xg := gateInputs(r, n)
+			ColumnCrossGated(xg, dy, shift, s1, q1, gs, gt)
+			crossGatedGo(xg, dy, c, 0, shift, s2, q2, gs, gt)
+			sameBits64(t, "ColumnCrossGated sumDy", s1, s2)
+			sameBits64(t, "ColumnCrossGated sumDyX", q1, q2)
 		}
 	}
+}
+
+// gateShifts are shifts of which about one in four is ±0, so that gates see z exactly 0.
+func gateShifts(r *rand.Rand, n int) []float32 {
+	v := coefficients(r, n)
+	for i := range v {
+		switch r.IntN(8) {
+		case 0:
+			v[i] = 0
+		case 1:
+			v[i] = float32(math.Copysign(0, -1))
+		}
+	}
+	return v
+}
+
+// gateInputs are finite inputs near zero, about one in four of them ±0.
+func gateInputs(r *rand.Rand, n int) []float32 { return gateShifts(r, n) }
+
+// The fused kernels compute exactly the unfused sequence they replace: the affine map then
+// the rectifier, and the rectifier's gradient then BatchNorm's backward sums and combination,
+// bit for bit, in float32 (assembly where the CPU has it) and float64 (Go).
+func TestGatedKernelsEqualUnfused(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []int{3, 8, 16, 40} {
+		rows := 67
+		n := rows * c
+		u, v := values(r, n), values(r, n)
+		xs, dys := gateInputs(r, n), coefficients(r, n)
+		a, b, d := coefficients(r, c), coefficients(r, c), coefficients(r, c)
+		s, sh := coefficients(r, c), gateShifts(r, c)
+		mean := f64(coefficients(r, c))
+		testGatedEqualUnfused(t, c, u, v, xs, dys, a, b, d, s, sh, mean)
+		testGatedEqualUnfused(t, c, f64(u), f64(v), f64(xs), f64(dys), f64(a), f64(b), f64(d), f64(s), f64(sh), mean)
+	}
+}
+
+func testGatedEqualUnfused[T Float](t *testing.T, c int, u, v, xs, dys, a, b, d, s, sh []T, mean []float64) {
+	t.Helper()
+	n := len(u)
+	bits := func(what string, got, want []T) {
+		t.Helper()
+		switch got := any(got).(type) {
+		case []float32:
+			sameBits32(t, what, got, any(want).([]float32))
+		case []float64:
+			sameBits64(t, what, got, any(want).([]float64))
+		}
+	}
+	z, y, g := make([]T, n), make([]T, n), make([]T, n)
+	ScaleShiftRows(z, v, s, sh)
+	Relu(y, z)
+	fused := make([]T, n)
+	ScaleShiftReluRows(fused, v, s, sh)
+	bits("ScaleShiftReluRows", fused, y)
+	ReluGrad(g, y, u)
+	want := make([]T, n)
+	LinearRows(want, g, v, a, b, d)
+	LinearRowsGated(fused, u, v, a, b, d, s, sh)
+	bits("LinearRowsGated", fused, want)
+	// The sums on finite values.
+	ScaleShiftRows(z, xs, s, sh)
+	Relu(y, z)
+	ReluGrad(g, y, dys)
+	s1, q1, s2, q2 := make([]float64, c), make([]float64, c), make([]float64, c), make([]float64, c)
+	ColumnCross(xs, g, mean, s1, q1)
+	ColumnCrossGated(xs, dys, mean, s2, q2, s, sh)
+	sameBits64(t, "ColumnCrossGated sumDy", s2, s1)
+	sameBits64(t, "ColumnCrossGated sumDyX", q2, q1)
 }
 
 func f64(v []float32) []float64 {

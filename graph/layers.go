@@ -9,18 +9,29 @@ import (
 // Sequential applies its layers in order.
 type Sequential []Layer
 
-// Forward implements Layer. A BatchNorm directly followed by ReLU becomes one fused op (same
-// results, fewer passes over the activations).
+// Forward implements Layer. A BatchNorm or a Residual directly followed by ReLU becomes one
+// fused op (same results, fewer passes over the activations).
 func (s Sequential) Forward(b *Builder, x *G.Node) (*G.Node, error) {
 	var err error
 	for i := 0; i < len(s); i++ {
 		l := s[i]
-		if bn, ok := l.(*BatchNorm); ok && i+1 < len(s) && s[i+1] == Layer(ReLU) {
-			if x, err = bn.forward(b, x, true); err != nil {
+		if i+1 < len(s) && s[i+1] == Layer(ReLU) {
+			fused := true
+			switch f := l.(type) {
+			case *BatchNorm:
+				x, err = f.forward(b, x, true)
+			case Residual:
+				x, err = f.forward(b, x, true)
+			default:
+				fused = false
+			}
+			if err != nil {
 				return nil, fmt.Errorf("layer %d (%T, with the ReLU after it): %w", i, l, err)
 			}
-			i++
-			continue
+			if fused {
+				i++
+				continue
+			}
 		}
 		if x, err = l.Forward(b, x); err != nil {
 			return nil, fmt.Errorf("layer %d (%T): %w", i, l, err)

@@ -3,6 +3,8 @@ package graph
 import (
 	"fmt"
 
+	"github.com/lwca/lwca/graph/internal/vec"
+
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -17,7 +19,12 @@ type Residual struct {
 }
 
 // Forward implements Layer.
-func (l Residual) Forward(b *Builder, x *G.Node) (*G.Node, error) {
+func (l Residual) Forward(b *Builder, x *G.Node) (*G.Node, error) { return l.forward(b, x, false) }
+
+// forward builds the block, with the sum rectified when relu is set: Sequential fuses a
+// Residual and the ReLU after it (post-activation ResNets) into one pass over the data, with
+// the same results, bit for bit, as the two layers apart.
+func (l Residual) forward(b *Builder, x *G.Node, relu bool) (*G.Node, error) {
 	if l.Body == nil {
 		return nil, fmt.Errorf("residual: no body")
 	}
@@ -34,7 +41,69 @@ func (l Residual) Forward(b *Builder, x *G.Node) (*G.Node, error) {
 	if !y.Shape().Eq(s.Shape()) {
 		return nil, fmt.Errorf("residual: body gives %v but shortcut gives %v", y.Shape(), s.Shape())
 	}
+	if relu {
+		return G.ApplyOp(&addReluOp{opBase: opBase{"lwca.add+relu"}, dims: y.Dims()}, y, s)
+	}
 	return G.Add(y, s)
+}
+
+// addReluOp computes max(a + b, 0) element by element; its gradient, ∂L/∂y where the output
+// y is positive, is the same for both inputs: one rectifier-gradient node.
+type addReluOp struct {
+	opBase
+	dims int
+	out  *tensor.Dense
+}
+
+func (op *addReluOp) Arity() int { return 2 }
+
+func (op *addReluOp) Type() hm.Type {
+	t := G.TensorType{Dims: op.dims, Of: hm.TypeVariable('a')}
+	return hm.NewFnType(t, t, t)
+}
+
+func (op *addReluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := in[0].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("%s: expected a tensor shape, got %T", op.name, in[0])
+	}
+	return s.Clone(), nil
+}
+
+func (op *addReluOp) Do(in ...G.Value) (G.Value, error) {
+	a, err := values(in[0], op.name)
+	if err != nil {
+		return nil, err
+	}
+	b, err := values(in[1], op.name)
+	if err != nil {
+		return nil, err
+	}
+	if !a.Shape().Eq(b.Shape()) || a.Dtype() != b.Dtype() {
+		return nil, fmt.Errorf("%s: adding %v %v to %v %v", op.name, b.Dtype(), b.Shape(), a.Dtype(), a.Shape())
+	}
+	out := reuse(&op.out, a.Dtype(), a.Shape()...)
+	switch a.Dtype() {
+	case tensor.Float32:
+		addRelu(slice32(a), slice32(b), slice32(out))
+	default:
+		addRelu(slice64(a), slice64(b), slice64(out))
+	}
+	return out, nil
+}
+
+func addRelu[T float](a, b, y []T) {
+	parallel(len(a), 1<<15, func(lo, hi int) { vec.AddRelu(y[lo:hi], a[lo:hi], b[lo:hi]) })
+}
+
+func (op *addReluOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+func (op *addReluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&reluOp{opBase: opBase{"lwca.relu.grad"}, dims: op.dims, back: true}, output, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{d, d}, nil
 }
 
 // ShortcutA is the parameter-free shortcut of He et al.'s CIFAR ResNets ("option A"): it keeps

@@ -31,7 +31,19 @@ func Add[T Float](dst, a, b []T) {
 	addGo(dst[n:], a[n:], b[n:])
 }
 
-// Relu sets dst[i] = max(src[i], 0), as Go's max: +0 for −0, NaN stays NaN.
+// AddRelu sets dst[i] = max(a[i] + b[i], 0), rounded as Add and then Relu; dst may be a or b.
+func AddRelu[T Float](dst, a, b []T) {
+	same("AddRelu", len(dst), len(a), len(b))
+	n := 0
+	if a32, ok := f32(a); ok {
+		if n = len(a32) &^ 7; n > 0 {
+			addReluAVX2(&any(dst).([]float32)[0], &a32[0], &any(b).([]float32)[0], n)
+		}
+	}
+	addReluGo(dst[n:], a[n:], b[n:])
+}
+
+// Relu sets dst[i] = max(src[i], 0): +0 for −0, a NaN stays that NaN.
 func Relu[T Float](dst, src []T) {
 	same("Relu", len(dst), len(src))
 	n := 0
@@ -198,11 +210,27 @@ func addGo[T Float](dst, a, b []T) {
 	}
 }
 
+func addReluGo[T Float](dst, a, b []T) {
+	dst, b = dst[:len(a)], b[:len(a)]
+	for i, v := range a {
+		dst[i] = relu(v + b[i])
+	}
+}
+
 func reluGo[T Float](dst, src []T) {
 	dst = dst[:len(src)]
 	for i, v := range src {
-		dst[i] = max(v, 0)
+		dst[i] = relu(v)
 	}
+}
+
+// relu is max(v, 0), passing a NaN through with its sign and payload as the assembly's MAXPS
+// does (Go's max returns a NaN of its own; the sum of +Inf and −Inf is a negative NaN).
+func relu[T Float](v T) T {
+	if v != v {
+		return v
+	}
+	return max(v, 0)
 }
 
 // reluGradGo masks dy's bits with all ones where y's bits are not zero; a branch would be
@@ -258,7 +286,7 @@ func scaleShiftReluGo[T Float](dst, src, scale, shift []T) {
 	for r := 0; r < len(src)/c; r++ {
 		s, d := src[r*c:(r+1)*c], dst[r*c:(r+1)*c]
 		for j, v := range s {
-			d[j] = max(T(v*scale[j])+shift[j], 0)
+			d[j] = relu(T(v*scale[j]) + shift[j])
 		}
 	}
 }

@@ -10,6 +10,9 @@ var haveAVX2 = cpu.X86.HasAVX2
 func addAVX2(dst, a, b *float32, n int)
 
 //go:noescape
+func addReluAVX2(dst, a, b *float32, n int)
+
+//go:noescape
 func reluAVX2(dst, src *float32, n int)
 
 //go:noescape

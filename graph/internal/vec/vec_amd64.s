@@ -28,6 +28,28 @@ add:
 	VZEROUPPER
 	RET
 
+// func addReluAVX2(dst, a, b *float32, n int)
+// max(a + b, 0) + 0, as addAVX2 then reluAVX2.
+TEXT ·addReluAVX2(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), DI
+	MOVQ   a+8(FP), SI
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), CX
+	VXORPS Y1, Y1, Y1
+addRelu:
+	VMOVUPS (SI), Y0
+	VADDPS  (DX), Y0, Y0
+	VMAXPS  Y0, Y1, Y0
+	VADDPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     addRelu
+	VZEROUPPER
+	RET
+
 // func reluAVX2(dst, src *float32, n int)
 // max(x, 0) as (0 > x ? 0 : x) + 0: NaN stays NaN, −0 becomes +0.
 TEXT ·reluAVX2(SB), NOSPLIT, $0-24

@@ -21,3 +21,4 @@ func linearGatedAVX2(dst, u, v, a, b, d, scale, shift *float32, rows, c int) {
 func crossGatedAVX2(x, dy *float32, rows, stride int, mean, sumDy, sumDyX *float64, scale, shift *float32) {
 	panic("vec: no AVX2")
 }
+func addReluAVX2(dst, a, b *float32, n int) { panic("vec: no AVX2") }

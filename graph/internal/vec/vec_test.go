@@ -7,9 +7,9 @@ import (
 )
 
 // special are values whose handling differs between naive kernels: signed zeros, infinities,
-// NaN, subnormals and the extremes.
+// NaNs of both signs, subnormals and the extremes.
 var special = []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
-	float32(math.NaN()), 1e-45, -1e-45, math.MaxFloat32, -math.MaxFloat32, 1, -1}
+	float32(math.NaN()), -float32(math.NaN()), 1e-45, -1e-45, math.MaxFloat32, -math.MaxFloat32, 1, -1}
 
 // values returns n random float32s, about one in eight of them special.
 func values(r *rand.Rand, n int) []float32 {
@@ -66,6 +66,9 @@ func TestElementwiseKernelsMatchReference(t *testing.T) {
 		Add(got, src, dy)
 		addGo(want, src, dy)
 		sameBits32(t, "Add", got, want)
+		AddRelu(got, src, dy)
+		addReluGo(want, src, dy)
+		sameBits32(t, "AddRelu", got, want)
 		Relu(got, src)
 		reluGo(want, src)
 		sameBits32(t, "Relu", got, want)
@@ -148,8 +151,8 @@ func gateShifts(r *rand.Rand, n int) []float32 {
 // gateInputs are finite inputs near zero, about one in four of them ±0.
 func gateInputs(r *rand.Rand, n int) []float32 { return gateShifts(r, n) }
 
-// The fused kernels compute exactly the unfused sequence they replace: the affine map then
-// the rectifier, and the rectifier's gradient then BatchNorm's backward sums and combination,
+// The fused kernels compute exactly the unfused sequence they replace: the sum or the affine
+// map then the rectifier, and the rectifier's gradient then BatchNorm's backward sums and combination,
 // bit for bit, in float32 (assembly where the CPU has it) and float64 (Go).
 func TestGatedKernelsEqualUnfused(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
@@ -179,9 +182,13 @@ func testGatedEqualUnfused[T Float](t *testing.T, c int, u, v, xs, dys, a, b, d,
 		}
 	}
 	z, y, g := make([]T, n), make([]T, n), make([]T, n)
+	fused := make([]T, n)
+	Add(z, u, v)
+	Relu(y, z)
+	AddRelu(fused, u, v)
+	bits("AddRelu", fused, y)
 	ScaleShiftRows(z, v, s, sh)
 	Relu(y, z)
-	fused := make([]T, n)
 	ScaleShiftReluRows(fused, v, s, sh)
 	bits("ScaleShiftReluRows", fused, y)
 	ReluGrad(g, y, u)

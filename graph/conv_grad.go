@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/chewxy/hm"
@@ -211,7 +213,7 @@ func convFilterGrad[T float](st *convState, x, dh, dw []T) {
 		grain, flip = 1, false
 	}
 	var mu sync.Mutex
-	var partials [][]T
+	partials := map[int][]T{} // by first image: summed in image order, however scheduled
 	byImages(g.n, grain, func(b0, b1 int) {
 		part := getScratch[T](len(dw))
 		switch {
@@ -236,11 +238,12 @@ func convFilterGrad[T float](st *convState, x, dh, dw []T) {
 			putScratch(p)
 		}
 		mu.Lock()
-		partials = append(partials, part)
+		partials[b0] = part
 		mu.Unlock()
 	})
 	clear(dw)
-	for _, part := range partials {
+	for _, b0 := range slices.Sorted(maps.Keys(partials)) {
+		part := partials[b0]
 		if flip {
 			for r := 0; r < k; r++ {
 				for c := 0; c < co; c++ {

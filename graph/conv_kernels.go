@@ -2,7 +2,6 @@ package graph
 
 import (
 	"runtime"
-	"sync"
 
 	"github.com/lwca/lwca/backend/sgemm"
 	"github.com/lwca/lwca/graph/internal/vec"
@@ -43,26 +42,19 @@ func hookBuffer[T float](m *hooks.Matrix, rows, cols int) []T {
 	return any(m.F64).([]T)
 }
 
-// byImages splits images [0, n) into one contiguous range per processor (fewer when there
-// are fewer than grain images per range) and calls f(b0, b1) for each, in parallel.
-// Each worker builds, multiplies and scatters its own patch blocks, so a block stays in its
-// core's cache from construction to use; the matrix products then run on one thread each.
+// byImages calls f(b0, b1) on consecutive ranges of images [0, n), in parallel over the
+// processors (spread), each range at least grain images unless it is the last; with fewer than
+// grain images per processor, on fewer processors. Each call builds, multiplies and scatters
+// its own patch blocks, so a block stays in its core's cache from construction to use; the
+// matrix products then run on one thread each.
 func byImages(n, grain int, f func(b0, b1 int)) {
-	workers := max(1, min(runtime.GOMAXPROCS(0), n/max(grain, 1)))
+	grain = max(grain, 1)
+	workers := max(1, min(runtime.GOMAXPROCS(0), n/grain))
 	if workers == 1 {
 		f(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(w*n/workers, (w+1)*n/workers)
-		}()
-	}
-	f(0, n/workers)
-	wg.Wait()
+	spread(n, max(grain, (n+4*workers-1)/(4*workers)), workers, f)
 }
 
 func sizeOf[T float](T) int {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/lwca/lwca/graph/internal/convkernel"
@@ -141,5 +142,38 @@ func TestDirectKernelMatchesPatchRoute(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The weight gradient sums its per-range partial gradients in image order, so repeated runs
+// give the same bits however the ranges were scheduled over the cores, by the direct kernel
+// and by the patch route.
+func TestFilterGradientIsDeterministic(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	g := convGeom{n: 24, h: 8, w: 8, c: 16, kh: 3, kw: 3, s: 1, p: 1, oh: 8, ow: 8, cout: 16}
+	r := rand.New(rand.NewPCG(21, 22))
+	x, dh := make([]float32, g.pixels()*g.c), make([]float32, g.rows()*g.cout)
+	for _, v := range [][]float32{x, dh} {
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+	}
+	for _, direct := range []bool{true, false} {
+		func() {
+			defer func(old bool) { useDirect = old }(useDirect)
+			useDirect = direct
+			st := &convState{g: g}
+			first := make([]float32, g.k()*g.cout)
+			convFilterGrad(st, x, dh, first)
+			for range 20 {
+				again := make([]float32, len(first))
+				convFilterGrad(st, x, dh, again)
+				for i := range first {
+					if math.Float32bits(again[i]) != math.Float32bits(first[i]) {
+						t.Fatalf("direct=%v: dw[%d] = %v, then %v", direct, i, first[i], again[i])
+					}
+				}
+			}
+		}()
 	}
 }

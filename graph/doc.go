@@ -9,10 +9,14 @@
 //	store := graph.NewStore(tensor.Float32, 1)          // dtype, initialisation seed
 //	b := graph.NewBuilder(graph.NewExprGraph(), store, graph.Train, 128)
 //	x := b.Input("x", 128, 784)
-//	net := graph.Sequential{graph.NewLinear("fc1", 784, 256), graph.ReLU{}, graph.NewLinear("fc2", 256, 10)}
+//	net := graph.Sequential{graph.NewLinear("fc1", 784, 256), graph.ReLU, graph.NewLinear("fc2", 256, 10)}
 //	logits, err := net.Forward(b, x)
 //
 // Weighted layers form an explicit 2-D product h = x·W and wrap x and h in hook taps
 // (Builder.TapInput, Builder.TapOutput): that is all a new weighted layer type needs to do to
 // be analysed. Layers written outside this package use exactly the same API.
+//
+// Sequential fuses a BatchNorm or a Residual directly followed by ReLU into one op that makes
+// fewer passes over the activations and gives the same bits; the hooks see the same inputs
+// and gradients either way.
 package graph

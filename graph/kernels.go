@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lwca/lwca/hooks"
 	"gonum.org/v1/gonum/blas"
@@ -126,24 +127,42 @@ func putScratch[T float](b []T) {
 	}
 }
 
-// parallel calls f on contiguous blocks [lo, hi) that cover [0, n), one per processor, when
-// each block gets at least grain items; otherwise it calls f(0, n).
+// parallel calls f on contiguous blocks [lo, hi) that cover [0, n), spread over the
+// processors when there are at least grain items per processor; otherwise it calls f(0, n).
+// f must write only its own block's outputs.
 func parallel(n, grain int, f func(lo, hi int)) {
 	workers := min(runtime.GOMAXPROCS(0), n/max(grain, 1))
 	if workers <= 1 {
 		f(0, n)
 		return
 	}
+	spread(n, max(grain, (n+4*workers-1)/(4*workers)), workers, f)
+}
+
+// spread calls f on the ranges [lo, hi) of [0, n) that start at multiples of size, from
+// workers goroutines (the caller's among them) that each take the next range when done with
+// their last, about four per worker: on a machine shared with other work, a core that falls
+// behind takes fewer ranges instead of holding up the rest.
+func spread(n, size, workers int, f func(lo, hi int)) {
+	var next atomic.Int64
+	run := func() {
+		for {
+			lo := int(next.Add(int64(size))) - size
+			if lo >= n {
+				return
+			}
+			f(lo, min(lo+size, n))
+		}
+	}
 	var wg sync.WaitGroup
 	for w := 1; w < workers; w++ {
-		lo, hi := w*n/workers, (w+1)*n/workers
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f(lo, hi)
+			run()
 		}()
 	}
-	f(0, n/workers)
+	run()
 	wg.Wait()
 }
 

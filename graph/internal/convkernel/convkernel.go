@@ -134,11 +134,11 @@ func grow(s []float32, n int) []float32 {
 // rows consecutive input channels of one kernel offset × width consecutive output channels.
 type gradTile struct {
 	rows, width int
-	kernel      func(n int, a *float32, lda int, b *float32, ldb int, out *float32, ldo int)
+	kernel      func(n, rows int, a *float32, lda, arow int, b *float32, ldb, brow int, out *float32, ldo int)
 }
 
-// gradScratch is one worker's padded image, wide output gradient and gradient accumulator.
-type gradScratch struct{ pad, wide, acc []float32 }
+// gradScratch is one worker's padded image and gradient accumulator.
+type gradScratch struct{ pad, acc []float32 }
 
 var gradPool = sync.Pool{New: func() any { return new(gradScratch) }}
 
@@ -146,51 +146,48 @@ var gradPool = sync.Pool{New: func() any { return new(gradScratch) }}
 // [b0, b1) of x: the sum over their output pixels of each input patch times ∂L/∂h (dh,
 // N×OH×OW×Out). It needs the AVX-512 kernels (Wide).
 //
-// In the wide layout the gradient of offset (u, v) is Σ_q pad[q + u·Wp + v, c]·dh[q, o], with
-// zeros in dh's dropped columns: for each offset, a product of two strided matrices that the
-// kernel reduces over pixels, rows input channels and width outputs at a time. The pixels go
-// in blocks whose image and gradient rows stay in L1 across all offsets.
+// The gradient of offset (u, v) is Σ_(i,j) pad[i+u, j+v, c]·dh[i, j, o]: over each output row
+// a product of two strided matrices, the padded image's row i+u from column v and dh's row i,
+// which the kernel reduces over a block of rows, rows input channels and width outputs at a
+// time. The blocks are small enough that their image and gradient rows stay in L1 across all
+// offsets.
 func WeightGrad(g Geometry, x, dh, dw []float32, b0, b1 int) {
 	if !g.Supported() || !Wide() {
 		panic(fmt.Sprintf("convkernel: weight gradient of %+v not supported here", g))
 	}
-	oh, ow, wp := g.OH(), g.OW(), g.W+2*g.P
+	oh, ow, hp, wp := g.OH(), g.OW(), g.H+2*g.P, g.W+2*g.P
 	taps, k := g.KH*g.KW, g.KH*g.KW*g.C
 	if len(x) < g.N*g.H*g.W*g.C || len(dh) < g.N*oh*ow*g.Out || len(dw) != k*g.Out || b0 < 0 || b1 > g.N {
 		panic("convkernel: input, output gradient or weight gradient of the wrong size")
 	}
 	t := gradTileFor(g.Out)
 	cpad := (g.C + t.rows - 1) / t.rows * t.rows // channels rounded up to whole tiles
-	mw := oh * wp
 	s := gradPool.Get().(*gradScratch)
 	defer gradPool.Put(s)
-	// The last pixel block reads up to (mw−1) + (KH−1)·Wp + KW−1 pixels past the start of
-	// the padded image and, in its last channel tile, cpad−C values further: zeros.
-	s.pad = grow(s.pad, max((g.H+2*g.P)*wp, mw+(g.KH-1)*wp+g.KW)*g.C+cpad)
-	s.wide = grow(s.wide, mw*g.Out)
+	// A tile's last rows read up to cpad−C values past the padded image's last pixel: zeros.
+	s.pad = grow(s.pad, hp*wp*g.C+cpad)
 	s.acc = grow(s.acc, taps*cpad*g.Out)
 	clear(s.pad)
-	clear(s.wide) // the dropped columns stay zero
 	clear(s.acc)
-	block := min(256, max(32, 8192/(g.C+g.Out))) // ≈ 32 KB of image and gradient rows
+	perBlock := max(1, 8192/(wp*g.C+ow*g.Out)) // rows of about 32 KB of image and gradient
+	blocks := (oh + perBlock - 1) / perBlock
+	height := (oh + blocks - 1) / blocks // nearly equal heights
 	for b := b0; b < b1; b++ {
 		img := x[b*g.H*g.W*g.C:]
 		for i := 0; i < g.H; i++ {
 			copy(s.pad[((i+g.P)*wp+g.P)*g.C:((i+g.P)*wp+g.P+g.W)*g.C], img[i*g.W*g.C:(i+1)*g.W*g.C])
 		}
 		d := dh[b*oh*ow*g.Out:]
-		for i := 0; i < oh; i++ {
-			copy(s.wide[i*wp*g.Out:(i*wp+ow)*g.Out], d[i*ow*g.Out:(i+1)*ow*g.Out])
-		}
-		for q0 := 0; q0 < mw; q0 += block {
-			n := min(block, mw-q0)
+		for i0 := 0; i0 < oh; i0 += height {
+			rows := min(height, oh-i0)
 			for u := 0; u < g.KH; u++ {
 				for v := 0; v < g.KW; v++ {
-					a := (q0 + u*wp + v) * g.C
+					a := ((i0+u)*wp + v) * g.C
 					acc := s.acc[(u*g.KW+v)*cpad*g.Out:]
 					for c0 := 0; c0 < g.C; c0 += t.rows {
 						for n0 := 0; n0 < g.Out; n0 += t.width {
-							t.kernel(n, &s.pad[a+c0], g.C*4, &s.wide[q0*g.Out+n0], g.Out*4, &acc[c0*g.Out+n0], g.Out)
+							t.kernel(ow, rows, &s.pad[a+c0], g.C*4, wp*g.C*4,
+								&d[i0*ow*g.Out+n0], g.Out*4, ow*g.Out*4, &acc[c0*g.Out+n0], g.Out)
 						}
 					}
 				}

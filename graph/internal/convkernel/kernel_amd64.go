@@ -49,13 +49,14 @@ func gradTileFor(out int) gradTile {
 	return gradTile{rows: 16, width: 16, kernel: kernelAtB16x16}
 }
 
-// kernelAtB16x16 adds to the 16×16 tile out (row stride ldo values) Σ_i a[i·lda + 4r]·b[i·ldb
-// + 4j] over n rows, lda and ldb in bytes (AVX-512).
+// kernelAtB16x16 adds to the 16×16 tile out (row stride ldo values)
+// Σ_r Σ_i a[r·arow + i·lda + 4c]·b[r·brow + i·ldb + 4j] over rows r and n pixels i, strides in
+// bytes (AVX-512).
 //
 //go:noescape
-func kernelAtB16x16(n int, a *float32, lda int, b *float32, ldb int, out *float32, ldo int)
+func kernelAtB16x16(n, rows int, a *float32, lda, arow int, b *float32, ldb, brow int, out *float32, ldo int)
 
 // kernelAtB8x32 is kernelAtB16x16 for an 8×32 tile (AVX-512).
 //
 //go:noescape
-func kernelAtB8x32(n int, a *float32, lda int, b *float32, ldb int, out *float32, ldo int)
+func kernelAtB8x32(n, rows int, a *float32, lda, arow int, b *float32, ldb, brow int, out *float32, ldo int)

@@ -297,19 +297,22 @@ channel:
 	VZEROUPPER
 	RET
 
-// func kernelAtB16x16(n int, a *float32, lda int, b *float32, ldb int, out *float32, ldo int)
+// func kernelAtB16x16(n int, rows int, a *float32, lda int, arow int, b *float32, ldb int, brow int, out *float32, ldo int)
 //
-// Adds to the 16×16 tile out (row stride ldo values) Σ over n rows i of a[i·lda + 4r]·b[i·ldb
-// + 4j] (lda, ldb in bytes): sixteen consecutive values of a's row broadcast against one
-// register of b's. Accumulators Z0–Z15, B in Z16.
-TEXT ·kernelAtB16x16(SB), NOSPLIT, $0-56
-	MOVQ n+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R10
-	MOVQ b+24(FP), BX
-	MOVQ ldb+32(FP), R11
-	MOVQ out+40(FP), DX
-	MOVQ ldo+48(FP), R12
+// Adds to the 16×16 tile out (row stride ldo values) Σ over rows r and pixels i of
+// a[r·arow + i·lda + 4c]·b[r·brow + i·ldb + 4j] (strides in bytes): sixteen consecutive values
+// of a's pixel broadcast against one register of b's. Accumulators Z0–Z15, B in Z16; a's row
+// start in R8, b's in R9.
+TEXT ·kernelAtB16x16(SB), NOSPLIT, $0-80
+	MOVQ rows+8(FP), R13
+	MOVQ a+16(FP), R8
+	MOVQ lda+24(FP), R10
+	MOVQ arow+32(FP), R14
+	MOVQ b+40(FP), R9
+	MOVQ ldb+48(FP), R11
+	MOVQ brow+56(FP), AX
+	MOVQ out+64(FP), DX
+	MOVQ ldo+72(FP), R12
 	SHLQ $2, R12
 	MOVQ DX, DI
 	VMOVUPS (DI), Z0
@@ -343,7 +346,11 @@ TEXT ·kernelAtB16x16(SB), NOSPLIT, $0-56
 	VMOVUPS (DI), Z14
 	ADDQ R12, DI
 	VMOVUPS (DI), Z15
-row16:
+rows16:
+	MOVQ R8, SI
+	MOVQ R9, BX
+	MOVQ n+0(FP), CX
+pixel16:
 	VMOVUPS (BX), Z16
 	VFMADD231PS.BCST 0(SI), Z16, Z0
 	VFMADD231PS.BCST 4(SI), Z16, Z1
@@ -364,7 +371,11 @@ row16:
 	ADDQ R10, SI
 	ADDQ R11, BX
 	DECQ CX
-	JNZ  row16
+	JNZ  pixel16
+	ADDQ R14, R8
+	ADDQ AX, R9
+	DECQ R13
+	JNZ  rows16
 	STORE1(Z0)
 	STORE1(Z1)
 	STORE1(Z2)
@@ -384,18 +395,20 @@ row16:
 	VZEROUPPER
 	RET
 
-// func kernelAtB8x32(n int, a *float32, lda int, b *float32, ldb int, out *float32, ldo int)
+// func kernelAtB8x32(n int, rows int, a *float32, lda int, arow int, b *float32, ldb int, brow int, out *float32, ldo int)
 //
-// kernelAtB16x16 for an 8×32 tile: eight values of a's row against two registers of b's.
-// Row r accumulates in Z(2r) and Z(2r+1), B in Z16–Z17, A broadcast into Z18.
-TEXT ·kernelAtB8x32(SB), NOSPLIT, $0-56
-	MOVQ n+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R10
-	MOVQ b+24(FP), BX
-	MOVQ ldb+32(FP), R11
-	MOVQ out+40(FP), DX
-	MOVQ ldo+48(FP), R12
+// kernelAtB16x16 for an 8×32 tile: eight values of a's pixel against two registers of b's.
+// Row c accumulates in Z(2c) and Z(2c+1), B in Z16–Z17, A broadcast into Z18.
+TEXT ·kernelAtB8x32(SB), NOSPLIT, $0-80
+	MOVQ rows+8(FP), R13
+	MOVQ a+16(FP), R8
+	MOVQ lda+24(FP), R10
+	MOVQ arow+32(FP), R14
+	MOVQ b+40(FP), R9
+	MOVQ ldb+48(FP), R11
+	MOVQ brow+56(FP), AX
+	MOVQ out+64(FP), DX
+	MOVQ ldo+72(FP), R12
 	SHLQ $2, R12
 	MOVQ DX, DI
 	VMOVUPS (DI), Z0
@@ -421,7 +434,11 @@ TEXT ·kernelAtB8x32(SB), NOSPLIT, $0-56
 	ADDQ R12, DI
 	VMOVUPS (DI), Z14
 	VMOVUPS 64(DI), Z15
-row8:
+rows8:
+	MOVQ R8, SI
+	MOVQ R9, BX
+	MOVQ n+0(FP), CX
+pixel8:
 	VMOVUPS (BX), Z16
 	VMOVUPS 64(BX), Z17
 	VBROADCASTSS 0(SI), Z18
@@ -451,7 +468,11 @@ row8:
 	ADDQ R10, SI
 	ADDQ R11, BX
 	DECQ CX
-	JNZ  row8
+	JNZ  pixel8
+	ADDQ R14, R8
+	ADDQ AX, R9
+	DECQ R13
+	JNZ  rows8
 	STORE2(Z0, Z1)
 	STORE2(Z2, Z3)
 	STORE2(Z4, Z5)

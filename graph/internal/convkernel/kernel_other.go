@@ -16,7 +16,7 @@ func tileFor(int) tile {
 }
 
 func gradTileFor(int) gradTile {
-	return gradTile{rows: 16, width: 16, kernel: func(int, *float32, int, *float32, int, *float32, int) {
+	return gradTile{rows: 16, width: 16, kernel: func(int, int, *float32, int, int, *float32, int, int, *float32, int) {
 		panic("convkernel: no kernel on this architecture")
 	}}
 }

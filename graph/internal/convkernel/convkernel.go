@@ -38,11 +38,16 @@ func (g Geometry) Supported() bool {
 }
 
 // tile is a micro-kernel and the output block it computes: pixels consecutive (wide) output
-// pixels × width consecutive channels.
+// pixels × width consecutive channels, reading a padded image whose pixels are stride values
+// apart.
 type tile struct {
-	pixels, width int
-	kernel        func(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
+	pixels, width, stride int
+	kernel                kernelFunc
 }
+
+// kernelFunc sets a tile of out (row stride ldo values) to
+// Σ_t Σ_c a[offs[t] + r·stride + 4c] · b[(t·C + c)·width + j], a, offs and stride in bytes.
+type kernelFunc func(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
 
 // Weights are a convolution's weights packed for the kernel: for each block of output
 // channels as wide as the kernel's tile, the (KH·KW·C) rows of that block.
@@ -62,7 +67,7 @@ func (p *Weights) Pack(g Geometry, w []float32) {
 	if cap(p.data) < len(w) {
 		p.data = make([]float32, len(w))
 	}
-	nb := tileFor(g.Out).width
+	nb := tileFor(g.Out, g.C).width
 	p.g, p.width, p.data = g, nb, p.data[:len(w)]
 	for n0 := 0; n0 < g.Out; n0 += nb {
 		blk := p.data[n0*k : (n0+nb)*k]
@@ -80,7 +85,7 @@ var pool = sync.Pool{New: func() any { return new(scratch) }}
 // Forward sets out (N×OH×OW×Out) to the convolution of images [b0, b1) of x (N×H×W×C) with
 // the packed weights w.
 func Forward(g Geometry, x []float32, w *Weights, out []float32, b0, b1 int) {
-	t := tileFor(g.Out)
+	t := tileFor(g.Out, g.C)
 	if !g.Supported() || w.g != g || w.width != t.width {
 		panic(fmt.Sprintf("convkernel: geometry %+v not supported or weights packed for %+v (%d wide)", g, w.g, w.width))
 	}
@@ -89,11 +94,11 @@ func Forward(g Geometry, x []float32, w *Weights, out []float32, b0, b1 int) {
 	if len(x) < g.N*g.H*g.W*g.C || len(out) < g.N*oh*ow*g.Out || b0 < 0 || b1 > g.N {
 		panic("convkernel: input or output too short")
 	}
-	taps := g.KH * g.KW
+	taps, ps := g.KH*g.KW, t.stride // ps: the padded image's pixel stride, ≥ C values
 	offs := make([]int, taps)
 	for u := 0; u < g.KH; u++ {
 		for v := 0; v < g.KW; v++ {
-			offs[u*g.KW+v] = (u*wp + v) * g.C * 4
+			offs[u*g.KW+v] = (u*wp + v) * ps * 4
 		}
 	}
 	mw := (oh*wp + t.pixels - 1) / t.pixels * t.pixels // wide output rows, whole tiles
@@ -102,18 +107,25 @@ func Forward(g Geometry, x []float32, w *Weights, out []float32, b0, b1 int) {
 	padPixels := max(hp*wp, mw+(g.KH-1)*wp+g.KW)
 	s := pool.Get().(*scratch)
 	defer pool.Put(s)
-	s.pad = grow(s.pad, padPixels*g.C)
+	s.pad = grow(s.pad, padPixels*ps)
 	s.wide = grow(s.wide, mw*g.Out)
 	clear(s.pad)
 	k := taps * g.C
 	for b := b0; b < b1; b++ {
 		img := x[b*g.H*g.W*g.C:]
 		for i := 0; i < g.H; i++ {
-			copy(s.pad[((i+g.P)*wp+g.P)*g.C:((i+g.P)*wp+g.P+g.W)*g.C], img[i*g.W*g.C:(i+1)*g.W*g.C])
+			row, dst := img[i*g.W*g.C:(i+1)*g.W*g.C], s.pad[((i+g.P)*wp+g.P)*ps:]
+			if ps == g.C {
+				copy(dst, row)
+				continue
+			}
+			for j := 0; j < g.W; j++ {
+				copy(dst[j*ps:j*ps+g.C], row[j*g.C:(j+1)*g.C])
+			}
 		}
 		for q := 0; q < mw; q += t.pixels {
 			for n0 := 0; n0 < g.Out; n0 += t.width {
-				t.kernel(taps, &offs[0], g.C, &s.pad[q*g.C], g.C*4, &w.data[n0*k], &s.wide[q*g.Out+n0], g.Out)
+				t.kernel(taps, &offs[0], g.C, &s.pad[q*ps], ps*4, &w.data[n0*k], &s.wide[q*g.Out+n0], g.Out)
 			}
 		}
 		o := out[b*oh*ow*g.Out:]

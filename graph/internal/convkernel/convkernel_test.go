@@ -42,6 +42,13 @@ func testForward(t *testing.T) {
 		{N: 1, H: 2, W: 2, C: 4, KH: 3, KW: 3, P: 2, Out: 16},
 		{N: 2, H: 8, W: 8, C: 64, KH: 3, KW: 3, P: 1, Out: 64},
 		{N: 1, H: 9, W: 7, C: 2, KH: 3, KW: 1, P: 1, Out: 96},
+		{N: 2, H: 5, W: 5, C: 20, KH: 3, KW: 3, P: 1, Out: 32},  // pixels 32 values apart
+		{N: 1, H: 4, W: 6, C: 100, KH: 3, KW: 3, P: 1, Out: 16}, // 128 apart
+		{N: 1, H: 3, W: 4, C: 130, KH: 3, KW: 3, P: 1, Out: 32}, // the generic kernel
+		{N: 1, H: 4, W: 4, C: 20, KH: 3, KW: 3, P: 1, Out: 16},
+		{N: 1, H: 4, W: 4, C: 64, KH: 3, KW: 3, P: 1, Out: 16},
+		{N: 1, H: 4, W: 4, C: 100, KH: 3, KW: 3, P: 1, Out: 32},
+		{N: 1, H: 3, W: 4, C: 130, KH: 3, KW: 3, P: 1, Out: 16},
 	} {
 		t.Run(fmt.Sprintf("%+v", g), func(t *testing.T) {
 			oh, ow, k := g.OH(), g.OW(), g.KH*g.KW*g.C

@@ -1,3 +1,5 @@
+//go:generate go run ./gen
+
 package convkernel
 
 import "golang.org/x/sys/cpu"
@@ -11,21 +13,38 @@ var (
 // AVX2 tile on the same machine.
 var useAVX512 = haveAVX512
 
-// tileFor picks the micro-kernel for out output channels (a multiple of 16): on AVX-512 the
-// 14×32 tile when out is a multiple of 32 and the 28×16 tile otherwise, each holding 28
-// accumulator registers; on AVX2 the 6×16 tile.
-func tileFor(out int) tile {
-	switch {
-	case useAVX512 && out%32 == 0:
-		return tile{pixels: 14, width: 32, kernel: kernel14x32}
-	case useAVX512:
-		return tile{pixels: 28, width: 16, kernel: kernel28x16}
+// tileFor picks the micro-kernel for out output channels (a multiple of 16) and c input
+// channels: on AVX-512 the 14×32 tile when out is a multiple of 32 and the 28×16 tile
+// otherwise, each holding 28 accumulator registers, specialised to the padded image's pixel
+// stride when c ≤ 128 (the pixels then lie 16, 32, 64 or 128 values apart, the channels past c
+// zero); on AVX2 the 6×16 tile.
+func tileFor(out, c int) tile {
+	if !useAVX512 {
+		return tile{pixels: 6, width: 16, stride: c, kernel: kernel6x16}
 	}
-	return tile{pixels: 6, width: 16, kernel: kernel6x16}
+	t := tile{pixels: 28, width: 16, stride: c, kernel: kernel28x16}
+	if out%32 == 0 {
+		t = tile{pixels: 14, width: 32, stride: c, kernel: kernel14x32}
+	}
+	for i, s := range []int{16, 32, 64, 128} {
+		if c <= s {
+			t.stride, t.kernel = s, fixedKernels[i][t.width/32]
+			break
+		}
+	}
+	return t
 }
 
-// kernel6x16 sets the 6×16 tile out (row stride ldo values) to
-// Σ_t Σ_c a[offs[t] + r·stride + 4c] · b[(t·C + c)·16 + j], a and offs in bytes.
+// fixedKernels are the stride-specialised kernels (kernel_fixed_amd64.s) by stride (16, 32, 64,
+// 128 values) and tile (28×16, 14×32).
+var fixedKernels = [4][2]kernelFunc{
+	{kernel28x16s64, kernel14x32s64},
+	{kernel28x16s128, kernel14x32s128},
+	{kernel28x16s256, kernel14x32s256},
+	{kernel28x16s512, kernel14x32s512},
+}
+
+// kernel6x16 is a kernelFunc for a 6-pixel × 16-channel tile (AVX2).
 //
 //go:noescape
 func kernel6x16(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
@@ -60,3 +79,29 @@ func kernelAtB16x16(n, rows int, a *float32, lda, arow int, b *float32, ldb, bro
 //
 //go:noescape
 func kernelAtB8x32(n, rows int, a *float32, lda, arow int, b *float32, ldb, brow int, out *float32, ldo int)
+
+// The stride-specialised kernels: pixels 64, 128, 256 or 512 bytes apart.
+
+//go:noescape
+func kernel28x16s64(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
+
+//go:noescape
+func kernel14x32s64(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
+
+//go:noescape
+func kernel28x16s128(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
+
+//go:noescape
+func kernel14x32s128(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
+
+//go:noescape
+func kernel28x16s256(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
+
+//go:noescape
+func kernel14x32s256(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
+
+//go:noescape
+func kernel28x16s512(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
+
+//go:noescape
+func kernel14x32s512(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)

@@ -9,8 +9,8 @@ const (
 
 var useAVX512 = false
 
-func tileFor(int) tile {
-	return tile{pixels: 6, width: 16, kernel: func(int, *int, int, *float32, int, *float32, *float32, int) {
+func tileFor(_, c int) tile {
+	return tile{pixels: 6, width: 16, stride: c, kernel: func(int, *int, int, *float32, int, *float32, *float32, int) {
 		panic("convkernel: no kernel on this architecture")
 	}}
 }

@@ -23,6 +23,11 @@ func BenchmarkKernels(b *testing.B) {
 		{"LinearRows", func() { LinearRows(out, dy, x, s, t, u) }, func() { linearGo(out, dy, x, s, t, u) }},
 		{"ColumnMoments", func() { ColumnMoments(x, mean, sum, sq) }, func() { momentsGo(x, c, 0, mean, sum, sq) }},
 		{"ColumnCross", func() { ColumnCross(x, dy, mean, sum, sq) }, func() { crossGo(x, dy, c, 0, mean, sum, sq) }},
+		{"Add", func() { Add(out, x, dy) }, func() { addGo(out, x, dy) }},
+		{"AddRelu", func() { AddRelu(out, x, dy) }, func() { addReluGo(out, x, dy) }},
+		{"ScaleShiftReluRows", func() { ScaleShiftReluRows(out, x, s, t) }, func() { scaleShiftReluGo(out, x, s, t) }},
+		{"LinearRowsGated", func() { LinearRowsGated(out, dy, x, s, t, u, s, t) }, func() { linearGatedGo(out, dy, x, s, t, u, s, t) }},
+		{"ColumnCrossGated", func() { ColumnCrossGated(x, dy, mean, sum, sq, s, t) }, func() { crossGatedGo(x, dy, c, 0, mean, sum, sq, s, t) }},
 	}
 	for _, k := range kernels {
 		for _, v := range []struct {

@@ -176,7 +176,7 @@ func ColumnCrossGated[T Float](x, dy []T, mean, sumDy, sumDyX []float64, scale, 
 	j := 0
 	if x32, ok := f32(x); ok && rows > 0 {
 		dy32, s32, t32 := any(dy).([]float32), any(scale).([]float32), any(shift).([]float32)
-		for ; j+8 <= c; j += 8 {
+		for ; j+16 <= c; j += 16 {
 			crossGatedAVX2(&x32[j], &dy32[j], rows, c, &mean[j], &sumDy[j], &sumDyX[j], &s32[j], &t32[j])
 		}
 	}

@@ -307,6 +307,28 @@ scaleReluCol:
 	VCMPPS  $6, Y0, g, g; \
 	VANDPS  m, g, g
 
+// CROSSGATED8 adds the 8 columns at byte offset off: dz = dy gated by x·scale + shift (Y14),
+// sumDy += dz and sumDyX += dz·(x − mean), each in two quarters of 4 float64 values.
+#define CROSSGATED8(off, m0, m1, sd0, sd1, sx0, sx1) \
+	VMOVUPS      off(SI), Y13; \
+	VMULPS       off(R12), Y13, Y14; \
+	VADDPS       off(R13), Y14, Y14; \
+	VCMPPS       $6, Y12, Y14, Y14; \
+	VANDPS       off(DX), Y14, Y14; \
+	VCVTPS2PD    X14, Y15; \
+	VADDPD       Y15, sd0, sd0; \
+	VCVTPS2PD    off(SI), Y13; \
+	VSUBPD       m0, Y13, Y13; \
+	VMULPD       Y13, Y15, Y13; \
+	VADDPD       Y13, sx0, sx0; \
+	VEXTRACTF128 $1, Y14, X15; \
+	VCVTPS2PD    X15, Y15; \
+	VADDPD       Y15, sd1, sd1; \
+	VCVTPS2PD    off+16(SI), Y13; \
+	VSUBPD       m1, Y13, Y13; \
+	VMULPD       Y13, Y15, Y13; \
+	VADDPD       Y13, sx1, sx1
+
 // func linearGatedAVX2(dst, u, v, a, b, d, scale, shift *float32, rows, c int)
 // linearAVX2 with u gated by v·scale + shift.
 TEXT ·linearGatedAVX2(SB), NOSPLIT, $0-80
@@ -344,52 +366,32 @@ linearGatedCol:
 	RET
 
 // func crossGatedAVX2(x, dy *float32, rows, stride int, mean, sumDy, sumDyX *float64, scale, shift *float32)
-// For 8 columns: crossAVX2's sums of dy gated by x·scale + shift. Mean in Y1–Y2, the sums in
-// Y3–Y6, scale and shift in Y7–Y8.
+// For 16 columns: crossAVX2's sums of dy gated by x·scale + shift. Mean in Y0–Y3, the sums in
+// Y4–Y11, zero in Y12; scale and shift are read from memory. Each half of 8 columns gates dy
+// into Y14 (x in Y13), then adds its two quarters as crossAVX2 does.
 TEXT ·crossGatedAVX2(SB), NOSPLIT, $0-72
-	MOVQ    x+0(FP), SI
-	MOVQ    dy+8(FP), DX
-	MOVQ    rows+16(FP), CX
-	MOVQ    stride+24(FP), R8
-	SHLQ    $2, R8
-	MOVQ    mean+32(FP), R9
-	MOVQ    sumDy+40(FP), R10
-	MOVQ    sumDyX+48(FP), R11
-	MOVQ    scale+56(FP), R12
-	MOVQ    shift+64(FP), R13
-	VXORPS  Y0, Y0, Y0
-	VMOVUPD (R9), Y1
-	VMOVUPD 32(R9), Y2
-	VMOVUPD (R10), Y3
-	VMOVUPD 32(R10), Y4
-	VMOVUPD (R11), Y5
-	VMOVUPD 32(R11), Y6
-	VMOVUPS (R12), Y7
-	VMOVUPS (R13), Y8
+	MOVQ   x+0(FP), SI
+	MOVQ   dy+8(FP), DX
+	MOVQ   rows+16(FP), CX
+	MOVQ   stride+24(FP), R8
+	SHLQ   $2, R8
+	MOVQ   mean+32(FP), R9
+	MOVQ   sumDy+40(FP), R10
+	MOVQ   sumDyX+48(FP), R11
+	MOVQ   scale+56(FP), R12
+	MOVQ   shift+64(FP), R13
+	LOAD16D(R9, Y0, Y1, Y2, Y3)
+	LOAD16D(R10, Y4, Y5, Y6, Y7)
+	LOAD16D(R11, Y8, Y9, Y10, Y11)
+	VXORPS Y12, Y12, Y12
 crossGated:
-	VMOVUPS      (SI), Y9
-	GATE(Y9, Y7, Y8, (DX), Y10)
-	VCVTPS2PD    X10, Y11
-	VEXTRACTF128 $1, Y10, X12
-	VCVTPS2PD    X12, Y12
-	VADDPD       Y11, Y3, Y3
-	VADDPD       Y12, Y4, Y4
-	VCVTPS2PD    X9, Y13
-	VEXTRACTF128 $1, Y9, X14
-	VCVTPS2PD    X14, Y14
-	VSUBPD       Y1, Y13, Y13
-	VSUBPD       Y2, Y14, Y14
-	VMULPD       Y13, Y11, Y13
-	VMULPD       Y14, Y12, Y14
-	VADDPD       Y13, Y5, Y5
-	VADDPD       Y14, Y6, Y6
-	ADDQ         R8, SI
-	ADDQ         R8, DX
-	DECQ         CX
-	JNZ          crossGated
-	VMOVUPD      Y3, (R10)
-	VMOVUPD      Y4, 32(R10)
-	VMOVUPD      Y5, (R11)
-	VMOVUPD      Y6, 32(R11)
+	CROSSGATED8(0, Y0, Y1, Y4, Y5, Y8, Y9)
+	CROSSGATED8(32, Y2, Y3, Y6, Y7, Y10, Y11)
+	ADDQ R8, SI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ  crossGated
+	STORE16D(R10, Y4, Y5, Y6, Y7)
+	STORE16D(R11, Y8, Y9, Y10, Y11)
 	VZEROUPPER
 	RET

@@ -259,13 +259,13 @@ func convFilterGrad[T float](st *convState, x, dh, dw []T) {
 }
 
 // directGrad reports whether convkernel.WeightGrad computes g's weight gradient, and in what
-// geometry: float32, stride 1, the AVX-512 kernels, and the same share of dropped columns as
-// the forward kernel (directConv). Measured at batch 128, one thread, against patch blocks and
-// OpenBLAS: see BenchmarkConvWeightGradient and the README.
+// geometry: float32, the AVX-512 kernels, any stride, but not a 1×1 stride-1 convolution
+// (whose input is already its patch matrix). Measured at batch 128, one thread, against patch
+// blocks and OpenBLAS: see BenchmarkConvWeightGradient and the README.
 func directGrad[T float](g convGeom, x []T) (convkernel.Geometry, bool) {
-	kg := convkernel.Geometry{N: g.n, H: g.h, W: g.w, C: g.c, KH: g.kh, KW: g.kw, P: g.p, Out: g.cout}
+	kg := convkernel.Geometry{N: g.n, H: g.h, W: g.w, C: g.c, KH: g.kh, KW: g.kw, P: g.p, Out: g.cout, S: g.s}
 	_, f32 := any(x).([]float32)
-	ok := f32 && useDirect && g.s == 1 && !g.direct() && convkernel.Wide() && 3*(g.w+2*g.p) <= 4*g.ow && kg.Supported()
+	ok := f32 && useDirect && !g.direct() && kg.GradSupported() && kg.OH() == g.oh && kg.OW() == g.ow
 	return kg, ok
 }
 

@@ -177,3 +177,43 @@ func TestFilterGradientIsDeterministic(t *testing.T) {
 		}()
 	}
 }
+
+// With AVX-512 the weight-gradient kernel also takes strided convolutions, and gives the patch
+// route's gradient up to float32 rounding: a CIFAR ResNet's stage transitions (3×3 and 1×1
+// projection, stride 2) and a 5×5 stride-3 case.
+func TestStridedWeightGradientMatchesPatchRoute(t *testing.T) {
+	if !convkernel.Wide() {
+		t.Skip("no AVX-512")
+	}
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, g := range []convGeom{
+		{n: 2, h: 32, w: 32, c: 16, kh: 3, kw: 3, s: 2, p: 1, cout: 32},
+		{n: 2, h: 32, w: 32, c: 16, kh: 1, kw: 1, s: 2, p: 0, cout: 32},
+		{n: 3, h: 11, w: 9, c: 4, kh: 5, kw: 5, s: 3, p: 2, cout: 16},
+	} {
+		g.oh, g.ow = (g.h+2*g.p-g.kh)/g.s+1, (g.w+2*g.p-g.kw)/g.s+1
+		x, dh := make([]float32, g.pixels()*g.c), make([]float32, g.rows()*g.cout)
+		for _, v := range [][]float32{x, dh} {
+			for i := range v {
+				v[i] = float32(r.NormFloat64())
+			}
+		}
+		if _, ok := directGrad(g, x); !ok {
+			t.Fatalf("%+v: the weight-gradient kernel does not take it", g)
+		}
+		run := func(direct bool) []float32 {
+			defer func(old bool) { useDirect = old }(useDirect)
+			useDirect = direct
+			dw := make([]float32, g.k()*g.cout)
+			convFilterGrad(&convState{g: g}, x, dh, dw)
+			return dw
+		}
+		got, want := run(true), run(false)
+		tol := 1e-5 * math.Sqrt(float64(g.rows())) * 3
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); !(d <= tol) {
+				t.Fatalf("%+v: dw[%d] direct %v, patch route %v", g, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -21,20 +21,29 @@ func Available() bool { return haveKernel }
 // AVX2 one; callers weigh it against other routes.
 func Wide() bool { return haveKernel && useAVX512 }
 
-// Geometry is one stride-1 convolution: an N×H×W×C input, a KH×KW kernel, padding P on every
-// side, Out output channels (a multiple of 16).
+// Geometry is one convolution: an N×H×W×C input, a KH×KW kernel, padding P on every side,
+// Out output channels (a multiple of 16), stride S (0 means 1; Forward takes only 1).
 type Geometry struct {
-	N, H, W, C, KH, KW, P, Out int
+	N, H, W, C, KH, KW, P, Out, S int
 }
 
-// OH and OW are the output's height and width.
-func (g Geometry) OH() int { return g.H + 2*g.P - g.KH + 1 }
-func (g Geometry) OW() int { return g.W + 2*g.P - g.KW + 1 }
+func (g Geometry) stride() int { return max(g.S, 1) }
 
-// Supported reports whether Forward handles g.
+// OH and OW are the output's height and width.
+func (g Geometry) OH() int { return (g.H+2*g.P-g.KH)/g.stride() + 1 }
+func (g Geometry) OW() int { return (g.W+2*g.P-g.KW)/g.stride() + 1 }
+
+// Supported reports whether Forward handles g (and WeightGrad, with Wide).
 func (g Geometry) Supported() bool {
+	return g.stride() == 1 && g.gradSupported()
+}
+
+// GradSupported reports whether WeightGrad handles g: any stride, with the AVX-512 kernels.
+func (g Geometry) GradSupported() bool { return Wide() && g.gradSupported() }
+
+func (g Geometry) gradSupported() bool {
 	return haveKernel && g.Out > 0 && g.Out%16 == 0 && g.C > 0 && g.KH > 0 && g.KW > 0 && g.P >= 0 &&
-		g.OH() > 0 && g.OW() > 0
+		g.S >= 0 && g.H+2*g.P >= g.KH && g.W+2*g.P >= g.KW
 }
 
 // tile is a micro-kernel and the output block it computes: pixels consecutive (wide) output
@@ -156,15 +165,15 @@ var gradPool = sync.Pool{New: func() any { return new(gradScratch) }}
 
 // WeightGrad sets dw ((KH·KW·C)×Out, rows in (u, v, c) order) to the weight gradient of images
 // [b0, b1) of x: the sum over their output pixels of each input patch times ∂L/∂h (dh,
-// N×OH×OW×Out). It needs the AVX-512 kernels (Wide).
+// N×OH×OW×Out). It needs the AVX-512 kernels (GradSupported).
 //
-// The gradient of offset (u, v) is Σ_(i,j) pad[i+u, j+v, c]·dh[i, j, o]: over each output row
-// a product of two strided matrices, the padded image's row i+u from column v and dh's row i,
-// which the kernel reduces over a block of rows, rows input channels and width outputs at a
-// time. The blocks are small enough that their image and gradient rows stay in L1 across all
-// offsets.
+// With stride S the gradient of offset (u, v) is Σ_(i,j) pad[S·i+u, S·j+v, c]·dh[i, j, o]:
+// over each output row a product of two strided matrices, every S-th pixel of the padded
+// image's row S·i+u from column v and dh's row i, which the kernel reduces over a block of
+// rows, rows input channels and width outputs at a time. The blocks are small enough that
+// their image and gradient rows stay in L1 across all offsets.
 func WeightGrad(g Geometry, x, dh, dw []float32, b0, b1 int) {
-	if !g.Supported() || !Wide() {
+	if !g.GradSupported() {
 		panic(fmt.Sprintf("convkernel: weight gradient of %+v not supported here", g))
 	}
 	oh, ow, hp, wp := g.OH(), g.OW(), g.H+2*g.P, g.W+2*g.P
@@ -181,7 +190,8 @@ func WeightGrad(g Geometry, x, dh, dw []float32, b0, b1 int) {
 	s.acc = grow(s.acc, taps*cpad*g.Out)
 	clear(s.pad)
 	clear(s.acc)
-	perBlock := max(1, 8192/(wp*g.C+ow*g.Out)) // rows of about 32 KB of image and gradient
+	st := g.stride()
+	perBlock := max(1, 8192/(st*wp*g.C+ow*g.Out)) // rows of about 32 KB of image and gradient
 	blocks := (oh + perBlock - 1) / perBlock
 	height := (oh + blocks - 1) / blocks // nearly equal heights
 	for b := b0; b < b1; b++ {
@@ -194,11 +204,11 @@ func WeightGrad(g Geometry, x, dh, dw []float32, b0, b1 int) {
 			rows := min(height, oh-i0)
 			for u := 0; u < g.KH; u++ {
 				for v := 0; v < g.KW; v++ {
-					a := ((i0+u)*wp + v) * g.C
+					a := ((st*i0+u)*wp + v) * g.C
 					acc := s.acc[(u*g.KW+v)*cpad*g.Out:]
 					for c0 := 0; c0 < g.C; c0 += t.rows {
 						for n0 := 0; n0 < g.Out; n0 += t.width {
-							t.kernel(ow, rows, &s.pad[a+c0], g.C*4, wp*g.C*4,
+							t.kernel(ow, rows, &s.pad[a+c0], st*g.C*4, st*wp*g.C*4,
 								&d[i0*ow*g.Out+n0], g.Out*4, ow*g.Out*4, &acc[c0*g.Out+n0], g.Out)
 						}
 					}

@@ -103,16 +103,23 @@ func TestUnsupported(t *testing.T) {
 		{N: 1, H: 4, W: 4, C: 3, KH: 3, KW: 3, P: 1, Out: 8},
 		{N: 1, H: 2, W: 2, C: 3, KH: 5, KW: 5, P: 0, Out: 16},
 	} {
-		if g.Supported() {
+		if g.Supported() || g.GradSupported() {
 			t.Errorf("%+v reported supported", g)
 		}
+	}
+	strided := Geometry{N: 1, H: 4, W: 4, C: 16, KH: 3, KW: 3, P: 1, Out: 16, S: 2}
+	if strided.Supported() {
+		t.Errorf("Forward reported to take stride 2")
+	}
+	if Wide() && !strided.GradSupported() {
+		t.Errorf("WeightGrad reported not to take stride 2")
 	}
 }
 
 // WeightGrad equals the weight gradient's definition, Σ over images and output pixels of
 // input × output gradient, summed in float64, up to float32 rounding (relative to the sum of
 // the terms' magnitudes), with stale values in dw, channel counts that leave partial tiles,
-// and pixel counts that span several blocks.
+// pixel counts that span several blocks, and strides 2 and 3.
 func TestWeightGradMatchesDefinition(t *testing.T) {
 	if !Wide() {
 		t.Skip("no AVX-512")
@@ -127,6 +134,9 @@ func TestWeightGradMatchesDefinition(t *testing.T) {
 		{N: 1, H: 2, W: 2, C: 4, KH: 3, KW: 3, P: 2, Out: 16},
 		{N: 2, H: 12, W: 12, C: 20, KH: 3, KW: 3, P: 1, Out: 64},
 		{N: 2, H: 20, W: 19, C: 16, KH: 3, KW: 3, P: 1, Out: 16},
+		{N: 2, H: 9, W: 8, C: 16, KH: 3, KW: 3, P: 1, Out: 32, S: 2},
+		{N: 2, H: 8, W: 8, C: 5, KH: 1, KW: 1, P: 0, Out: 16, S: 2},
+		{N: 1, H: 11, W: 10, C: 3, KH: 5, KW: 3, P: 2, Out: 48, S: 3},
 	} {
 		t.Run(fmt.Sprintf("%+v", g), func(t *testing.T) {
 			oh, ow, k := g.OH(), g.OW(), g.KH*g.KW*g.C
@@ -150,7 +160,7 @@ func TestWeightGradMatchesDefinition(t *testing.T) {
 							for b := 1; b < g.N; b++ {
 								for i := 0; i < oh; i++ {
 									for j := 0; j < ow; j++ {
-										ih, iw := i-g.P+u, j-g.P+v
+										ih, iw := i*g.stride()-g.P+u, j*g.stride()-g.P+v
 										if ih < 0 || ih >= g.H || iw < 0 || iw >= g.W {
 											continue
 										}

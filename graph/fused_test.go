@@ -54,8 +54,8 @@ func residualReLUNet(fuse bool, c1, c2 int) graph.Layer {
 func TestFusedResidualReLUEqualsUnfused(t *testing.T) {
 	const n, dim = 4, 6 * 6 * 3
 	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
-		l1, g1 := trainTwice(t, residualReLUNet(true, 16, 32), dt, n, dim)
-		l2, g2 := trainTwice(t, residualReLUNet(false, 16, 32), dt, n, dim)
+		l1, g1, _ := trainTwice(t, residualReLUNet(true, 16, 32), dt, n, dim)
+		l2, g2, _ := trainTwice(t, residualReLUNet(false, 16, 32), dt, n, dim)
 		sameBits(t, dt.String()+" loss", l1, l2)
 		for i := range g2 {
 			sameBits(t, dt.String()+" gradient", g1[i], g2[i])
@@ -77,11 +77,12 @@ func TestFusedResidualReLUGradients(t *testing.T) {
 	checkGrads(t, tr, newBatch(11, n, dim, 4), 1e-6)
 }
 
-// trainTwice runs two training steps of net in a new store of dtype dt and returns the losses
-// and every parameter gradient of both steps.
-func trainTwice(t *testing.T, net graph.Layer, dt tensor.Dtype, n, dim int) (losses []float64, grads [][]float64) {
+// trainTwice runs two training steps of net in a new store of dtype dt and returns the losses,
+// every parameter gradient of both steps, and the store.
+func trainTwice(t *testing.T, net graph.Layer, dt tensor.Dtype, n, dim int) (losses []float64, grads [][]float64, store *graph.Store) {
 	t.Helper()
-	tr, err := train.NewTrainer(net, graph.NewStore(dt, 3), n, dim)
+	store = graph.NewStore(dt, 3)
+	tr, err := train.NewTrainer(net, store, n, dim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func trainTwice(t *testing.T, net graph.Layer, dt tensor.Dtype, n, dim int) (los
 			grads = append(grads, float64s(g))
 		}
 	}
-	return losses, grads
+	return losses, grads, store
 }
 
 // countOps builds net's training graph and counts the ops whose name contains kind.
@@ -131,39 +132,15 @@ func TestFusedBatchNormReLUEqualsUnfused(t *testing.T) {
 		}
 	}
 	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
-		run := func(fuse bool) (losses []float64, grads [][]float64, stats []float64) {
-			store := graph.NewStore(dt, 3)
-			tr, err := train.NewTrainer(bnReLUNet(fuse, c), store, n, dim)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for step := uint64(0); step < 2; step++ {
-				bt := newBatch(10+step, n, dim, 4)
-				loss, _, err := tr.Run(bt.x, bt.y, false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				losses = append(losses, loss)
-				for i := range tr.Params() {
-					g, err := tr.Grad(i)
-					if err != nil {
-						t.Fatal(err)
-					}
-					grads = append(grads, float64s(g))
-				}
-			}
-			for _, name := range []string{"bn.running_mean", "bn.running_var"} {
-				stats = append(stats, float64s(store.Buffer(name).Value)...)
-			}
-			return losses, grads, stats
-		}
-		l1, g1, s1 := run(true)
-		l2, g2, s2 := run(false)
+		l1, g1, st1 := trainTwice(t, bnReLUNet(true, c), dt, n, dim)
+		l2, g2, st2 := trainTwice(t, bnReLUNet(false, c), dt, n, dim)
 		sameBits(t, dt.String()+" loss", l1, l2)
 		for i := range g2 {
 			sameBits(t, dt.String()+" gradient", g1[i], g2[i])
 		}
-		sameBits(t, dt.String()+" running statistics", s1, s2)
+		for _, name := range []string{"bn.running_mean", "bn.running_var"} {
+			sameBits(t, dt.String()+" "+name, float64s(st1.Buffer(name).Value), float64s(st2.Buffer(name).Value))
+		}
 	}
 }
 

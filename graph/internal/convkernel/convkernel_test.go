@@ -4,8 +4,20 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
+
+// geometries are the cases both kernels are checked on: ragged tiles, KH ≠ KW, C = 1, 1×1,
+// padding beyond the image, and several output-channel counts.
+var geometries = []Geometry{
+	{N: 3, H: 5, W: 6, C: 16, KH: 3, KW: 3, P: 1, Out: 16},
+	{N: 2, H: 7, W: 4, C: 3, KH: 3, KW: 3, P: 0, Out: 32},
+	{N: 2, H: 6, W: 6, C: 5, KH: 5, KW: 5, P: 2, Out: 16},
+	{N: 1, H: 4, W: 9, C: 8, KH: 2, KW: 3, P: 1, Out: 48},
+	{N: 2, H: 3, W: 3, C: 1, KH: 1, KW: 1, P: 0, Out: 16},
+	{N: 1, H: 2, W: 2, C: 4, KH: 3, KW: 3, P: 2, Out: 16},
+}
 
 // Forward equals the convolution's definition, summed in float64, up to float32 rounding
 // (relative to the sum of the terms' magnitudes), on every image of a batch, with stale
@@ -33,13 +45,7 @@ func kernelSets() []bool {
 
 func testForward(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, g := range []Geometry{
-		{N: 3, H: 5, W: 6, C: 16, KH: 3, KW: 3, P: 1, Out: 16},
-		{N: 2, H: 7, W: 4, C: 3, KH: 3, KW: 3, P: 0, Out: 32},
-		{N: 2, H: 6, W: 6, C: 5, KH: 5, KW: 5, P: 2, Out: 16},
-		{N: 1, H: 4, W: 9, C: 8, KH: 2, KW: 3, P: 1, Out: 48},
-		{N: 2, H: 3, W: 3, C: 1, KH: 1, KW: 1, P: 0, Out: 16},
-		{N: 1, H: 2, W: 2, C: 4, KH: 3, KW: 3, P: 2, Out: 16},
+	for _, g := range append(slices.Clip(geometries), []Geometry{
 		{N: 2, H: 8, W: 8, C: 64, KH: 3, KW: 3, P: 1, Out: 64},
 		{N: 1, H: 9, W: 7, C: 2, KH: 3, KW: 1, P: 1, Out: 96},
 		{N: 2, H: 5, W: 5, C: 20, KH: 3, KW: 3, P: 1, Out: 32},  // pixels 32 values apart
@@ -49,7 +55,7 @@ func testForward(t *testing.T) {
 		{N: 1, H: 4, W: 4, C: 64, KH: 3, KW: 3, P: 1, Out: 16},
 		{N: 1, H: 4, W: 4, C: 100, KH: 3, KW: 3, P: 1, Out: 32},
 		{N: 1, H: 3, W: 4, C: 130, KH: 3, KW: 3, P: 1, Out: 16},
-	} {
+	}...) {
 		t.Run(fmt.Sprintf("%+v", g), func(t *testing.T) {
 			oh, ow, k := g.OH(), g.OW(), g.KH*g.KW*g.C
 			x := make([]float32, g.N*g.H*g.W*g.C)
@@ -125,19 +131,13 @@ func TestWeightGradMatchesDefinition(t *testing.T) {
 		t.Skip("no AVX-512")
 	}
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, g := range []Geometry{
-		{N: 3, H: 5, W: 6, C: 16, KH: 3, KW: 3, P: 1, Out: 16},
-		{N: 2, H: 7, W: 4, C: 3, KH: 3, KW: 3, P: 0, Out: 32},
-		{N: 2, H: 6, W: 6, C: 5, KH: 5, KW: 5, P: 2, Out: 16},
-		{N: 1, H: 4, W: 9, C: 8, KH: 2, KW: 3, P: 1, Out: 48},
-		{N: 2, H: 3, W: 3, C: 1, KH: 1, KW: 1, P: 0, Out: 16},
-		{N: 1, H: 2, W: 2, C: 4, KH: 3, KW: 3, P: 2, Out: 16},
+	for _, g := range append(slices.Clip(geometries), []Geometry{
 		{N: 2, H: 12, W: 12, C: 20, KH: 3, KW: 3, P: 1, Out: 64},
 		{N: 2, H: 20, W: 19, C: 16, KH: 3, KW: 3, P: 1, Out: 16},
 		{N: 2, H: 9, W: 8, C: 16, KH: 3, KW: 3, P: 1, Out: 32, S: 2},
 		{N: 2, H: 8, W: 8, C: 5, KH: 1, KW: 1, P: 0, Out: 16, S: 2},
 		{N: 1, H: 11, W: 10, C: 3, KH: 5, KW: 3, P: 2, Out: 48, S: 3},
-	} {
+	}...) {
 		t.Run(fmt.Sprintf("%+v", g), func(t *testing.T) {
 			oh, ow, k := g.OH(), g.OW(), g.KH*g.KW*g.C
 			x := make([]float32, g.N*g.H*g.W*g.C)

@@ -1,12 +1,18 @@
-// Package convkernel is a direct convolution for float32 images in channels-last layout, with
-// stride 1: an AVX-512 or AVX2/FMA micro-kernel computes a tile of the output (28 pixels × 16
-// channels, 14 × 32, or on AVX2 6 × 16) by reading the (padded) input where it lies, so that
-// no patch matrix is built or packed.
+// Package convkernel is a direct convolution for float32 images in channels-last layout and
+// its weight gradient, without patch matrices.
 //
+// Forward (stride 1): an AVX-512 or AVX2/FMA micro-kernel computes a tile of the output (28
+// pixels × 16 channels, 14 × 32, or on AVX2 6 × 16) by reading the padded input where it lies.
 // The trick that makes the input an ordinary strided operand is to compute the output over
 // the padded width: with Wp the padded row length, output pixel q = i·Wp + j reads input pixel
-// q + u·Wp + v for kernel offset (u, v), so six consecutive q are six consecutive input
-// pixels for every offset. The columns j ≥ the output width are computed and dropped.
+// q + u·Wp + v for kernel offset (u, v), so consecutive q are consecutive input pixels for
+// every offset. The columns j ≥ the output width are computed and dropped. On AVX-512 the
+// kernels are specialised to the padded image's pixel stride (kernel_fixed_amd64.s, written
+// by gen).
+//
+// WeightGrad (any stride, AVX-512): per kernel offset, a reduction over output rows of the
+// padded input's strided row times ∂L/∂h's row, input channels × output channels in
+// registers.
 package convkernel
 
 import (

@@ -241,7 +241,7 @@ func lastLayerFinding(r *Run, kappaKey string, th Thresholds) (Finding, bool) {
 		if math.IsNaN(v) || len(others) == 0 {
 			continue
 		}
-		med := median(others)
+		med := Median(others)
 		ratio := v / med
 		if med == 0 {
 			ratio = math.Inf(1)
@@ -264,8 +264,8 @@ func lastLayerFinding(r *Run, kappaKey string, th Thresholds) (Finding, bool) {
 	}, true
 }
 
-// median of xs (not empty); +Inf values sort last.
-func median(xs []float64) float64 {
+// Median of xs (not empty); +Inf values sort last.
+func Median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	n := len(s)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,15 +18,24 @@ import (
 
 	"github.com/lwca/lwca/backend"
 	"github.com/lwca/lwca/bench"
+	"github.com/lwca/lwca/compare"
 	"github.com/lwca/lwca/experiments"
 	"github.com/lwca/lwca/experiments/config"
 )
 
-// cmdBench runs lwca's workloads and PyTorch's reference of the same workloads side by side.
+// cmdBench runs lwca's workloads and PyTorch's reference of the same workloads side by side,
+// in --repeat rounds (default 1) whose ratios it sums up: on a shared machine one round's
+// ratio can be far off.
 func cmdBench(args []string, stdout, stderr io.Writer) error {
-	f, err := parseFlags(args, append([]string{"only", "python", "torch-threads"}, commonValued...), []string{"no-torch", "slow"})
+	f, err := parseFlags(args, append([]string{"only", "python", "torch-threads", "repeat"}, commonValued...), []string{"no-torch", "slow"})
 	if err != nil {
 		return err
+	}
+	rounds := 1
+	if r := f.last("repeat"); r != "" {
+		if rounds, err = strconv.Atoi(r); err != nil || rounds < 1 {
+			return usageError{fmt.Sprintf("--repeat %q: expected a whole number ≥ 1", r)}
+		}
 	}
 	info, err := setupBackend(f)
 	if err != nil {
@@ -53,43 +63,57 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	overhead := len(only) == 0 || only["analysis_overhead"]
 	fmt.Fprintf(stdout, "lwca bench: backend %s; GOMAXPROCS %d\n", info, runtime.GOMAXPROCS(0))
 
-	// PyTorch first, so the two do not compete for the cores.
-	torch := map[string]float64{}
-	if f.last("no-torch") == "" {
-		threads := strconv.Itoa(info.Threads)
-		if t := f.last("torch-threads"); t != "" {
-			threads = t
+	// Each round runs PyTorch first, so the two do not compete for the cores, then lwca.
+	ratios, times := map[string][]float64{}, map[string][]float64{}
+	for round := 1; round <= rounds; round++ {
+		prefix := ""
+		if rounds > 1 {
+			prefix = fmt.Sprintf("round %d: ", round)
 		}
-		python := f.last("python")
-		if python == "" {
-			python = "/usr/bin/python3"
+		torch := map[string]float64{}
+		if f.last("no-torch") == "" {
+			threads := strconv.Itoa(info.Threads)
+			if t := f.last("torch-threads"); t != "" {
+				threads = t
+			}
+			python := f.last("python")
+			if python == "" {
+				python = "/usr/bin/python3"
+			}
+			var names []string
+			for _, w := range selected {
+				names = append(names, w.Name)
+			}
+			if torch, err = runTorch(python, threads, names, stderr); err != nil {
+				fmt.Fprintf(stdout, "pytorch reference unavailable: %v (apt-get install python3-torch python3-scipy)\n", err)
+			}
 		}
-		var names []string
 		for _, w := range selected {
-			names = append(names, w.Name)
-		}
-		if torch, err = runTorch(python, threads, names, stderr); err != nil {
-			fmt.Fprintf(stdout, "pytorch reference unavailable: %v (apt-get install python3-torch python3-scipy)\n", err)
+			if w.ConvNet && f.last("threads") == "" {
+				if _, err := backend.Init(backend.Mode(info.Name), 1); err != nil {
+					return err
+				}
+			}
+			r := testing.Benchmark(w.Run)
+			if w.ConvNet && f.last("threads") == "" {
+				if _, err := backend.Init(backend.Mode(info.Name), info.Threads); err != nil {
+					return err
+				}
+			}
+			ms := float64(r.NsPerOp()) / 1e6
+			times[w.Name] = append(times[w.Name], ms)
+			line := fmt.Sprintf("%s%-22s lwca=%9.3f ms", prefix, w.Name, ms)
+			if t, ok := torch[w.Name]; ok {
+				line += fmt.Sprintf("  pytorch=%9.3f ms  ratio=%.2f", t, ms/t)
+				ratios[w.Name] = append(ratios[w.Name], ms/t)
+			}
+			fmt.Fprintln(stdout, line)
 		}
 	}
-	for _, w := range selected {
-		if w.ConvNet && f.last("threads") == "" {
-			if _, err := backend.Init(backend.Mode(info.Name), 1); err != nil {
-				return err
-			}
+	if rounds > 1 {
+		for _, w := range selected {
+			fmt.Fprintln(stdout, summaryLine(w.Name, times[w.Name], ratios[w.Name]))
 		}
-		r := testing.Benchmark(w.Run)
-		if w.ConvNet && f.last("threads") == "" {
-			if _, err := backend.Init(backend.Mode(info.Name), info.Threads); err != nil {
-				return err
-			}
-		}
-		ms := float64(r.NsPerOp()) / 1e6
-		line := fmt.Sprintf("%-22s lwca=%9.3f ms", w.Name, ms)
-		if t, ok := torch[w.Name]; ok {
-			line += fmt.Sprintf("  pytorch=%9.3f ms  ratio=%.2f", t, ms/t)
-		}
-		fmt.Fprintln(stdout, line)
 	}
 	if overhead {
 		with, without, err := analysisOverhead()
@@ -100,6 +124,16 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			"analysis_overhead", with, without, with/without)
 	}
 	return nil
+}
+
+// summaryLine sums up one workload's rounds: the median of lwca's times and, when PyTorch ran,
+// the median, lowest and highest of the per-round ratios (each measured side by side).
+func summaryLine(name string, times, ratios []float64) string {
+	line := fmt.Sprintf("%-22s median of %d rounds: lwca=%9.3f ms", name, len(times), compare.Median(times))
+	if len(ratios) > 0 {
+		line += fmt.Sprintf("  ratio=%.2f (%.2f–%.2f)", compare.Median(ratios), slices.Min(ratios), slices.Max(ratios))
+	}
+	return line
 }
 
 // runTorch runs the embedded reference script and returns median milliseconds per workload.

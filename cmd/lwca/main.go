@@ -33,7 +33,7 @@ const usage = `usage:
   lwca compare RUN_OR_SWEEP_DIR... [--out DIR]
   lwca data get cifar10 --dir DIR
   lwca reproduce NAME [--quick] [--out DIR]   (bn-stability, bn-conditioning, false-minimum, last-layer)
-  lwca bench [--only w1,w2] [--slow] [--no-torch] [--torch-threads N]
+  lwca bench [--only w1,w2] [--repeat N] [--slow] [--no-torch] [--torch-threads N]
   lwca version
 
 run trains the experiment described by the YAML file CONFIG. Results go to --out DIR, by

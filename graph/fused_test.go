@@ -123,7 +123,7 @@ func countOps(t *testing.T, net graph.Layer, n, dim int, kind string) int {
 
 // A BatchNorm fused with the ReLU after it gives the same loss, parameter gradients and
 // running statistics as the two layers apart, bit for bit, in float32 (the assembly kernels,
-// 16 channels) and float64, over two training steps.
+// 16 channels) and float64, over two training steps, and then the same evaluation outputs.
 func TestFusedBatchNormReLUEqualsUnfused(t *testing.T) {
 	const n, dim, c = 4, 5 * 6 * 3, 16
 	for fuse, want := range map[bool]int{true: 1, false: 0} {
@@ -140,6 +140,12 @@ func TestFusedBatchNormReLUEqualsUnfused(t *testing.T) {
 		}
 		for _, name := range []string{"bn.running_mean", "bn.running_var"} {
 			sameBits(t, dt.String()+" "+name, float64s(st1.Buffer(name).Value), float64s(st2.Buffer(name).Value))
+		}
+		if dt == tensor.Float64 { // and in evaluation graphs, on the running statistics
+			x := newBatch(20, n, dim, 4).x64
+			y1, _ := forward(t, bnReLUNet(true, c), st1, x, n, dim)
+			y2, _ := forward(t, bnReLUNet(false, c), st2, x, n, dim)
+			sameBits(t, "evaluation output", y1, y2)
 		}
 	}
 }

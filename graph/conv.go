@@ -329,30 +329,33 @@ func convolve[T float](g convGeom, x, out []T, mul func(p []T, m int, h []T)) {
 var useDirect = true
 
 // directConv sets out to the convolution g of x with weights w by package convkernel's direct
-// kernel (no patch matrix), packing w into *packed, when it applies and pays: float32, stride
-// 1, a CPU with AVX2 and FMA, and few of the computed columns dropped (the kernel computes
-// over the padded width). It reports whether it did.
+// kernel (no patch matrix), packing w into *packed, when it applies and pays: float32, a CPU
+// with AVX2 and FMA (and AVX-512 for strides above 1), and few of the computed columns
+// dropped (the kernel computes over the padded width). It reports whether it did.
 //
 // Measured at batch 128, one thread, against patch blocks and OpenBLAS (SkylakeX kernels):
 //   - AVX-512 tiles: 3.5 times faster on 32×32×16→16, 1.9 times on 16×16×32→32 and 1.1 times
 //     on 8×8×64→64, where a fifth of the columns are dropped; so up to a quarter may be.
+//   - AVX-512, stride 2 (phase planes): 3.4–4.8 vs 6.1–7.4 ms on 32×32×16→32 and 3.3–3.7 vs
+//     4.3–5.6 ms on 16×16×32→64, three runs each with other work on the machine.
 //   - AVX2 tile: 1.7 times faster on 32×32×16→16, even on 16×16×32→32, 1.2 times slower on
-//     8×8×64→64; so only 16 or 32 output channels and at most a ninth dropped.
+//     8×8×64→64; so only 16 or 32 output channels and at most a ninth dropped (stride 1 only:
+//     not measured strided).
 func directConv[T float](g convGeom, x, w, out []T, packed *convkernel.Weights) bool {
 	x32, ok := any(x).([]float32)
-	if !ok || !useDirect || g.s != 1 || g.direct() {
+	if !ok || !useDirect || g.direct() {
 		return false
 	}
-	wp := g.w + 2*g.p
+	wp := (g.w + 2*g.p + g.s - 1) / g.s // the width computed: the padded row's, or a phase plane's
 	if convkernel.Wide() {
 		if 3*wp > 4*g.ow {
 			return false
 		}
-	} else if g.cout > 32 || 8*wp > 9*g.ow {
+	} else if g.s != 1 || g.cout > 32 || 8*wp > 9*g.ow {
 		return false
 	}
-	kg := convkernel.Geometry{N: g.n, H: g.h, W: g.w, C: g.c, KH: g.kh, KW: g.kw, P: g.p, Out: g.cout}
-	if !kg.Supported() {
+	kg := convkernel.Geometry{N: g.n, H: g.h, W: g.w, C: g.c, KH: g.kh, KW: g.kw, P: g.p, Out: g.cout, S: g.s}
+	if !kg.Supported() || kg.OH() != g.oh || kg.OW() != g.ow {
 		return false
 	}
 	packed.Pack(kg, any(w).([]float32))

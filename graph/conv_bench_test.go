@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 	"math/rand/v2"
 	"testing"
 
@@ -52,16 +53,28 @@ func BenchmarkIm2col(b *testing.B) {
 	}
 }
 
-// BenchmarkConvForward times the 3×3 convolutions of a CIFAR ResNet's three stages at batch
-// 128 in float32, by the direct kernel and by patch blocks and BLAS products, per backend.
+// resnetTransitions are the stride-2 3×3 convolutions that open a CIFAR ResNet's second and
+// third stages, at batch 128.
+var resnetTransitions = []convGeom{
+	{n: 128, h: 32, w: 32, c: 16, kh: 3, kw: 3, s: 2, p: 1, oh: 16, ow: 16, cout: 32},
+	{n: 128, h: 16, w: 16, c: 32, kh: 3, kw: 3, s: 2, p: 1, oh: 8, ow: 8, cout: 64},
+}
+
+// BenchmarkConvForward times the 3×3 convolutions of a CIFAR ResNet's three stages and its two
+// stage transitions at batch 128 in float32, by the direct kernel and by patch blocks and BLAS
+// products, per backend.
 func BenchmarkConvForward(b *testing.B) {
 	backendtest.Each(b, func(b *testing.B) {
-		for i, g := range resnetStages {
+		for i, g := range append(slices.Clip(resnetStages), resnetTransitions...) {
 			x := make([]float32, g.pixels()*g.c)
 			w := make([]float32, g.k()*g.cout)
 			out := make([]float32, g.rows()*g.cout)
 			op := &convOp{st: &convState{g: g}}
-			benchRoutes(b, fmt.Sprintf("stage%d", i+1), &useDirect, [2]string{"direct", "patches"},
+			name := fmt.Sprintf("stage%d", i+1)
+			if g.s > 1 {
+				name = fmt.Sprintf("stage%d-in", i-len(resnetStages)+2)
+			}
+			benchRoutes(b, name, &useDirect, [2]string{"direct", "patches"},
 				func() { convForward(op, x, w, nil, out) })
 		}
 	})

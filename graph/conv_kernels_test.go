@@ -178,10 +178,10 @@ func TestFilterGradientIsDeterministic(t *testing.T) {
 	}
 }
 
-// With AVX-512 the weight-gradient kernel also takes strided convolutions, and gives the patch
-// route's gradient up to float32 rounding: a CIFAR ResNet's stage transitions (3×3 and 1×1
-// projection, stride 2) and a 5×5 stride-3 case.
-func TestStridedWeightGradientMatchesPatchRoute(t *testing.T) {
+// With AVX-512 the direct kernels also take strided convolutions, forward (over phase planes)
+// and weight gradient, and give the patch route's results up to float32 rounding: a CIFAR
+// ResNet's stage transitions (3×3 and 1×1 projection, stride 2) and a 5×5 stride-3 case.
+func TestStridedConvolutionMatchesPatchRoute(t *testing.T) {
 	if !convkernel.Wide() {
 		t.Skip("no AVX-512")
 	}
@@ -189,11 +189,11 @@ func TestStridedWeightGradientMatchesPatchRoute(t *testing.T) {
 	for _, g := range []convGeom{
 		{n: 2, h: 32, w: 32, c: 16, kh: 3, kw: 3, s: 2, p: 1, cout: 32},
 		{n: 2, h: 32, w: 32, c: 16, kh: 1, kw: 1, s: 2, p: 0, cout: 32},
-		{n: 3, h: 11, w: 9, c: 4, kh: 5, kw: 5, s: 3, p: 2, cout: 16},
+		{n: 3, h: 17, w: 17, c: 4, kh: 5, kw: 5, s: 3, p: 2, cout: 16},
 	} {
 		g.oh, g.ow = (g.h+2*g.p-g.kh)/g.s+1, (g.w+2*g.p-g.kw)/g.s+1
-		x, dh := make([]float32, g.pixels()*g.c), make([]float32, g.rows()*g.cout)
-		for _, v := range [][]float32{x, dh} {
+		x, w, dh := make([]float32, g.pixels()*g.c), make([]float32, g.k()*g.cout), make([]float32, g.rows()*g.cout)
+		for _, v := range [][]float32{x, w, dh} {
 			for i := range v {
 				v[i] = float32(r.NormFloat64())
 			}
@@ -201,18 +201,30 @@ func TestStridedWeightGradientMatchesPatchRoute(t *testing.T) {
 		if _, ok := directGrad(g, x); !ok {
 			t.Fatalf("%+v: the weight-gradient kernel does not take it", g)
 		}
-		run := func(direct bool) []float32 {
+		if !directConv(g, x, w, make([]float32, g.rows()*g.cout), &convkernel.Weights{}) {
+			t.Fatalf("%+v: the direct kernel does not take it", g)
+		}
+		run := func(direct bool) (out, dw []float32) {
 			defer func(old bool) { useDirect = old }(useDirect)
 			useDirect = direct
-			dw := make([]float32, g.k()*g.cout)
-			convFilterGrad(&convState{g: g}, x, dh, dw)
-			return dw
+			st := &convState{g: g}
+			out, dw = make([]float32, g.rows()*g.cout), make([]float32, g.k()*g.cout)
+			convForward(&convOp{st: st}, x, w, nil, out)
+			convFilterGrad(st, x, dh, dw)
+			return out, dw
 		}
-		got, want := run(true), run(false)
-		tol := 1e-5 * math.Sqrt(float64(g.rows())) * 3
-		for i := range want {
-			if d := math.Abs(float64(got[i] - want[i])); !(d <= tol) {
-				t.Fatalf("%+v: dw[%d] direct %v, patch route %v", g, i, got[i], want[i])
+		out1, dw1 := run(true)
+		out2, dw2 := run(false)
+		for _, c := range []struct {
+			what      string
+			got, want []float32
+			terms     int
+		}{{"output", out1, out2, g.k()}, {"weight gradient", dw1, dw2, g.rows()}} {
+			tol := 1e-5 * math.Sqrt(float64(c.terms)) * 3
+			for i := range c.want {
+				if d := math.Abs(float64(c.got[i] - c.want[i])); !(d <= tol) {
+					t.Fatalf("%+v: %s[%d] direct %v, patch route %v", g, c.what, i, c.got[i], c.want[i])
+				}
 			}
 		}
 	}

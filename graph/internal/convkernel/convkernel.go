@@ -18,6 +18,8 @@ package convkernel
 import (
 	"fmt"
 	"sync"
+
+	"github.com/lwca/lwca/graph/internal/vec"
 )
 
 // Available reports whether the kernel runs on this machine.
@@ -28,7 +30,7 @@ func Available() bool { return haveKernel }
 func Wide() bool { return haveKernel && useAVX512 }
 
 // Geometry is one convolution: an N×H×W×C input, a KH×KW kernel, padding P on every side,
-// Out output channels (a multiple of 16), stride S (0 means 1; Forward takes only 1).
+// Out output channels (a multiple of 16), stride S (0 means 1).
 type Geometry struct {
 	N, H, W, C, KH, KW, P, Out, S int
 }
@@ -39,10 +41,8 @@ func (g Geometry) stride() int { return max(g.S, 1) }
 func (g Geometry) OH() int { return (g.H+2*g.P-g.KH)/g.stride() + 1 }
 func (g Geometry) OW() int { return (g.W+2*g.P-g.KW)/g.stride() + 1 }
 
-// Supported reports whether Forward handles g (and WeightGrad, with Wide).
-func (g Geometry) Supported() bool {
-	return g.stride() == 1 && g.gradSupported()
-}
+// Supported reports whether Forward handles g.
+func (g Geometry) Supported() bool { return g.gradSupported() }
 
 // GradSupported reports whether WeightGrad handles g: any stride, with the AVX-512 kernels.
 func (g Geometry) GradSupported() bool { return Wide() && g.gradSupported() }
@@ -99,43 +99,57 @@ var pool = sync.Pool{New: func() any { return new(scratch) }}
 
 // Forward sets out (N×OH×OW×Out) to the convolution of images [b0, b1) of x (N×H×W×C) with
 // the packed weights w.
+//
+// With stride S > 1 the padded image is first split into S² phase planes, plane (a, b)
+// holding its pixels (S·y + a, S·z + b), each pw = ⌈Wp/S⌉ pixels wide. Offset (u, v) then
+// reads plane (u mod S, v mod S) at (i + ⌊u/S⌋, j + ⌊v/S⌋): a stride-1 access, to which the
+// wide trick applies over the planes' width.
 func Forward(g Geometry, x []float32, w *Weights, out []float32, b0, b1 int) {
 	t := tileFor(g.Out, g.C)
 	if !g.Supported() || w.g != g || w.width != t.width {
 		panic(fmt.Sprintf("convkernel: geometry %+v not supported or weights packed for %+v (%d wide)", g, w.g, w.width))
 	}
-	oh, ow := g.OH(), g.OW()
+	oh, ow, st := g.OH(), g.OW(), g.stride()
 	hp, wp := g.H+2*g.P, g.W+2*g.P
+	ph, pw := (hp+st-1)/st, (wp+st-1)/st // a phase plane's height and width
 	if len(x) < g.N*g.H*g.W*g.C || len(out) < g.N*oh*ow*g.Out || b0 < 0 || b1 > g.N {
 		panic("convkernel: input or output too short")
 	}
 	taps, ps := g.KH*g.KW, t.stride // ps: the padded image's pixel stride, ≥ C values
 	offs := make([]int, taps)
+	reach := 0 // the farthest pixel a tap reads, from a tile's first
 	for u := 0; u < g.KH; u++ {
 		for v := 0; v < g.KW; v++ {
-			offs[u*g.KW+v] = (u*wp + v) * ps * 4
+			px := ((u%st)*st+v%st)*ph*pw + (u/st)*pw + v/st
+			offs[u*g.KW+v] = px * ps * 4
+			reach = max(reach, px)
 		}
 	}
-	mw := (oh*wp + t.pixels - 1) / t.pixels * t.pixels // wide output rows, whole tiles
-	// The last tile reads up to (mw−1) + (KH−1)·Wp + KW−1 pixels past the start of the padded
-	// image: zeros beyond it.
-	padPixels := max(hp*wp, mw+(g.KH-1)*wp+g.KW)
+	mw := (oh*pw + t.pixels - 1) / t.pixels * t.pixels // wide output pixels, whole tiles
+	// The last tile reads up to mw−1 + reach pixels past the start of the padded image (for
+	// S > 1, its planes): zeros beyond it.
 	s := pool.Get().(*scratch)
 	defer pool.Put(s)
-	s.pad = grow(s.pad, padPixels*ps)
+	s.pad = grow(s.pad, max(st*st*ph*pw, mw+reach)*ps)
 	s.wide = grow(s.wide, mw*g.Out)
 	clear(s.pad)
 	k := taps * g.C
 	for b := b0; b < b1; b++ {
 		img := x[b*g.H*g.W*g.C:]
 		for i := 0; i < g.H; i++ {
-			row, dst := img[i*g.W*g.C:(i+1)*g.W*g.C], s.pad[((i+g.P)*wp+g.P)*ps:]
-			if ps == g.C {
-				copy(dst, row)
+			row, r := img[i*g.W*g.C:(i+1)*g.W*g.C], i+g.P
+			plane := s.pad[((r%st)*st*ph*pw+(r/st)*pw)*ps:]
+			if st == 1 && ps == g.C {
+				copy(plane[g.P*ps:], row)
 				continue
 			}
-			for j := 0; j < g.W; j++ {
-				copy(dst[j*ps:j*ps+g.C], row[j*g.C:(j+1)*g.C])
+			// Columns j with (j + P) mod S = c go to plane (r mod S, c), every S-th one.
+			for c := 0; c < st; c++ {
+				j0 := ((c-g.P)%st + st) % st
+				if n := (g.W - j0 + st - 1) / st; n > 0 {
+					dst := plane[(c*ph*pw+(j0+g.P)/st)*ps:]
+					vec.CopyBlocks(dst, row[j0*g.C:], g.C, n, ps, st*g.C)
+				}
 			}
 		}
 		for q := 0; q < mw; q += t.pixels {
@@ -145,7 +159,7 @@ func Forward(g Geometry, x []float32, w *Weights, out []float32, b0, b1 int) {
 		}
 		o := out[b*oh*ow*g.Out:]
 		for i := 0; i < oh; i++ {
-			copy(o[i*ow*g.Out:(i+1)*ow*g.Out], s.wide[i*wp*g.Out:(i*wp+ow)*g.Out])
+			copy(o[i*ow*g.Out:(i+1)*ow*g.Out], s.wide[i*pw*g.Out:(i*pw+ow)*g.Out])
 		}
 	}
 }

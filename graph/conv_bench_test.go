@@ -2,8 +2,8 @@ package graph
 
 import (
 	"fmt"
-	"slices"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/lwca/lwca/backend/backendtest"

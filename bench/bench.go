@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/lwca/lwca/analysis"
+	"github.com/lwca/lwca/compare"
 	"github.com/lwca/lwca/experiments"
 	"github.com/lwca/lwca/graph"
 	"github.com/lwca/lwca/nets"
@@ -61,10 +62,21 @@ func MLPStep(norm nets.Norm, capture bool) func(b *testing.B) {
 		step := trainingStep(b, tr, x, y, capture)
 		b.ReportAllocs()
 		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			step()
-		}
+		eachTimed(b, step)
 	}
+}
+
+// eachTimed runs f b.N times and also reports the median time of one run, in ms, as
+// "median-ms": the statistic PyTorch's reference reports, which a few runs slowed by other work
+// on the machine do not move as they move the mean.
+func eachTimed(b *testing.B, f func()) {
+	ms := make([]float64, 0, b.N)
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		f()
+		ms = append(ms, float64(time.Since(start))/1e6)
+	}
+	b.ReportMetric(compare.Median(ms), "median-ms")
 }
 
 // trainingStep returns one step of tr on the batch x, y: forward and backward (capturing if
@@ -109,7 +121,7 @@ func analysisStep(norm nets.Norm, fidelity bool) func(b *testing.B) {
 		x, y := randomBatch(128, 784, 10)
 		ps := analysis.DefaultP()
 		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
+		eachTimed(b, func() {
 			if _, _, err := tr.Run(x, y, true); err != nil {
 				b.Fatal(err)
 			}
@@ -117,14 +129,14 @@ func analysisStep(norm nets.Norm, fidelity bool) func(b *testing.B) {
 				b.Fatal(err)
 			}
 			if !fidelity {
-				continue
+				return
 			}
 			for _, p := range tr.Hooks().Points() {
 				if _, err := analysis.KFACFidelity(p.X.Float64(), p.G.Float64(), p.X.Rows, p.X.Cols, p.G.Cols, ps, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
-		}
+		})
 	}
 }
 
@@ -141,11 +153,11 @@ func Eigenvalues(n int) func(b *testing.B) {
 		m.AddRows64(x, 2*n, 1)
 		a := m.Matrix(analysis.FactorOptions{})
 		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
+		eachTimed(b, func() {
 			if _, err := analysis.DefaultSolver(a); err != nil {
 				b.Fatal(err)
 			}
-		}
+		})
 	}
 }
 
@@ -207,9 +219,7 @@ func resnetStep(depth int, capture bool) func(b *testing.B) {
 		step() // the first run allocates the ops' buffers
 		cpu0 := cpuTime()
 		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			step()
-		}
+		eachTimed(b, step)
 		b.StopTimer()
 		b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/step")
 		if mb := peakRSS(); mb > 0 {

@@ -101,6 +101,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 				}
 			}
 			ms := float64(r.NsPerOp()) / 1e6
+			if m, ok := r.Extra["median-ms"]; ok {
+				ms = m // the median step, as PyTorch's reference reports
+			}
 			times[w.Name] = append(times[w.Name], ms)
 			line := fmt.Sprintf("%s%-22s lwca=%9.3f ms", prefix, w.Name, ms)
 			if t, ok := torch[w.Name]; ok {

@@ -96,11 +96,7 @@ func TestDirectKernelMatchesPatchRoute(t *testing.T) {
 			x := make([]float32, g.pixels()*g.c)
 			w := make([]float32, g.k()*g.cout)
 			dh := make([]float32, g.rows()*g.cout)
-			for _, v := range [][]float32{x, w, dh} {
-				for i := range v {
-					v[i] = float32(r.NormFloat64())
-				}
-			}
+			fillNormal(r, x, w, dh)
 			if !directConv(g, x, w, make([]float32, g.rows()*g.cout), &convkernel.Weights{}) {
 				if !convkernel.Wide() && g.cout > 32 {
 					t.Skip("the AVX2 tile leaves more than 32 channels to the patch route")
@@ -153,11 +149,7 @@ func TestFilterGradientIsDeterministic(t *testing.T) {
 	g := convGeom{n: 24, h: 8, w: 8, c: 16, kh: 3, kw: 3, s: 1, p: 1, oh: 8, ow: 8, cout: 16}
 	r := rand.New(rand.NewPCG(21, 22))
 	x, dh := make([]float32, g.pixels()*g.c), make([]float32, g.rows()*g.cout)
-	for _, v := range [][]float32{x, dh} {
-		for i := range v {
-			v[i] = float32(r.NormFloat64())
-		}
-	}
+	fillNormal(r, x, dh)
 	for _, direct := range []bool{true, false} {
 		func() {
 			defer func(old bool) { useDirect = old }(useDirect)
@@ -193,11 +185,7 @@ func TestStridedConvolutionMatchesPatchRoute(t *testing.T) {
 	} {
 		g.oh, g.ow = (g.h+2*g.p-g.kh)/g.s+1, (g.w+2*g.p-g.kw)/g.s+1
 		x, w, dh := make([]float32, g.pixels()*g.c), make([]float32, g.k()*g.cout), make([]float32, g.rows()*g.cout)
-		for _, v := range [][]float32{x, w, dh} {
-			for i := range v {
-				v[i] = float32(r.NormFloat64())
-			}
-		}
+		fillNormal(r, x, w, dh)
 		if _, ok := directGrad(g, x); !ok {
 			t.Fatalf("%+v: the weight-gradient kernel does not take it", g)
 		}
@@ -226,6 +214,15 @@ func TestStridedConvolutionMatchesPatchRoute(t *testing.T) {
 					t.Fatalf("%+v: %s[%d] direct %v, patch route %v", g, c.what, i, c.got[i], c.want[i])
 				}
 			}
+		}
+	}
+}
+
+// fillNormal fills each slice with standard normal values from r.
+func fillNormal(r *rand.Rand, vs ...[]float32) {
+	for _, v := range vs {
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
 		}
 	}
 }

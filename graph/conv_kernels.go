@@ -1,8 +1,6 @@
 package graph
 
 import (
-	"runtime"
-
 	"github.com/lwca/lwca/backend/sgemm"
 	"github.com/lwca/lwca/graph/internal/vec"
 	"github.com/lwca/lwca/hooks"
@@ -42,20 +40,10 @@ func hookBuffer[T float](m *hooks.Matrix, rows, cols int) []T {
 	return any(m.F64).([]T)
 }
 
-// byImages calls f(b0, b1) on consecutive ranges of images [0, n), in parallel over the
-// processors (spread), each range at least grain images unless it is the last; with fewer than
-// grain images per processor, on fewer processors. Each call builds, multiplies and scatters
-// its own patch blocks, so a block stays in its core's cache from construction to use; the
-// matrix products then run on one thread each.
-func byImages(n, grain int, f func(b0, b1 int)) {
-	grain = max(grain, 1)
-	workers := max(1, min(runtime.GOMAXPROCS(0), n/grain))
-	if workers == 1 {
-		f(0, n)
-		return
-	}
-	spread(n, max(grain, (n+4*workers-1)/(4*workers)), workers, f)
-}
+// byImages is parallel over images [0, n): each call builds, multiplies and scatters its own
+// patch blocks, so a block stays in its core's cache from construction to use; the matrix
+// products then run on one thread each.
+func byImages(n, grain int, f func(b0, b1 int)) { parallel(n, grain, f) }
 
 func sizeOf[T float](T) int {
 	var z T

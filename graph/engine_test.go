@@ -8,9 +8,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Engine's Add gives what the standard engine gives, bit for bit, into a reuse tensor, in
-// place (unsafe) and as a new tensor (safe, delegated), in both dtypes and on lengths with
-// tails; a view goes to the standard engine.
+// Engine's Add gives what the standard engine gives, bit for bit, into a reuse tensor and in
+// place (unsafe), both by its fast path, and as a new tensor (safe, delegated), in both dtypes
+// and on lengths with tails.
 func TestEngineAddMatchesStandardEngine(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
@@ -59,6 +59,16 @@ func TestEngineAddMatchesStandardEngine(t *testing.T) {
 			check("unsafe", got, err)
 			if got != tensor.Tensor(in) {
 				t.Errorf("unsafe: the result is not the first operand")
+			}
+			// The reuse and unsafe cases take the fast path; a safe add is delegated.
+			if _, ok := fastAdd(a, b, tensor.WithReuse(reuse)); !ok {
+				t.Errorf("%v %v: a reuse add is not taken by the fast path", dt, shape)
+			}
+			if _, ok := fastAdd(a.Clone().(*tensor.Dense), b, tensor.UseUnsafe()); !ok {
+				t.Errorf("%v %v: an unsafe add is not taken by the fast path", dt, shape)
+			}
+			if _, ok := fastAdd(a, b); ok {
+				t.Errorf("%v %v: the fast path took a safe add", dt, shape)
 			}
 		}
 	}

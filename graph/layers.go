@@ -9,29 +9,24 @@ import (
 // Sequential applies its layers in order.
 type Sequential []Layer
 
+// reluFuser is a layer that can build itself with the ReLU after it fused in (BatchNorm,
+// Residual): forward(b, x, false) is its Forward.
+type reluFuser interface {
+	forward(b *Builder, x *G.Node, relu bool) (*G.Node, error)
+}
+
 // Forward implements Layer. A BatchNorm or a Residual directly followed by ReLU becomes one
 // fused op (same results, fewer passes over the activations).
 func (s Sequential) Forward(b *Builder, x *G.Node) (*G.Node, error) {
 	var err error
 	for i := 0; i < len(s); i++ {
 		l := s[i]
-		if i+1 < len(s) && s[i+1] == Layer(ReLU) {
-			fused := true
-			switch f := l.(type) {
-			case *BatchNorm:
-				x, err = f.forward(b, x, true)
-			case Residual:
-				x, err = f.forward(b, x, true)
-			default:
-				fused = false
-			}
-			if err != nil {
+		if f, ok := l.(reluFuser); ok && i+1 < len(s) && s[i+1] == Layer(ReLU) {
+			if x, err = f.forward(b, x, true); err != nil {
 				return nil, fmt.Errorf("layer %d (%T, with the ReLU after it): %w", i, l, err)
 			}
-			if fused {
-				i++
-				continue
-			}
+			i++
+			continue
 		}
 		if x, err = l.Forward(b, x); err != nil {
 			return nil, fmt.Errorf("layer %d (%T): %w", i, l, err)

@@ -43,9 +43,14 @@ func (op *reluOp) Type() hm.Type {
 }
 
 func (op *reluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return firstShape(op.name, in)
+}
+
+// firstShape is the shape of an element-wise op's output: its first input's.
+func firstShape(name string, in []G.DimSizer) (tensor.Shape, error) {
 	s, ok := in[0].(tensor.Shape)
 	if !ok {
-		return nil, fmt.Errorf("%s: expected a tensor shape, got %T", op.name, in[0])
+		return nil, fmt.Errorf("%s: expected a tensor shape, got %T", name, in[0])
 	}
 	return s.Clone(), nil
 }
@@ -97,9 +102,14 @@ func (op *reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	if op.back {
 		return nil, fmt.Errorf("%s: no second derivative", op.name)
 	}
-	d, err := G.ApplyOp(&reluOp{opBase: opBase{"lwca.relu.grad"}, dims: op.dims, back: true}, output, grad)
+	d, err := reluGrad(op.dims, output, grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{d}, nil
+}
+
+// reluGrad is the node ∂L/∂x of a rectified output y (dims axes) with gradient grad.
+func reluGrad(dims int, y, grad *G.Node) (*G.Node, error) {
+	return G.ApplyOp(&reluOp{opBase: opBase{"lwca.relu.grad"}, dims: dims, back: true}, y, grad)
 }

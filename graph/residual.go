@@ -3,9 +3,8 @@ package graph
 import (
 	"fmt"
 
-	"github.com/lwca/lwca/graph/internal/vec"
-
 	"github.com/chewxy/hm"
+	"github.com/lwca/lwca/graph/internal/vec"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -63,11 +62,7 @@ func (op *addReluOp) Type() hm.Type {
 }
 
 func (op *addReluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, ok := in[0].(tensor.Shape)
-	if !ok {
-		return nil, fmt.Errorf("%s: expected a tensor shape, got %T", op.name, in[0])
-	}
-	return s.Clone(), nil
+	return firstShape(op.name, in)
 }
 
 func (op *addReluOp) Do(in ...G.Value) (G.Value, error) {
@@ -99,7 +94,7 @@ func addRelu[T float](a, b, y []T) {
 func (op *addReluOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (op *addReluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&reluOp{opBase: opBase{"lwca.relu.grad"}, dims: op.dims, back: true}, output, grad)
+	d, err := reluGrad(op.dims, output, grad)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@
 // the padded width: with Wp the padded row length, output pixel q = i·Wp + j reads input pixel
 // q + u·Wp + v for kernel offset (u, v), so consecutive q are consecutive input pixels for
 // every offset. The columns j ≥ the output width are computed and dropped. On AVX-512 the
-// kernels are specialised to the padded image's pixel stride (kernel_fixed_amd64.s, written
+// kernels are specialised to the padded image's pixel stride (kernel_avx512_amd64.s, written
 // by gen).
 //
 // WeightGrad (any stride, AVX-512): per kernel offset, a reduction over output rows of the
@@ -42,12 +42,13 @@ func (g Geometry) OH() int { return (g.H+2*g.P-g.KH)/g.stride() + 1 }
 func (g Geometry) OW() int { return (g.W+2*g.P-g.KW)/g.stride() + 1 }
 
 // Supported reports whether Forward handles g.
-func (g Geometry) Supported() bool { return g.gradSupported() }
+func (g Geometry) Supported() bool { return g.valid() }
 
 // GradSupported reports whether WeightGrad handles g: any stride, with the AVX-512 kernels.
-func (g Geometry) GradSupported() bool { return Wide() && g.gradSupported() }
+func (g Geometry) GradSupported() bool { return Wide() && g.valid() }
 
-func (g Geometry) gradSupported() bool {
+// valid reports whether g is a convolution the kernels take and the CPU runs them.
+func (g Geometry) valid() bool {
 	return haveKernel && g.Out > 0 && g.Out%16 == 0 && g.C > 0 && g.KH > 0 && g.KW > 0 && g.P >= 0 &&
 		g.S >= 0 && g.H+2*g.P >= g.KH && g.W+2*g.P >= g.KW
 }
@@ -110,8 +111,7 @@ func Forward(g Geometry, x []float32, w *Weights, out []float32, b0, b1 int) {
 		panic(fmt.Sprintf("convkernel: geometry %+v not supported or weights packed for %+v (%d wide)", g, w.g, w.width))
 	}
 	oh, ow, st := g.OH(), g.OW(), g.stride()
-	hp, wp := g.H+2*g.P, g.W+2*g.P
-	ph, pw := (hp+st-1)/st, (wp+st-1)/st // a phase plane's height and width
+	ph, pw := g.plane(st)
 	if len(x) < g.N*g.H*g.W*g.C || len(out) < g.N*oh*ow*g.Out || b0 < 0 || b1 > g.N {
 		panic("convkernel: input or output too short")
 	}
@@ -135,23 +135,7 @@ func Forward(g Geometry, x []float32, w *Weights, out []float32, b0, b1 int) {
 	clear(s.pad)
 	k := taps * g.C
 	for b := b0; b < b1; b++ {
-		img := x[b*g.H*g.W*g.C:]
-		for i := 0; i < g.H; i++ {
-			row, r := img[i*g.W*g.C:(i+1)*g.W*g.C], i+g.P
-			plane := s.pad[((r%st)*st*ph*pw+(r/st)*pw)*ps:]
-			if st == 1 && ps == g.C {
-				copy(plane[g.P*ps:], row)
-				continue
-			}
-			// Columns j with (j + P) mod S = c go to plane (r mod S, c), every S-th one.
-			for c := 0; c < st; c++ {
-				j0 := ((c-g.P)%st + st) % st
-				if n := (g.W - j0 + st - 1) / st; n > 0 {
-					dst := plane[(c*ph*pw+(j0+g.P)/st)*ps:]
-					vec.CopyBlocks(dst, row[j0*g.C:], g.C, n, ps, st*g.C)
-				}
-			}
-		}
+		g.pad(s.pad, x[b*g.H*g.W*g.C:], st, ps)
 		for q := 0; q < mw; q += t.pixels {
 			for n0 := 0; n0 < g.Out; n0 += t.width {
 				t.kernel(taps, &offs[0], g.C, &s.pad[q*ps], ps*4, &w.data[n0*k], &s.wide[q*g.Out+n0], g.Out)
@@ -160,6 +144,33 @@ func Forward(g Geometry, x []float32, w *Weights, out []float32, b0, b1 int) {
 		o := out[b*oh*ow*g.Out:]
 		for i := 0; i < oh; i++ {
 			copy(o[i*ow*g.Out:(i+1)*ow*g.Out], s.wide[i*pw*g.Out:(i*pw+ow)*g.Out])
+		}
+	}
+}
+
+// plane is the height and width of one of the padded image's st² phase planes.
+func (g Geometry) plane(st int) (ph, pw int) {
+	return (g.H + 2*g.P + st - 1) / st, (g.W + 2*g.P + st - 1) / st
+}
+
+// pad copies image img (H×W×C) into the interior of dst, the padded image split into st²
+// phase planes (st = 1: the padded image itself) with pixels ps values apart; the border, the
+// channels past C and the planes' spare pixels keep their values (zeros).
+func (g Geometry) pad(dst, img []float32, st, ps int) {
+	ph, pw := g.plane(st)
+	for i := 0; i < g.H; i++ {
+		row, r := img[i*g.W*g.C:(i+1)*g.W*g.C], i+g.P
+		plane := dst[((r%st)*st*ph*pw+(r/st)*pw)*ps:]
+		if st == 1 && ps == g.C {
+			copy(plane[g.P*ps:], row)
+			continue
+		}
+		// Columns j with (j + P) mod st = c go to plane (r mod st, c), every st-th one.
+		for c := 0; c < st; c++ {
+			j0 := ((c-g.P)%st + st) % st
+			if n := (g.W - j0 + st - 1) / st; n > 0 {
+				vec.CopyBlocks(plane[(c*ph*pw+(j0+g.P)/st)*ps:], row[j0*g.C:], g.C, n, ps, st*g.C)
+			}
 		}
 	}
 }
@@ -215,10 +226,7 @@ func WeightGrad(g Geometry, x, dh, dw []float32, b0, b1 int) {
 	blocks := (oh + perBlock - 1) / perBlock
 	height := (oh + blocks - 1) / blocks // nearly equal heights
 	for b := b0; b < b1; b++ {
-		img := x[b*g.H*g.W*g.C:]
-		for i := 0; i < g.H; i++ {
-			copy(s.pad[((i+g.P)*wp+g.P)*g.C:((i+g.P)*wp+g.P+g.W)*g.C], img[i*g.W*g.C:(i+1)*g.W*g.C])
-		}
+		g.pad(s.pad, x[b*g.H*g.W*g.C:], 1, g.C) // one plane: strides are read in place
 		d := dh[b*oh*ow*g.Out:]
 		for i0 := 0; i0 < oh; i0 += height {
 			rows := min(height, oh-i0)

@@ -35,7 +35,7 @@ func tileFor(out, c int) tile {
 	return t
 }
 
-// fixedKernels are the stride-specialised kernels (kernel_fixed_amd64.s) by stride (16, 32, 64,
+// fixedKernels are the stride-specialised kernels (kernel_avx512_amd64.s) by stride (16, 32, 64,
 // 128 values) and tile (28×16, 14×32).
 var fixedKernels = [4][2]kernelFunc{
 	{kernel28x16s64, kernel14x32s64},

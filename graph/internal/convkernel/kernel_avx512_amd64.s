@@ -2,9 +2,313 @@
 
 #include "textflag.h"
 
+// func kernel28x16(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
+//
+// 28 pixels × 16 channels, the pixel stride S in bytes; pixels addressed from base registers five apart.
+TEXT ·kernel28x16(SB), NOSPLIT, $0-64
+	MOVQ taps+0(FP), CX
+	MOVQ offs+8(FP), DI
+	MOVQ a+24(FP), SI
+	MOVQ b+40(FP), BX
+	MOVQ stride+32(FP), R10
+	LEAQ (R10)(R10*2), R11
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+tap:
+	MOVQ (DI), R8
+	ADDQ SI, R8
+	LEAQ (R8)(R10*4), R9
+	ADDQ R10, R9
+	LEAQ (R9)(R10*4), R12
+	ADDQ R10, R12
+	LEAQ (R12)(R10*4), R13
+	ADDQ R10, R13
+	LEAQ (R13)(R10*4), R14
+	ADDQ R10, R14
+	LEAQ (R14)(R10*4), AX
+	ADDQ R10, AX
+	MOVQ c+16(FP), DX
+channel:
+	VMOVUPS (BX), Z28
+	VFMADD231PS.BCST (R8), Z28, Z0
+	VFMADD231PS.BCST (R8)(R10*1), Z28, Z1
+	VFMADD231PS.BCST (R8)(R10*2), Z28, Z2
+	VFMADD231PS.BCST (R8)(R11*1), Z28, Z3
+	VFMADD231PS.BCST (R8)(R10*4), Z28, Z4
+	VFMADD231PS.BCST (R9), Z28, Z5
+	VFMADD231PS.BCST (R9)(R10*1), Z28, Z6
+	VFMADD231PS.BCST (R9)(R10*2), Z28, Z7
+	VFMADD231PS.BCST (R9)(R11*1), Z28, Z8
+	VFMADD231PS.BCST (R9)(R10*4), Z28, Z9
+	VFMADD231PS.BCST (R12), Z28, Z10
+	VFMADD231PS.BCST (R12)(R10*1), Z28, Z11
+	VFMADD231PS.BCST (R12)(R10*2), Z28, Z12
+	VFMADD231PS.BCST (R12)(R11*1), Z28, Z13
+	VFMADD231PS.BCST (R12)(R10*4), Z28, Z14
+	VFMADD231PS.BCST (R13), Z28, Z15
+	VFMADD231PS.BCST (R13)(R10*1), Z28, Z16
+	VFMADD231PS.BCST (R13)(R10*2), Z28, Z17
+	VFMADD231PS.BCST (R13)(R11*1), Z28, Z18
+	VFMADD231PS.BCST (R13)(R10*4), Z28, Z19
+	VFMADD231PS.BCST (R14), Z28, Z20
+	VFMADD231PS.BCST (R14)(R10*1), Z28, Z21
+	VFMADD231PS.BCST (R14)(R10*2), Z28, Z22
+	VFMADD231PS.BCST (R14)(R11*1), Z28, Z23
+	VFMADD231PS.BCST (R14)(R10*4), Z28, Z24
+	VFMADD231PS.BCST (AX), Z28, Z25
+	VFMADD231PS.BCST (AX)(R10*1), Z28, Z26
+	VFMADD231PS.BCST (AX)(R10*2), Z28, Z27
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $4, R12
+	ADDQ $4, R13
+	ADDQ $4, R14
+	ADDQ $4, AX
+	ADDQ $64, BX
+	DECQ DX
+	JNZ  channel
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  tap
+	MOVQ out+48(FP), DX
+	MOVQ ldo+56(FP), R12
+	SHLQ $2, R12
+	VMOVUPS Z0, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z1, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z2, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z3, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z4, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z5, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z6, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z7, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z8, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z9, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z10, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z11, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z12, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z13, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z14, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z15, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z16, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z17, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z18, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z19, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z20, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z21, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z22, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z23, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z24, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z25, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z26, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z27, (DX)
+	ADDQ R12, DX
+	VZEROUPPER
+	RET
+
+// func kernel14x32(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
+//
+// 14 pixels × 32 channels, the pixel stride S in bytes; pixels addressed from base registers five apart.
+TEXT ·kernel14x32(SB), NOSPLIT, $0-64
+	MOVQ taps+0(FP), CX
+	MOVQ offs+8(FP), DI
+	MOVQ a+24(FP), SI
+	MOVQ b+40(FP), BX
+	MOVQ stride+32(FP), R10
+	LEAQ (R10)(R10*2), R11
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+tap:
+	MOVQ (DI), R8
+	ADDQ SI, R8
+	LEAQ (R8)(R10*4), R9
+	ADDQ R10, R9
+	LEAQ (R9)(R10*4), R12
+	ADDQ R10, R12
+	MOVQ c+16(FP), DX
+channel:
+	VMOVUPS (BX), Z28
+	VMOVUPS 64(BX), Z29
+	VBROADCASTSS (R8), Z30
+	VFMADD231PS Z28, Z30, Z0
+	VFMADD231PS Z29, Z30, Z1
+	VBROADCASTSS (R8)(R10*1), Z30
+	VFMADD231PS Z28, Z30, Z2
+	VFMADD231PS Z29, Z30, Z3
+	VBROADCASTSS (R8)(R10*2), Z30
+	VFMADD231PS Z28, Z30, Z4
+	VFMADD231PS Z29, Z30, Z5
+	VBROADCASTSS (R8)(R11*1), Z30
+	VFMADD231PS Z28, Z30, Z6
+	VFMADD231PS Z29, Z30, Z7
+	VBROADCASTSS (R8)(R10*4), Z30
+	VFMADD231PS Z28, Z30, Z8
+	VFMADD231PS Z29, Z30, Z9
+	VBROADCASTSS (R9), Z30
+	VFMADD231PS Z28, Z30, Z10
+	VFMADD231PS Z29, Z30, Z11
+	VBROADCASTSS (R9)(R10*1), Z30
+	VFMADD231PS Z28, Z30, Z12
+	VFMADD231PS Z29, Z30, Z13
+	VBROADCASTSS (R9)(R10*2), Z30
+	VFMADD231PS Z28, Z30, Z14
+	VFMADD231PS Z29, Z30, Z15
+	VBROADCASTSS (R9)(R11*1), Z30
+	VFMADD231PS Z28, Z30, Z16
+	VFMADD231PS Z29, Z30, Z17
+	VBROADCASTSS (R9)(R10*4), Z30
+	VFMADD231PS Z28, Z30, Z18
+	VFMADD231PS Z29, Z30, Z19
+	VBROADCASTSS (R12), Z30
+	VFMADD231PS Z28, Z30, Z20
+	VFMADD231PS Z29, Z30, Z21
+	VBROADCASTSS (R12)(R10*1), Z30
+	VFMADD231PS Z28, Z30, Z22
+	VFMADD231PS Z29, Z30, Z23
+	VBROADCASTSS (R12)(R10*2), Z30
+	VFMADD231PS Z28, Z30, Z24
+	VFMADD231PS Z29, Z30, Z25
+	VBROADCASTSS (R12)(R11*1), Z30
+	VFMADD231PS Z28, Z30, Z26
+	VFMADD231PS Z29, Z30, Z27
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $4, R12
+	ADDQ $128, BX
+	DECQ DX
+	JNZ  channel
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  tap
+	MOVQ out+48(FP), DX
+	MOVQ ldo+56(FP), R12
+	SHLQ $2, R12
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z2, (DX)
+	VMOVUPS Z3, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z4, (DX)
+	VMOVUPS Z5, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z6, (DX)
+	VMOVUPS Z7, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z8, (DX)
+	VMOVUPS Z9, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z10, (DX)
+	VMOVUPS Z11, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z12, (DX)
+	VMOVUPS Z13, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z14, (DX)
+	VMOVUPS Z15, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z16, (DX)
+	VMOVUPS Z17, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z18, (DX)
+	VMOVUPS Z19, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z20, (DX)
+	VMOVUPS Z21, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z22, (DX)
+	VMOVUPS Z23, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z24, (DX)
+	VMOVUPS Z25, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z26, (DX)
+	VMOVUPS Z27, 64(DX)
+	ADDQ R12, DX
+	VZEROUPPER
+	RET
+
 // func kernel28x16s64(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
 //
-// The generic kernel's 28 pixels × 16 channels, pixels 64 bytes apart (stride is not read).
+// 28 pixels × 16 channels, pixels 64 bytes apart (stride is not read), each a displacement from R8.
 TEXT ·kernel28x16s64(SB), NOSPLIT, $0-64
 	MOVQ taps+0(FP), CX
 	MOVQ offs+8(FP), DI
@@ -143,7 +447,7 @@ channel:
 
 // func kernel14x32s64(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
 //
-// The generic kernel's 14 pixels × 32 channels, pixels 64 bytes apart (stride is not read).
+// 14 pixels × 32 channels, pixels 64 bytes apart (stride is not read), each a displacement from R8.
 TEXT ·kernel14x32s64(SB), NOSPLIT, $0-64
 	MOVQ taps+0(FP), CX
 	MOVQ offs+8(FP), DI
@@ -283,7 +587,7 @@ channel:
 
 // func kernel28x16s128(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
 //
-// The generic kernel's 28 pixels × 16 channels, pixels 128 bytes apart (stride is not read).
+// 28 pixels × 16 channels, pixels 128 bytes apart (stride is not read), each a displacement from R8.
 TEXT ·kernel28x16s128(SB), NOSPLIT, $0-64
 	MOVQ taps+0(FP), CX
 	MOVQ offs+8(FP), DI
@@ -422,7 +726,7 @@ channel:
 
 // func kernel14x32s128(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
 //
-// The generic kernel's 14 pixels × 32 channels, pixels 128 bytes apart (stride is not read).
+// 14 pixels × 32 channels, pixels 128 bytes apart (stride is not read), each a displacement from R8.
 TEXT ·kernel14x32s128(SB), NOSPLIT, $0-64
 	MOVQ taps+0(FP), CX
 	MOVQ offs+8(FP), DI
@@ -562,7 +866,7 @@ channel:
 
 // func kernel28x16s256(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
 //
-// The generic kernel's 28 pixels × 16 channels, pixels 256 bytes apart (stride is not read).
+// 28 pixels × 16 channels, pixels 256 bytes apart (stride is not read), each a displacement from R8.
 TEXT ·kernel28x16s256(SB), NOSPLIT, $0-64
 	MOVQ taps+0(FP), CX
 	MOVQ offs+8(FP), DI
@@ -701,7 +1005,7 @@ channel:
 
 // func kernel14x32s256(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
 //
-// The generic kernel's 14 pixels × 32 channels, pixels 256 bytes apart (stride is not read).
+// 14 pixels × 32 channels, pixels 256 bytes apart (stride is not read), each a displacement from R8.
 TEXT ·kernel14x32s256(SB), NOSPLIT, $0-64
 	MOVQ taps+0(FP), CX
 	MOVQ offs+8(FP), DI
@@ -841,7 +1145,7 @@ channel:
 
 // func kernel28x16s512(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
 //
-// The generic kernel's 28 pixels × 16 channels, pixels 512 bytes apart (stride is not read).
+// 28 pixels × 16 channels, pixels 512 bytes apart (stride is not read), each a displacement from R8.
 TEXT ·kernel28x16s512(SB), NOSPLIT, $0-64
 	MOVQ taps+0(FP), CX
 	MOVQ offs+8(FP), DI
@@ -980,7 +1284,7 @@ channel:
 
 // func kernel14x32s512(taps int, offs *int, c int, a *float32, stride int, b *float32, out *float32, ldo int)
 //
-// The generic kernel's 14 pixels × 32 channels, pixels 512 bytes apart (stride is not read).
+// 14 pixels × 32 channels, pixels 512 bytes apart (stride is not read), each a displacement from R8.
 TEXT ·kernel14x32s512(SB), NOSPLIT, $0-64
 	MOVQ taps+0(FP), CX
 	MOVQ offs+8(FP), DI
@@ -1114,6 +1418,225 @@ channel:
 	ADDQ R12, DX
 	VMOVUPS Z26, (DX)
 	VMOVUPS Z27, 64(DX)
+	ADDQ R12, DX
+	VZEROUPPER
+	RET
+
+// func kernelAtB16x16(n int, rows int, a *float32, lda int, arow int, b *float32, ldb int, brow int, out *float32, ldo int)
+//
+// Adds to the 16×16 tile out (row stride ldo values) Σ over rows r and pixels i of
+// a[r·arow + i·lda + 4c]·b[r·brow + i·ldb + 4j], strides in bytes; a's row start in R8, b's
+// in R9.
+TEXT ·kernelAtB16x16(SB), NOSPLIT, $0-80
+	MOVQ rows+8(FP), R13
+	MOVQ a+16(FP), R8
+	MOVQ lda+24(FP), R10
+	MOVQ arow+32(FP), R14
+	MOVQ b+40(FP), R9
+	MOVQ ldb+48(FP), R11
+	MOVQ brow+56(FP), AX
+	MOVQ out+64(FP), DX
+	MOVQ ldo+72(FP), R12
+	SHLQ $2, R12
+	MOVQ DX, DI
+	VMOVUPS (DI), Z0
+	ADDQ R12, DI
+	VMOVUPS (DI), Z1
+	ADDQ R12, DI
+	VMOVUPS (DI), Z2
+	ADDQ R12, DI
+	VMOVUPS (DI), Z3
+	ADDQ R12, DI
+	VMOVUPS (DI), Z4
+	ADDQ R12, DI
+	VMOVUPS (DI), Z5
+	ADDQ R12, DI
+	VMOVUPS (DI), Z6
+	ADDQ R12, DI
+	VMOVUPS (DI), Z7
+	ADDQ R12, DI
+	VMOVUPS (DI), Z8
+	ADDQ R12, DI
+	VMOVUPS (DI), Z9
+	ADDQ R12, DI
+	VMOVUPS (DI), Z10
+	ADDQ R12, DI
+	VMOVUPS (DI), Z11
+	ADDQ R12, DI
+	VMOVUPS (DI), Z12
+	ADDQ R12, DI
+	VMOVUPS (DI), Z13
+	ADDQ R12, DI
+	VMOVUPS (DI), Z14
+	ADDQ R12, DI
+	VMOVUPS (DI), Z15
+rows:
+	MOVQ R8, SI
+	MOVQ R9, BX
+	MOVQ n+0(FP), CX
+pixel:
+	VMOVUPS (BX), Z16
+	VFMADD231PS.BCST 0(SI), Z16, Z0
+	VFMADD231PS.BCST 4(SI), Z16, Z1
+	VFMADD231PS.BCST 8(SI), Z16, Z2
+	VFMADD231PS.BCST 12(SI), Z16, Z3
+	VFMADD231PS.BCST 16(SI), Z16, Z4
+	VFMADD231PS.BCST 20(SI), Z16, Z5
+	VFMADD231PS.BCST 24(SI), Z16, Z6
+	VFMADD231PS.BCST 28(SI), Z16, Z7
+	VFMADD231PS.BCST 32(SI), Z16, Z8
+	VFMADD231PS.BCST 36(SI), Z16, Z9
+	VFMADD231PS.BCST 40(SI), Z16, Z10
+	VFMADD231PS.BCST 44(SI), Z16, Z11
+	VFMADD231PS.BCST 48(SI), Z16, Z12
+	VFMADD231PS.BCST 52(SI), Z16, Z13
+	VFMADD231PS.BCST 56(SI), Z16, Z14
+	VFMADD231PS.BCST 60(SI), Z16, Z15
+	ADDQ R10, SI
+	ADDQ R11, BX
+	DECQ CX
+	JNZ  pixel
+	ADDQ R14, R8
+	ADDQ AX, R9
+	DECQ R13
+	JNZ  rows
+	VMOVUPS Z0, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z1, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z2, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z3, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z4, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z5, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z6, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z7, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z8, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z9, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z10, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z11, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z12, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z13, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z14, (DX)
+	ADDQ R12, DX
+	VMOVUPS Z15, (DX)
+	ADDQ R12, DX
+	VZEROUPPER
+	RET
+
+// func kernelAtB8x32(n int, rows int, a *float32, lda int, arow int, b *float32, ldb int, brow int, out *float32, ldo int)
+//
+// Adds to the 8×32 tile out (row stride ldo values) Σ over rows r and pixels i of
+// a[r·arow + i·lda + 4c]·b[r·brow + i·ldb + 4j], strides in bytes; a's row start in R8, b's
+// in R9.
+TEXT ·kernelAtB8x32(SB), NOSPLIT, $0-80
+	MOVQ rows+8(FP), R13
+	MOVQ a+16(FP), R8
+	MOVQ lda+24(FP), R10
+	MOVQ arow+32(FP), R14
+	MOVQ b+40(FP), R9
+	MOVQ ldb+48(FP), R11
+	MOVQ brow+56(FP), AX
+	MOVQ out+64(FP), DX
+	MOVQ ldo+72(FP), R12
+	SHLQ $2, R12
+	MOVQ DX, DI
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	ADDQ R12, DI
+	VMOVUPS (DI), Z2
+	VMOVUPS 64(DI), Z3
+	ADDQ R12, DI
+	VMOVUPS (DI), Z4
+	VMOVUPS 64(DI), Z5
+	ADDQ R12, DI
+	VMOVUPS (DI), Z6
+	VMOVUPS 64(DI), Z7
+	ADDQ R12, DI
+	VMOVUPS (DI), Z8
+	VMOVUPS 64(DI), Z9
+	ADDQ R12, DI
+	VMOVUPS (DI), Z10
+	VMOVUPS 64(DI), Z11
+	ADDQ R12, DI
+	VMOVUPS (DI), Z12
+	VMOVUPS 64(DI), Z13
+	ADDQ R12, DI
+	VMOVUPS (DI), Z14
+	VMOVUPS 64(DI), Z15
+rows:
+	MOVQ R8, SI
+	MOVQ R9, BX
+	MOVQ n+0(FP), CX
+pixel:
+	VMOVUPS (BX), Z16
+	VMOVUPS 64(BX), Z17
+	VBROADCASTSS 0(SI), Z18
+	VFMADD231PS Z16, Z18, Z0
+	VFMADD231PS Z17, Z18, Z1
+	VBROADCASTSS 4(SI), Z18
+	VFMADD231PS Z16, Z18, Z2
+	VFMADD231PS Z17, Z18, Z3
+	VBROADCASTSS 8(SI), Z18
+	VFMADD231PS Z16, Z18, Z4
+	VFMADD231PS Z17, Z18, Z5
+	VBROADCASTSS 12(SI), Z18
+	VFMADD231PS Z16, Z18, Z6
+	VFMADD231PS Z17, Z18, Z7
+	VBROADCASTSS 16(SI), Z18
+	VFMADD231PS Z16, Z18, Z8
+	VFMADD231PS Z17, Z18, Z9
+	VBROADCASTSS 20(SI), Z18
+	VFMADD231PS Z16, Z18, Z10
+	VFMADD231PS Z17, Z18, Z11
+	VBROADCASTSS 24(SI), Z18
+	VFMADD231PS Z16, Z18, Z12
+	VFMADD231PS Z17, Z18, Z13
+	VBROADCASTSS 28(SI), Z18
+	VFMADD231PS Z16, Z18, Z14
+	VFMADD231PS Z17, Z18, Z15
+	ADDQ R10, SI
+	ADDQ R11, BX
+	DECQ CX
+	JNZ  pixel
+	ADDQ R14, R8
+	ADDQ AX, R9
+	DECQ R13
+	JNZ  rows
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z2, (DX)
+	VMOVUPS Z3, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z4, (DX)
+	VMOVUPS Z5, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z6, (DX)
+	VMOVUPS Z7, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z8, (DX)
+	VMOVUPS Z9, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z10, (DX)
+	VMOVUPS Z11, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z12, (DX)
+	VMOVUPS Z13, 64(DX)
+	ADDQ R12, DX
+	VMOVUPS Z14, (DX)
+	VMOVUPS Z15, 64(DX)
 	ADDQ R12, DX
 	VZEROUPPER
 	RET

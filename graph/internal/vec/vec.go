@@ -19,53 +19,57 @@ func f32[T Float](s []T) ([]float32, bool) {
 	return v, ok && haveAVX2
 }
 
+// simdLen is how many leading values of s the element-wise assembly takes (whole registers of
+// eight float32); 0 when it does not run.
+func simdLen[T Float](s []T) int {
+	if _, ok := f32(s); ok {
+		return len(s) &^ 7
+	}
+	return 0
+}
+
+// p32 is the address of float32 data s[0], for the assembly (which f32 has admitted).
+func p32[T Float](s []T) *float32 { return &any(s).([]float32)[0] }
+
 // Add sets dst[i] = a[i] + b[i]; dst may be a or b.
 func Add[T Float](dst, a, b []T) {
 	same("Add", len(dst), len(a), len(b))
-	n := 0
-	if a32, ok := f32(a); ok {
-		if n = len(a32) &^ 7; n > 0 {
-			addAVX2(&any(dst).([]float32)[0], &a32[0], &any(b).([]float32)[0], n)
-		}
+	if n := simdLen(a); n > 0 {
+		addAVX2(p32(dst), p32(a), p32(b), n)
+		dst, a, b = dst[n:], a[n:], b[n:]
 	}
-	addGo(dst[n:], a[n:], b[n:])
+	addGo(dst, a, b)
 }
 
 // AddRelu sets dst[i] = max(a[i] + b[i], 0), rounded as Add and then Relu; dst may be a or b.
 func AddRelu[T Float](dst, a, b []T) {
 	same("AddRelu", len(dst), len(a), len(b))
-	n := 0
-	if a32, ok := f32(a); ok {
-		if n = len(a32) &^ 7; n > 0 {
-			addReluAVX2(&any(dst).([]float32)[0], &a32[0], &any(b).([]float32)[0], n)
-		}
+	if n := simdLen(a); n > 0 {
+		addReluAVX2(p32(dst), p32(a), p32(b), n)
+		dst, a, b = dst[n:], a[n:], b[n:]
 	}
-	addReluGo(dst[n:], a[n:], b[n:])
+	addReluGo(dst, a, b)
 }
 
 // Relu sets dst[i] = max(src[i], 0): +0 for −0, a NaN stays that NaN.
 func Relu[T Float](dst, src []T) {
 	same("Relu", len(dst), len(src))
-	n := 0
-	if s, ok := f32(src); ok {
-		if n = len(s) &^ 7; n > 0 {
-			reluAVX2(&any(dst).([]float32)[0], &s[0], n)
-		}
+	if n := simdLen(src); n > 0 {
+		reluAVX2(p32(dst), p32(src), n)
+		dst, src = dst[n:], src[n:]
 	}
-	reluGo(dst[n:], src[n:])
+	reluGo(dst, src)
 }
 
 // ReluGrad sets dst[i] = dy[i] where the bits of the rectifier's output y[i] are not all zero,
 // else +0: Relu's outputs are ≥ 0 and never −0, so that is where y[i] > 0 (or NaN).
 func ReluGrad[T Float](dst, y, dy []T) {
 	same("ReluGrad", len(dst), len(y), len(dy))
-	n := 0
-	if y32, ok := f32(y); ok {
-		if n = len(y32) &^ 7; n > 0 {
-			reluGradAVX2(&any(dst).([]float32)[0], &y32[0], &any(dy).([]float32)[0], n)
-		}
+	if n := simdLen(y); n > 0 {
+		reluGradAVX2(p32(dst), p32(y), p32(dy), n)
+		dst, y, dy = dst[n:], y[n:], dy[n:]
 	}
-	reluGradGo(dst[n:], y[n:], dy[n:])
+	reluGradGo(dst, y, dy)
 }
 
 // ScaleShiftRows sets dst[r,j] = src[r,j]·scale[j] + shift[j] for the rows of the row-major
@@ -76,7 +80,7 @@ func ScaleShiftRows[T Float](dst, src, scale, shift []T) {
 	same("ScaleShiftRows coefficients", c, len(shift))
 	rows := rowsOf("ScaleShiftRows", len(src), c)
 	if s, ok := f32(src); ok && c%8 == 0 && rows > 0 {
-		scaleShiftAVX2(&any(dst).([]float32)[0], &s[0], &any(scale).([]float32)[0], &any(shift).([]float32)[0], rows, c)
+		scaleShiftAVX2(p32(dst), &s[0], p32(scale), p32(shift), rows, c)
 		return
 	}
 	scaleShiftGo(dst, src, scale, shift)
@@ -90,7 +94,7 @@ func ScaleShiftReluRows[T Float](dst, src, scale, shift []T) {
 	same("ScaleShiftReluRows coefficients", c, len(shift))
 	rows := rowsOf("ScaleShiftReluRows", len(src), c)
 	if s, ok := f32(src); ok && c%8 == 0 && rows > 0 {
-		scaleShiftReluAVX2(&any(dst).([]float32)[0], &s[0], &any(scale).([]float32)[0], &any(shift).([]float32)[0], rows, c)
+		scaleShiftReluAVX2(p32(dst), &s[0], p32(scale), p32(shift), rows, c)
 		return
 	}
 	scaleShiftReluGo(dst, src, scale, shift)
@@ -104,8 +108,8 @@ func LinearRows[T Float](dst, u, v, a, b, d []T) {
 	same("LinearRows coefficients", c, len(b), len(d))
 	rows := rowsOf("LinearRows", len(u), c)
 	if u32, ok := f32(u); ok && c%8 == 0 && rows > 0 {
-		linearAVX2(&any(dst).([]float32)[0], &u32[0], &any(v).([]float32)[0],
-			&any(a).([]float32)[0], &any(b).([]float32)[0], &any(d).([]float32)[0], rows, c)
+		linearAVX2(p32(dst), &u32[0], p32(v),
+			p32(a), p32(b), p32(d), rows, c)
 		return
 	}
 	linearGo(dst, u, v, a, b, d)
@@ -121,9 +125,9 @@ func LinearRowsGated[T Float](dst, u, v, a, b, d, scale, shift []T) {
 	same("LinearRowsGated coefficients", c, len(b), len(d), len(scale), len(shift))
 	rows := rowsOf("LinearRowsGated", len(u), c)
 	if u32, ok := f32(u); ok && c%8 == 0 && rows > 0 {
-		linearGatedAVX2(&any(dst).([]float32)[0], &u32[0], &any(v).([]float32)[0],
-			&any(a).([]float32)[0], &any(b).([]float32)[0], &any(d).([]float32)[0],
-			&any(scale).([]float32)[0], &any(shift).([]float32)[0], rows, c)
+		linearGatedAVX2(p32(dst), &u32[0], p32(v),
+			p32(a), p32(b), p32(d),
+			p32(scale), p32(shift), rows, c)
 		return
 	}
 	linearGatedGo(dst, u, v, a, b, d, scale, shift)
@@ -349,7 +353,7 @@ func CopyBlocks[T Float](dst, src []T, n, count, dstStride, srcStride int) {
 			count, n, dstStride, srcStride, len(dst), len(src)))
 	}
 	if s, ok := f32(src); ok && n%8 == 0 {
-		copyBlocksAVX2(&any(dst).([]float32)[0], &s[0], n, count, dstStride, srcStride)
+		copyBlocksAVX2(p32(dst), &s[0], n, count, dstStride, srcStride)
 		return
 	}
 	copyBlocksGo(dst, src, n, count, dstStride, srcStride)

@@ -325,6 +325,12 @@ func convolve[T float](g convGeom, x, out []T, mul func(p []T, m int, h []T)) {
 	})
 }
 
+// kernel is g as package convkernel's geometry, and whether the two agree on the output size.
+func (g convGeom) kernel() (convkernel.Geometry, bool) {
+	kg := convkernel.Geometry{N: g.n, H: g.h, W: g.w, C: g.c, KH: g.kh, KW: g.kw, P: g.p, Out: g.cout, S: g.s}
+	return kg, kg.OH() == g.oh && kg.OW() == g.ow
+}
+
 // useDirect selects the direct kernel where it applies; tests turn it off to compare routes.
 var useDirect = true
 
@@ -346,16 +352,16 @@ func directConv[T float](g convGeom, x, w, out []T, packed *convkernel.Weights) 
 	if !ok || !useDirect || g.direct() {
 		return false
 	}
-	wp := (g.w + 2*g.p + g.s - 1) / g.s // the width computed: the padded row's, or a phase plane's
+	kg, ok := g.kernel()
+	if !ok || !kg.Supported() {
+		return false
+	}
+	wp := kg.RowWidth()
 	if convkernel.Wide() {
 		if 3*wp > 4*g.ow {
 			return false
 		}
 	} else if g.s != 1 || g.cout > 32 || 8*wp > 9*g.ow {
-		return false
-	}
-	kg := convkernel.Geometry{N: g.n, H: g.h, W: g.w, C: g.c, KH: g.kh, KW: g.kw, P: g.p, Out: g.cout, S: g.s}
-	if !kg.Supported() || kg.OH() != g.oh || kg.OW() != g.ow {
 		return false
 	}
 	packed.Pack(kg, any(w).([]float32))

@@ -265,10 +265,9 @@ func convFilterGrad[T float](st *convState, x, dh, dw []T) {
 // kernel): 8.5 vs 23–28 ms on 32×32×16→16, 6.1 vs 8.0–12.7 ms on 16×16×32→32, 6.4–7.5 vs
 // 9.9–10.2 ms on 8×8×64→64.
 func directGrad[T float](g convGeom, x []T) (convkernel.Geometry, bool) {
-	kg := convkernel.Geometry{N: g.n, H: g.h, W: g.w, C: g.c, KH: g.kh, KW: g.kw, P: g.p, Out: g.cout, S: g.s}
+	kg, same := g.kernel()
 	_, f32 := any(x).([]float32)
-	ok := f32 && useDirect && !g.direct() && kg.GradSupported() && kg.OH() == g.oh && kg.OW() == g.ow
-	return kg, ok
+	return kg, same && f32 && useDirect && !g.direct() && kg.GradSupported()
 }
 
 // channelSumOp sums its input over every axis but the last: the gradient of a per-channel bias.

@@ -63,6 +63,18 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	overhead := len(only) == 0 || only["analysis_overhead"]
 	fmt.Fprintf(stdout, "lwca bench: backend %s; GOMAXPROCS %d\n", info, runtime.GOMAXPROCS(0))
 
+	threads := strconv.Itoa(info.Threads)
+	if t := f.last("torch-threads"); t != "" {
+		threads = t
+	}
+	python := f.last("python")
+	if python == "" {
+		python = "/usr/bin/python3"
+	}
+	var names []string
+	for _, w := range selected {
+		names = append(names, w.Name)
+	}
 	// Each round runs PyTorch first, so the two do not compete for the cores, then lwca.
 	ratios, times := map[string][]float64{}, map[string][]float64{}
 	for round := 1; round <= rounds; round++ {
@@ -72,18 +84,6 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		}
 		torch := map[string]float64{}
 		if f.last("no-torch") == "" {
-			threads := strconv.Itoa(info.Threads)
-			if t := f.last("torch-threads"); t != "" {
-				threads = t
-			}
-			python := f.last("python")
-			if python == "" {
-				python = "/usr/bin/python3"
-			}
-			var names []string
-			for _, w := range selected {
-				names = append(names, w.Name)
-			}
 			if torch, err = runTorch(python, threads, names, stderr); err != nil {
 				fmt.Fprintf(stdout, "pytorch reference unavailable: %v (apt-get install python3-torch python3-scipy)\n", err)
 			}

@@ -148,6 +148,13 @@ func Forward(g Geometry, x []float32, w *Weights, out []float32, b0, b1 int) {
 	}
 }
 
+// RowWidth is how many output pixels Forward computes per output row: the padded row's (or,
+// with a stride, a phase plane's) width, of which OW are kept.
+func (g Geometry) RowWidth() int {
+	_, pw := g.plane(g.stride())
+	return pw
+}
+
 // plane is the height and width of one of the padded image's st² phase planes.
 func (g Geometry) plane(st int) (ph, pw int) {
 	return (g.H + 2*g.P + st - 1) / st, (g.W + 2*g.P + st - 1) / st

@@ -121,22 +121,9 @@ func TestDirectKernelMatchesPatchRoute(t *testing.T) {
 			}
 			out1, dx1, dw1 := run(true)
 			out2, dx2, dw2 := run(false)
-			for _, c := range []struct {
-				what      string
-				got, want []float32
-				terms     int
-			}{
-				{"output", out1, out2, g.k()},
-				{"input gradient", dx1, dx2, g.kh * g.kw * g.cout},
-				{"weight gradient", dw1, dw2, g.rows()},
-			} {
-				for i := range c.want {
-					tol := 1e-5 * math.Sqrt(float64(c.terms)) * 3 // the values are sums of unit normals' products
-					if d := math.Abs(float64(c.got[i] - c.want[i])); !(d <= tol) {
-						t.Fatalf("%s[%d]: direct %v, patch route %v", c.what, i, c.got[i], c.want[i])
-					}
-				}
-			}
+			sameRoute(t, "output", out1, out2, g.k())
+			sameRoute(t, "input gradient", dx1, dx2, g.kh*g.kw*g.cout)
+			sameRoute(t, "weight gradient", dw1, dw2, g.rows())
 		})
 	}
 }
@@ -203,17 +190,19 @@ func TestStridedConvolutionMatchesPatchRoute(t *testing.T) {
 		}
 		out1, dw1 := run(true)
 		out2, dw2 := run(false)
-		for _, c := range []struct {
-			what      string
-			got, want []float32
-			terms     int
-		}{{"output", out1, out2, g.k()}, {"weight gradient", dw1, dw2, g.rows()}} {
-			tol := 1e-5 * math.Sqrt(float64(c.terms)) * 3
-			for i := range c.want {
-				if d := math.Abs(float64(c.got[i] - c.want[i])); !(d <= tol) {
-					t.Fatalf("%+v: %s[%d] direct %v, patch route %v", g, c.what, i, c.got[i], c.want[i])
-				}
-			}
+		sameRoute(t, fmt.Sprintf("%+v: output", g), out1, out2, g.k())
+		sameRoute(t, fmt.Sprintf("%+v: weight gradient", g), dw1, dw2, g.rows())
+	}
+}
+
+// sameRoute fails t unless the direct route's values got equal the patch route's want up to
+// float32 rounding of sums of terms products of unit normals.
+func sameRoute(t *testing.T, what string, got, want []float32, terms int) {
+	t.Helper()
+	tol := 1e-5 * math.Sqrt(float64(terms)) * 3
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); !(d <= tol) {
+			t.Fatalf("%s[%d]: direct %v, patch route %v", what, i, got[i], want[i])
 		}
 	}
 }

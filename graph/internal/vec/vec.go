@@ -75,29 +75,28 @@ func ReluGrad[T Float](dst, y, dy []T) {
 // ScaleShiftRows sets dst[r,j] = src[r,j]·scale[j] + shift[j] for the rows of the row-major
 // matrices dst and src, whose row length is len(scale).
 func ScaleShiftRows[T Float](dst, src, scale, shift []T) {
-	c := len(scale)
-	same("ScaleShiftRows", len(dst), len(src))
-	same("ScaleShiftRows coefficients", c, len(shift))
-	rows := rowsOf("ScaleShiftRows", len(src), c)
-	if s, ok := f32(src); ok && c%8 == 0 && rows > 0 {
-		scaleShiftAVX2(p32(dst), &s[0], p32(scale), p32(shift), rows, c)
-		return
-	}
-	scaleShiftGo(dst, src, scale, shift)
+	affineRows("ScaleShiftRows", dst, src, scale, shift, scaleShiftAVX2, scaleShiftGo[T])
 }
 
 // ScaleShiftReluRows sets dst[r,j] = max(src[r,j]·scale[j] + shift[j], 0), rounded as
 // ScaleShiftRows and then Relu: a BatchNorm's affine map and the rectifier after it, in one pass.
 func ScaleShiftReluRows[T Float](dst, src, scale, shift []T) {
+	affineRows("ScaleShiftReluRows", dst, src, scale, shift, scaleShiftReluAVX2, scaleShiftReluGo[T])
+}
+
+// affineRows checks the shapes of a row-wise affine kernel's operands and runs its assembly
+// (float32, whole registers per row) or its Go reference.
+func affineRows[T Float](name string, dst, src, scale, shift []T,
+	asm func(dst, src, scale, shift *float32, rows, c int), ref func(dst, src, scale, shift []T)) {
 	c := len(scale)
-	same("ScaleShiftReluRows", len(dst), len(src))
-	same("ScaleShiftReluRows coefficients", c, len(shift))
-	rows := rowsOf("ScaleShiftReluRows", len(src), c)
-	if s, ok := f32(src); ok && c%8 == 0 && rows > 0 {
-		scaleShiftReluAVX2(p32(dst), &s[0], p32(scale), p32(shift), rows, c)
+	same(name, len(dst), len(src))
+	same(name+" coefficients", c, len(shift))
+	rows := rowsOf(name, len(src), c)
+	if _, ok := f32(src); ok && c%8 == 0 && rows > 0 {
+		asm(p32(dst), p32(src), p32(scale), p32(shift), rows, c)
 		return
 	}
-	scaleShiftReluGo(dst, src, scale, shift)
+	ref(dst, src, scale, shift)
 }
 
 // LinearRows sets dst[r,j] = (a[j]·u[r,j] + b[j]·v[r,j]) + d[j] for the rows of the row-major

@@ -102,7 +102,7 @@ func (e *UnknownError) Error() string {
 }
 
 // Suggest returns the candidate closest to name by edit distance, if it is close enough to be
-// a likely typo (at most a third of the name's length, and at least one edit), or "".
+// a likely typo (fewer edits than a third of the name's length plus one), or "".
 func Suggest(name string, candidates []string) string {
 	best, bestD := "", len(name)/3+1
 	for _, c := range candidates {
@@ -113,23 +113,29 @@ func Suggest(name string, candidates []string) string {
 	return best
 }
 
-// distance is the Levenshtein distance between a and b, over bytes.
+// distance is the edit distance between a and b over bytes, counting an insertion, a
+// deletion, a substitution or a swap of neighbours as one edit (optimal string alignment):
+// "batchnrom" is one edit from "batchnorm".
 func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

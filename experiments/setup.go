@@ -6,6 +6,7 @@ import (
 	"github.com/lwca/lwca/data"
 	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/layers"
 	"github.com/lwca/lwca/nets"
 	"gorgonia.org/tensor"
 )
@@ -86,41 +87,16 @@ func LoadData(c config.DataConfig, seed uint64) (train, test *data.Set, err erro
 }
 
 // BuildModel returns the network a config describes for samples of the given shape (images:
-// height, width, channels) and a parameter store seeded from the run's seed.
+// height, width, channels) and a parameter store seeded from the run's seed. Every network,
+// preset or declared, is the registered architecture's list of layers built by layers.Build.
 func BuildModel(c config.Config, shape []int, classes int) (graph.Layer, *graph.Store, error) {
-	inputDim := 1
-	for _, d := range shape {
-		inputDim *= d
+	specs, err := ModelLayers(c, shape, classes)
+	if err != nil {
+		return nil, nil, err
 	}
 	m := c.Model
-	init, err := graph.InitByName(m.Init)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model.init: %w", err)
-	}
-	var net graph.Layer
-	switch m.Arch {
-	case config.ArchMLP:
-		net, err = nets.MLP(nets.MLPSpec{Input: inputDim, Depth: m.Depth, Width: m.Width, Classes: classes,
-			Activation: graph.Activation(m.Activation), Norm: nets.Norm(m.Norm), Placement: nets.Placement(m.BNPlacement),
-			Bias: m.Bias, Init: init, BNMomentum: m.BNMomentum, BNEps: m.BNEps})
-	case config.ArchCNN, config.ArchResNet:
-		if len(shape) != 3 {
-			return nil, nil, fmt.Errorf("model.arch: %s needs images (height, width, channels), the data has shape %v", m.Arch, shape)
-		}
-		in := [3]int{shape[0], shape[1], shape[2]}
-		mode := graph.ConvMode(c.Analysis.ConvMode)
-		if m.Arch == config.ArchCNN {
-			net, err = nets.CNN(nets.CNNSpec{Input: in, Channels: m.Channels, PoolEvery: m.PoolEvery, Classes: classes,
-				Norm: nets.Norm(m.Norm), Activation: graph.Activation(m.Activation), Bias: m.Bias, ConvMode: mode,
-				Init: init, BNMomentum: m.BNMomentum, BNEps: m.BNEps})
-		} else {
-			net, err = nets.ResNet(nets.ResNetSpec{Depth: m.Depth, Input: in, Classes: classes, Form: nets.ResNetForm(m.Form),
-				Shortcut: nets.Shortcut(m.Shortcut), Widths: [3]int{m.Widths[0], m.Widths[1], m.Widths[2]}, ConvMode: mode,
-				Init: init, BNMomentum: m.BNMomentum, BNEps: m.BNEps})
-		}
-	default:
-		err = fmt.Errorf("unknown architecture %q", m.Arch)
-	}
+	net, _, err := layers.Build(specs, layers.Shape(shape), layers.Defaults{Init: m.Init, BNMomentum: m.BNMomentum,
+		BNEps: m.BNEps, ConvMode: graph.ConvMode(c.Analysis.ConvMode)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("model: %w", err)
 	}
@@ -129,4 +105,20 @@ func BuildModel(c config.Config, shape []int, classes int) (graph.Layer, *graph.
 		dtype = tensor.Float64
 	}
 	return net, graph.NewStore(dtype, c.Seed), nil
+}
+
+// ModelLayers returns the layers of the config's network: its architecture expanded.
+func ModelLayers(c config.Config, shape []int, classes int) ([]layers.Spec, error) {
+	m := c.Model
+	arch, err := nets.Archs.Lookup(m.Arch)
+	if err != nil {
+		return nil, fmt.Errorf("model.arch: %w", err)
+	}
+	specs, err := arch.Expand(nets.Options{Depth: m.Depth, Width: m.Width, Activation: m.Activation, Norm: m.Norm,
+		BNPlacement: m.BNPlacement, Bias: m.Bias, Form: m.Form, Shortcut: m.Shortcut, Widths: m.Widths,
+		Channels: m.Channels, PoolEvery: m.PoolEvery, Layers: m.Layers}, layers.Shape(shape), classes)
+	if err != nil {
+		return nil, fmt.Errorf("model: %s: %w", m.Arch, err)
+	}
+	return specs, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/lwca/lwca/registry"
 )
 
 // HeNormal draws from N(0, 2/fanIn) (He et al. 2015, fan-in mode), for ReLU networks.
@@ -46,15 +48,22 @@ func normal(rng *rand.Rand, data []float64, std float64) {
 	}
 }
 
-// InitByName returns the initialiser called name ("he", "he_fanout", "xavier").
+// Initializers holds the initialisers that configs name (model.init, a layer's init option).
+// Register more with Initializers.Register in an init function.
+var Initializers = registry.New[Initializer]("initialiser")
+
+func init() {
+	Initializers.Register("he", HeNormal)
+	Initializers.Register("he_fanout", HeNormalFanOut)
+	Initializers.Register("xavier", XavierNormal)
+}
+
+// InitByName returns the registered initialiser called name ("he", "he_fanout", "xavier", or
+// one a program registered).
 func InitByName(name string) (Initializer, error) {
-	switch name {
-	case "he":
-		return HeNormal, nil
-	case "he_fanout":
-		return HeNormalFanOut, nil
-	case "xavier":
-		return XavierNormal, nil
+	init, err := Initializers.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
 	}
-	return nil, fmt.Errorf("graph: unknown initialisation %q (expected he, he_fanout or xavier)", name)
+	return init, nil
 }

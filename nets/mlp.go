@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/layers"
 )
 
 // Norm names a normalisation.
@@ -36,22 +37,28 @@ type MLPSpec struct {
 	Norm                         Norm             // default none
 	Placement                    Placement        // default before
 	Bias                         bool
-	Init                         graph.Initializer // default He normal
-	BNMomentum, BNEps            float64           // defaults 0.1, 1e-5
+	Init                         string  // registered initialiser; default he
+	BNMomentum, BNEps            float64 // defaults 0.1, 1e-5
 }
 
 // MLP builds the network of spec.
 func MLP(spec MLPSpec) (graph.Sequential, error) {
+	specs, err := MLPLayers(spec)
+	m, eps := bnDefaults(spec.BNMomentum, spec.BNEps)
+	return build(specs, err, layers.Shape{spec.Input}, layers.Defaults{Init: initName(spec.Init, "he"), BNMomentum: m, BNEps: eps})
+}
+
+// MLPLayers returns the layers of the MLP of spec: flatten, then fc1 … fcDepth with bn1 … and
+// the activation between them. Initialisation and BatchNorm constants are left to the model's
+// defaults.
+func MLPLayers(spec MLPSpec) ([]layers.Spec, error) {
 	if spec.Input < 1 || spec.Depth < 1 || spec.Classes < 1 || (spec.Depth > 1 && spec.Width < 1) {
 		return nil, fmt.Errorf("nets: MLP needs input, depth, classes ≥ 1 and width ≥ 1 (got input %d, depth %d, width %d, classes %d)",
 			spec.Input, spec.Depth, spec.Width, spec.Classes)
 	}
-	act := spec.Activation
-	if act == "" {
-		act = graph.ReLU
-	}
-	if err := act.Valid(); err != nil {
-		return nil, fmt.Errorf("nets: %w", err)
+	a, err := act(spec.Activation)
+	if err != nil {
+		return nil, err
 	}
 	norm, place := spec.Norm, spec.Placement
 	if norm == "" {
@@ -66,40 +73,24 @@ func MLP(spec MLPSpec) (graph.Sequential, error) {
 	if place != BeforeActivation && place != AfterActivation {
 		return nil, fmt.Errorf("nets: unknown normalisation placement %q (expected before or after)", place)
 	}
-	if spec.BNMomentum == 0 {
-		spec.BNMomentum = 0.1
-	}
-	if spec.BNEps == 0 {
-		spec.BNEps = 1e-5
-	}
-	init := spec.Init
-	if init == nil {
-		init = graph.HeNormal
-	}
-	var net graph.Sequential
-	in := spec.Input
+	net := []layers.Spec{layers.Of("flatten")}
 	for i := 1; i <= spec.Depth; i++ {
 		out := spec.Width
 		if i == spec.Depth {
 			out = spec.Classes
 		}
-		net = append(net, &graph.Linear{Name: fmt.Sprintf("fc%d", i), In: in, Out: out, Bias: spec.Bias, Init: init})
+		net = append(net, linear(fmt.Sprintf("fc%d", i), out, spec.Bias, ""))
 		if i == spec.Depth {
 			break
 		}
-		var bn graph.Layer
-		if norm == BatchNorm {
-			bn = &graph.BatchNorm{Name: fmt.Sprintf("bn%d", i), C: out, Momentum: spec.BNMomentum, Eps: spec.BNEps}
-		}
 		switch {
-		case bn == nil:
-			net = append(net, act)
+		case norm == NoNorm:
+			net = append(net, a)
 		case place == BeforeActivation:
-			net = append(net, bn, act)
+			net = append(net, bn(fmt.Sprintf("bn%d", i)), a)
 		default:
-			net = append(net, act, bn)
+			net = append(net, a, bn(fmt.Sprintf("bn%d", i)))
 		}
-		in = out
 	}
 	return net, nil
 }

@@ -2,8 +2,10 @@ package nets
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/layers"
 )
 
 // ResNetForm names a variant of the CIFAR ResNet.
@@ -43,8 +45,8 @@ type ResNetSpec struct {
 	Widths   [3]int     // stage widths; default 16, 32, 64
 	// ConvMode is what the convolutions' input hooks record; default patches.
 	ConvMode          graph.ConvMode
-	Init              graph.Initializer // convolutions; default He normal, fan-out
-	BNMomentum, BNEps float64           // defaults 0.1, 1e-5
+	Init              string  // convolutions' registered initialiser; default he_fanout
+	BNMomentum, BNEps float64 // defaults 0.1, 1e-5
 }
 
 // Blocks returns n, the number of blocks per stage of a ResNet of the given depth, or an error
@@ -68,10 +70,20 @@ func Blocks(depth int) (int, error) {
 //	net, err := nets.ResNet(nets.ResNetSpec{Depth: 110, Form: nets.LastBN})
 //	tr, err := train.NewTrainer(net, graph.NewStore(tensor.Float32, seed), 128, 32*32*3)
 func ResNet(spec ResNetSpec) (graph.Sequential, error) {
-	n, err := Blocks(spec.Depth)
+	spec = spec.withDefaults()
+	specs, err := ResNetLayers(spec)
+	if err == nil {
+		err = spec.ConvMode.Valid()
+	}
 	if err != nil {
 		return nil, err
 	}
+	m, eps := bnDefaults(spec.BNMomentum, spec.BNEps)
+	return build(specs, err, layers.Shape(spec.Input[:]), layers.Defaults{Init: initName(spec.Init, "he_fanout"),
+		BNMomentum: m, BNEps: eps, ConvMode: spec.ConvMode})
+}
+
+func (spec ResNetSpec) withDefaults() ResNetSpec {
 	if spec.Input == [3]int{} {
 		spec.Input = [3]int{32, 32, 3}
 	}
@@ -87,15 +99,18 @@ func ResNet(spec ResNetSpec) (graph.Sequential, error) {
 	if spec.Widths == [3]int{} {
 		spec.Widths = [3]int{16, 32, 64}
 	}
-	if spec.BNMomentum == 0 {
-		spec.BNMomentum = 0.1
+	return spec
+}
+
+// ResNetLayers returns the layers of the ResNet of spec: each block a residual named
+// stage{s}.block{b}. The convolutions' initialisation and mode and the BatchNorm constants
+// are left to the model's defaults; the classifier is He initialised.
+func ResNetLayers(spec ResNetSpec) ([]layers.Spec, error) {
+	n, err := Blocks(spec.Depth)
+	if err != nil {
+		return nil, err
 	}
-	if spec.BNEps == 0 {
-		spec.BNEps = 1e-5
-	}
-	if spec.Init == nil {
-		spec.Init = graph.HeNormalFanOut
-	}
+	spec = spec.withDefaults()
 	switch {
 	case spec.Form != Original && spec.Form != PreAct && spec.Form != LastBN:
 		return nil, fmt.Errorf("nets: unknown ResNet form %q (expected original, preact or lastbn)", spec.Form)
@@ -106,13 +121,10 @@ func ResNet(spec ResNetSpec) (graph.Sequential, error) {
 	case spec.Widths[0] < 1 || spec.Widths[1] < spec.Widths[0] || spec.Widths[2] < spec.Widths[1]:
 		return nil, fmt.Errorf("nets: ResNet widths %v must be positive and non-decreasing", spec.Widths)
 	}
-	if err := spec.ConvMode.Valid(); err != nil {
-		return nil, fmt.Errorf("nets: %w", err)
-	}
-	r := resnetBuilder{spec}
-	net := graph.Sequential{graph.Image{H: spec.Input[0], W: spec.Input[1], C: spec.Input[2]}, r.conv("conv1", spec.Input[2], spec.Widths[0], 3, 1)}
+	relu := layers.Of("relu")
+	net := []layers.Spec{conv("conv1", spec.Widths[0], 3, 1, false)}
 	if spec.Form != PreAct {
-		net = append(net, r.bn("bn1", spec.Widths[0]), graph.ReLU)
+		net = append(net, bn("bn1"), relu)
 	}
 	in := spec.Widths[0]
 	for s, width := range spec.Widths {
@@ -121,51 +133,36 @@ func ResNet(spec ResNetSpec) (graph.Sequential, error) {
 			if s > 0 && j == 1 {
 				stride = 2
 			}
-			net = append(net, r.block(fmt.Sprintf("stage%d.block%d", s+1, j), in, width, stride)...)
+			net = append(net, block(spec, fmt.Sprintf("stage%d.block%d", s+1, j), in, width, stride)...)
 			in = width
 		}
 	}
 	if spec.Form == PreAct {
-		net = append(net, r.bn("bn_final", in), graph.ReLU)
+		net = append(net, bn("bn_final"), relu)
 	}
-	net = append(net, graph.GlobalAvgPool{})
+	net = append(net, layers.Of("global_avgpool"))
 	if spec.Form == LastBN {
-		net = append(net, r.bn("fc_bn", in))
+		net = append(net, bn("fc_bn"))
 	}
-	return append(net, graph.NewLinear("fc", in, spec.Classes)), nil
-}
-
-type resnetBuilder struct{ spec ResNetSpec }
-
-func (r resnetBuilder) conv(name string, in, out, kernel, stride int) *graph.Conv2d {
-	return &graph.Conv2d{Name: name, In: in, Out: out, KH: kernel, KW: kernel, Stride: stride, Pad: kernel / 2,
-		Init: r.spec.Init, Mode: r.spec.ConvMode}
-}
-
-func (r resnetBuilder) bn(name string, c int) *graph.BatchNorm {
-	return &graph.BatchNorm{Name: name, C: c, Momentum: r.spec.BNMomentum, Eps: r.spec.BNEps}
+	return append(net, linear("fc", spec.Classes, true, "he")), nil
 }
 
 // block returns the layers of one basic block named name.
-func (r resnetBuilder) block(name string, in, out, stride int) []graph.Layer {
-	var shortcut graph.Layer
+func block(spec ResNetSpec, name string, in, out, stride int) []layers.Spec {
+	var shortcut []layers.Spec
 	if stride != 1 || in != out {
-		if r.spec.Shortcut == ShortcutA {
-			shortcut = graph.ShortcutA{Stride: stride, In: in, Out: out}
-		} else {
-			shortcut = graph.Sequential{r.conv(name+".shortcut", in, out, 1, stride), r.bn(name+".shortcut_bn", out)}
-		}
+		shortcut = []layers.Spec{layers.Of("option_" + strings.ToLower(string(spec.Shortcut)))}
 	}
-	if r.spec.Form == PreAct {
-		body := graph.Sequential{
-			r.bn(name+".bn1", in), graph.ReLU, r.conv(name+".conv1", in, out, 3, stride),
-			r.bn(name+".bn2", out), graph.ReLU, r.conv(name+".conv2", out, out, 3, 1),
-		}
-		return []graph.Layer{graph.Residual{Body: body, Shortcut: shortcut}}
+	relu := layers.Of("relu")
+	var body []layers.Spec
+	if spec.Form == PreAct {
+		body = []layers.Spec{bn("bn1"), relu, conv("conv1", out, 3, stride, false), bn("bn2"), relu, conv("conv2", out, 3, 1, false)}
+	} else {
+		body = []layers.Spec{conv("conv1", out, 3, stride, false), bn("bn1"), relu, conv("conv2", out, 3, 1, false), bn("bn2")}
 	}
-	body := graph.Sequential{
-		r.conv(name+".conv1", in, out, 3, stride), r.bn(name+".bn1", out), graph.ReLU,
-		r.conv(name+".conv2", out, out, 3, 1), r.bn(name+".bn2", out),
+	res := layers.New("residual", name, func(o *layers.ResidualOptions) { o.Body, o.Shortcut = body, shortcut })
+	if spec.Form == PreAct {
+		return []layers.Spec{res}
 	}
-	return []graph.Layer{graph.Residual{Body: body, Shortcut: shortcut}, graph.ReLU}
+	return []layers.Spec{res, relu}
 }

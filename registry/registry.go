@@ -139,3 +139,16 @@ func distance(a, b string) int {
 	}
 	return d[len(a)][len(b)]
 }
+
+// Problem is one range violation in an entry's options: the option's key (its yaml tag, or a
+// dotted path below it) and what is wrong, with what was expected.
+type Problem struct {
+	Field string
+	Msg   string
+}
+
+// Checker is implemented by options structs that check their own ranges. Configs report each
+// problem with the file and line of the offending option.
+type Checker interface {
+	Check() []Problem
+}

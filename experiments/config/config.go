@@ -35,6 +35,8 @@ package config
 import (
 	"bytes"
 
+	"github.com/lwca/lwca/layers"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -149,6 +151,7 @@ const (
 	ArchMLP    = "mlp"
 	ArchCNN    = "cnn"
 	ArchResNet = "resnet"
+	ArchLayers = "layers" // the model's own layers
 
 	FormOriginal = "original"
 	FormPreAct   = "preact"
@@ -175,7 +178,9 @@ const (
 
 // ModelConfig describes the network.
 type ModelConfig struct {
-	// Arch is the architecture family; only mlp for now. Default mlp.
+	// Arch is a registered architecture: mlp, cnn, resnet (presets that expand the keys below
+	// into layers), layers (the layers declared under layers) or one a program registered.
+	// Default mlp, or layers when layers are declared.
 	Arch string `yaml:"arch"`
 
 	// Depth is the number of weighted (linear) layers, ≥ 1; the MLP
@@ -227,6 +232,10 @@ type ModelConfig struct {
 	// PoolEvery puts a 2×2 max pool after every PoolEvery convolutions of the CNN, ≥ 1.
 	// Default 2.
 	PoolEvery int `yaml:"pool_every"`
+	// Layers declares the network layer by layer, from registered layer types (see package
+	// layers); it goes with arch layers, which is implied when arch is not given. Each entry
+	// is a type name, or a mapping of type, name and the type's options. Default none.
+	Layers []layers.Spec `yaml:"layers,omitempty"`
 }
 
 // OptimConfig describes stochastic gradient descent.

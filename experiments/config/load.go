@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lwca/lwca/layers"
+	"github.com/lwca/lwca/registry"
 	"gopkg.in/yaml.v3"
 )
 
@@ -79,6 +81,9 @@ func Parse(name string, src []byte, overrides []string) (Config, error) {
 		cfg.Name = ""
 	}
 	d.value("", nil, root, reflect.ValueOf(&cfg).Elem())
+	if _, given := d.pos["model.arch"]; !given && len(cfg.Model.Layers) > 0 {
+		cfg.Model.Arch = ArchLayers
+	}
 	d.resolvePath(name, &cfg)
 
 	for _, p := range cfg.check() {
@@ -536,4 +541,79 @@ func (d *decoder) resolvePath(name string, cfg *Config) {
 	if abs, err := filepath.Abs(p); err == nil {
 		cfg.Data.Path = abs
 	}
+}
+
+var specType = reflect.TypeOf(layers.Spec{})
+
+// spec decodes one declared layer: a registered type's name, or a mapping of type, name and
+// the options of that type, which decode strictly into the type's own options struct.
+func (d *decoder) spec(path, pos string, n *yaml.Node, v reflect.Value) {
+	fail := func(at, field, format string, args ...any) {
+		d.failed[path] = true
+		d.errorf(at, field, format, args...)
+	}
+	n = resolve(n)
+	var typ, name string
+	typPos := pos
+	var rest []*yaml.Node
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str":
+		typ = n.Value
+	case n.Kind == yaml.MappingNode:
+		given := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := resolve(n.Content[i]), resolve(n.Content[i+1])
+			kpos := d.at(nil, n.Content[i])
+			switch {
+			case k.Kind == yaml.ScalarNode && k.Value == "type":
+				if val.Kind != yaml.ScalarNode || val.ShortTag() != "!!str" {
+					fail(kpos, join(path, "type"), "expected a layer type name, got %s", describe(val))
+					return
+				}
+				typ, typPos, given = val.Value, kpos, true
+			case k.Kind == yaml.ScalarNode && k.Value == "name":
+				if val.Kind != yaml.ScalarNode || isNull(val) {
+					fail(kpos, join(path, "name"), "expected a layer name, got %s", describe(val))
+					return
+				}
+				name = val.Value
+				d.pos[join(path, "name")] = kpos
+				if err := layers.CheckName(name); err != nil {
+					fail(kpos, join(path, "name"), "%v", err)
+				}
+			default:
+				rest = append(rest, n.Content[i], n.Content[i+1])
+			}
+		}
+		if !given {
+			fail(pos, join(path, "type"), "missing; a layer is a type name or a mapping with type, name and the type's options; registered types: %s",
+				strings.Join(layers.Types.Names(), ", "))
+			return
+		}
+	default:
+		fail(pos, path, "expected a layer: a type name, or a mapping with type, name and the type's options; got %s", describe(n))
+		return
+	}
+	d.pos[join(path, "type")] = typPos
+	t, err := layers.Types.Lookup(typ)
+	if err != nil {
+		fail(typPos, join(path, "type"), "%v", err)
+		return
+	}
+	opts := t.Options()
+	ov := reflect.ValueOf(opts).Elem()
+	if len(rest) > 0 && ov.NumField() == 0 {
+		fail(d.at(nil, rest[0]), join(path, resolve(rest[0]).Value), "unknown key; layer type %s takes no options (only type and name)", typ)
+		return
+	}
+	d.mapping(path, &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: rest}, ov)
+	if c, ok := opts.(registry.Checker); ok {
+		for _, p := range c.Check() {
+			f := join(path, p.Field)
+			if !d.hasFailed(f) {
+				d.errorf(d.position(f), f, "%s", p.Msg)
+			}
+		}
+	}
+	v.Set(reflect.ValueOf(layers.Spec{Type: typ, Name: name, Options: opts, Pos: pos}))
 }

@@ -6,6 +6,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/nets"
 )
 
 // Validate checks every field against its allowed range and returns an
@@ -50,7 +53,13 @@ func (c Config) check() []Problem {
 	k.floatIn("data.synthetic.noise", s.Noise, closed(0), inf)
 
 	m := c.Model
-	k.oneOf("model.arch", m.Arch, ArchMLP, ArchCNN, ArchResNet)
+	k.known("model.arch", lookupErr(nets.Archs.Lookup(m.Arch)))
+	switch {
+	case m.Arch == ArchLayers && len(m.Layers) == 0:
+		k.add("model.arch", "arch layers needs the network declared under model.layers")
+	case m.Arch != ArchLayers && len(m.Layers) > 0:
+		k.add("model.layers", "declared layers go with model.arch: layers (or no arch), not arch %s", m.Arch)
+	}
 	if m.Arch == ArchResNet && m.Depth >= 1 && (m.Depth < 8 || (m.Depth-2)%6 != 0) {
 		k.add("model.depth", "a resnet has depth 6n+2 with n ≥ 1 (8, 14, 20, 32, 44, 56, 110, …), got %d", m.Depth)
 	}
@@ -74,7 +83,7 @@ func (c Config) check() []Problem {
 	k.oneOf("model.activation", m.Activation, ActReLU, ActTanh, ActSigmoid, ActIdentity)
 	k.oneOf("model.norm", m.Norm, NormNone, NormBatchNorm)
 	k.oneOf("model.bn_placement", m.BNPlacement, BNBefore, BNAfter)
-	k.oneOf("model.init", m.Init, InitHe, InitHeOut, InitXavier)
+	k.known("model.init", lookupErr(graph.Initializers.Lookup(m.Init)))
 	k.floatIn("model.bn_momentum", m.BNMomentum, open(0), closed(1))
 	k.floatIn("model.bn_eps", m.BNEps, open(0), inf)
 
@@ -172,6 +181,16 @@ func (k *checker) oneOf(field, v string, valid ...string) {
 	}
 	k.add(field, "unknown value %q; valid values: %s", v, list)
 }
+
+// known records the error of a registry lookup, which names the registered choices.
+func (k *checker) known(field string, err error) {
+	if err != nil {
+		k.add(field, "%v", err)
+	}
+}
+
+// lookupErr keeps the error of a registry lookup.
+func lookupErr[T any](_ T, err error) error { return err }
 
 func (k *checker) intMin(field string, v, min int) {
 	if v < min {

@@ -272,6 +272,10 @@ func (d *decoder) value(path string, key, n *yaml.Node, v reflect.Value) {
 		d.failed[path] = true
 		d.errorf(pos, path, format, args...)
 	}
+	if v.Type() == specType {
+		d.spec(path, pos, n, v)
+		return
+	}
 	src := n
 	n = resolve(n)
 

@@ -1,4 +1,17 @@
-// Command lwca trains networks and analyses their layer-wise conditioning.
+// Package cli is the lwca command line as a library. A program that imports lwca and its own
+// extensions (layer types, architectures, optimisers, initialisers registered in init
+// functions) and calls Main is a complete lwca with them:
+//
+//	package main
+//
+//	import (
+//		"github.com/lwca/lwca/cli"
+//		_ "example.com/mylayers" // registers its layer types
+//	)
+//
+//	func main() { cli.Main() }
+//
+// The commands:
 //
 //	lwca run CONFIG [--out DIR] [--set a.b=value ...]   train one experiment into a run directory
 //	lwca run --resume RUN_DIR                           continue an interrupted run
@@ -6,7 +19,7 @@
 //	lwca version                                        print the version and numeric backend
 //
 // See README.md for the config format and the files a run writes.
-package main
+package cli
 
 import (
 	"context"
@@ -48,9 +61,12 @@ analyze runs the conditioning analysis on a model state that a run saved
 Every command takes --backend auto|openblas|gonum (or LWCA_BACKEND) and --threads N.
 `
 
-func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
+// Main runs the command line on the program's arguments and exits with its status.
+func Main() { os.Exit(Run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// Run runs the command line args (without the program name) and returns the exit status: 0
+// done, 1 failed, 2 usage error, 3 interrupted (resumable).
+func Run(args []string, stdout, stderr io.Writer) int { return run(args, stdout, stderr) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ func TestReproduceQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real training for minutes; skipped under -short")
 	}
-	cifar := filepath.Join("..", "..", "..", "shared", "data", "cifar10-jpeg.tar.gz")
+	cifar := filepath.Join("..", "..", "shared", "data", "cifar10-jpeg.tar.gz")
 	for _, name := range []string{"bn-stability", "bn-conditioning", "false-minimum", "last-layer"} {
 		t.Run(name, func(t *testing.T) {
 			if name == "last-layer" {

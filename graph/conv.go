@@ -46,8 +46,9 @@ func (m ConvMode) Valid() error {
 //
 // For speed the layer is one fused op: the patch matrix is built a few images at a time into
 // a cache-sized buffer (or whole, into the hook's X, on capturing runs) and rebuilt in the
-// backward pass instead of being stored, and the captures are written by the op itself
-// rather than by tap nodes, which would copy every patch matrix and its gradient each step.
+// backward pass instead of being stored, and the op hands its captures to the hook point
+// (hooks.InputBuffer, hooks.CaptureInput, hooks.CaptureOutputGrad) rather than going through
+// tap nodes, which would copy every patch matrix and its gradient each step.
 type Conv2d struct {
 	Name    string
 	In, Out int // input and output channels
@@ -186,12 +187,11 @@ type convState struct {
 	mode      ConvMode
 	point     *hooks.Point // nil in evaluation graphs
 	inputGrad bool
-	// havePatches is set by a capturing forward pass that left the whole patch matrix in
-	// point.X, so that the weight gradient need not rebuild it.
-	havePatches bool
+	// patches is the whole patch matrix ([]float32 or []float64) that a capturing forward
+	// pass built in the hook's X, so that the weight gradient need not rebuild it; nil
+	// otherwise.
+	patches any
 }
-
-func (st *convState) capturing() bool { return st.point != nil && st.point.Capturing() }
 
 type convOp struct {
 	opBase
@@ -264,27 +264,24 @@ func convForward[T float](op *convOp, x, w, bias, out []T) {
 	g := st.g
 	rows, k, co := g.rows(), g.k(), g.cout
 	mul := patchProduct(g, w, &op.wt)
-	capture := st.capturing()
-	st.havePatches = false
+	st.patches = nil
 	per := g.oh * g.ow
 	switch {
 	case g.direct():
-		if capture {
-			captureRows(&st.point.X, x, rows, k, 1)
-		}
+		hooks.CaptureInput(st.point, x, rows, k)
 		byImages(g.n, 1, func(b0, b1 int) {
 			mul(x[b0*per*k:], (b1-b0)*per, out[b0*per*co:])
 		})
-	case capture && st.mode == Patches:
-		p := hookBuffer[T](&st.point.X, rows, k)
+	case st.mode == Patches && st.point.Capturing():
+		p := hooks.InputBuffer[T](st.point, rows, k)
 		byImages(g.n, 1, func(b0, b1 int) {
 			im2col(g, x, p[b0*per*k:], b0, b1)
 			mul(p[b0*per*k:], (b1-b0)*per, out[b0*per*co:])
 		})
-		st.havePatches = true
+		st.patches = p
 	default:
-		if capture {
-			captureRows(&st.point.X, x, g.pixels(), g.c, 1)
+		if st.mode == Channels {
+			hooks.CaptureInput(st.point, x, g.pixels(), g.c)
 		}
 		if !directConv(g, x, w, out, &op.packed) {
 			convolve(g, x, out, mul)

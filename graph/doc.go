@@ -14,7 +14,9 @@
 //
 // Weighted layers form an explicit 2-D product h = x·W and wrap x and h in hook taps
 // (Builder.TapInput, Builder.TapOutput): that is all a new weighted layer type needs to do to
-// be analysed. Layers written outside this package use exactly the same API.
+// be analysed. A layer built as one fused op (Conv2d) hands the same matrices over from inside
+// the op with hooks.CaptureInput and hooks.CaptureOutputGrad, which the taps use too. Layers
+// written outside this package use exactly the same API.
 //
 // Sequential fuses a BatchNorm or a Residual directly followed by ReLU into one op that makes
 // fewer passes over the activations and gives the same bits; the hooks see the same inputs

@@ -57,6 +57,7 @@ type Buffer struct {
 // Store owns a network's parameters and buffers, in creation order.
 type Store struct {
 	Dtype   tensor.Dtype
+	seed    uint64
 	rng     *rand.Rand
 	params  []*Param
 	buffers []*Buffer
@@ -66,8 +67,12 @@ type Store struct {
 // NewStore returns an empty store whose new parameters are initialised from a generator seeded
 // with seed (so identical seeds give identical networks).
 func NewStore(dtype tensor.Dtype, seed uint64) *Store {
-	return &Store{Dtype: dtype, rng: rand.New(rand.NewPCG(seed, 0x6c776361)), byName: map[string]any{}}
+	return &Store{Dtype: dtype, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x6c776361)), byName: map[string]any{}}
 }
+
+// Seed is the seed the store was created with; layers that draw random numbers while
+// training (Dropout) derive their streams from it.
+func (s *Store) Seed() uint64 { return s.seed }
 
 // Params returns the parameters in creation order.
 func (s *Store) Params() []*Param { return s.params }

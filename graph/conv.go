@@ -44,6 +44,15 @@ func (m ConvMode) Valid() error {
 // (1/(N·T)) Σ_{i,t} of method.md. λmax carries that 1/T convention; condition numbers do not
 // depend on it.
 //
+// With Groups = G > 1, group k = 1…G convolves input channels (k−1)·In/G … k·In/G − 1 into
+// output channels (k−1)·Out/G … k·Out/G − 1; W is then (KH·KW·In/G)×Out, column o holding
+// the weights of output channel o over its group's channels (row (u·KW + v)·In/G + c). The
+// layer's Fisher block is block-diagonal over groups (no weight is shared between groups), so
+// each group is a weighted layer of its own: hook point <Name>.g<k> records the group's
+// patch matrix (its In/G input channels only) and its Out/G output-gradient columns, and the
+// analysis gives each group its own Kronecker factors. The ungrouped layer keeps the single
+// hook point <Name>.
+//
 // For speed the layer is one fused op: the patch matrix is built a few images at a time into
 // a cache-sized buffer (or whole, into the hook's X, on capturing runs) and rebuilt in the
 // backward pass instead of being stored, and the op hands its captures to the hook point
@@ -58,6 +67,9 @@ type Conv2d struct {
 	Bias    bool
 	Init    Initializer // weight initialiser; default HeNormalFanOut (fan-out = KH·KW·Out)
 	Mode    ConvMode    // what the input hook records; default Patches
+	// Groups splits the channels into Groups independent convolutions (0 or 1: one; In:
+	// depthwise); it must divide In and Out. See the type's comment.
+	Groups int
 }
 
 // NewConv2d returns a square-kernel convolution without bias, He (fan-out) initialised, whose
@@ -102,6 +114,9 @@ func (l *Conv2d) geometry(s tensor.Shape) (convGeom, error) {
 	if l.In < 1 || l.Out < 1 || l.KH < 1 || l.KW < 1 || l.Stride < 0 || l.Pad < 0 {
 		return convGeom{}, fmt.Errorf("%s: invalid convolution %d→%d kernel %d×%d stride %d pad %d", l.Name, l.In, l.Out, l.KH, l.KW, l.Stride, l.Pad)
 	}
+	if gr := max(l.Groups, 1); l.Groups < 0 || l.In%gr != 0 || l.Out%gr != 0 {
+		return convGeom{}, fmt.Errorf("%s: %d groups must divide both %d input and %d output channels", l.Name, l.Groups, l.In, l.Out)
+	}
 	g := convGeom{n: s[0], h: s[1], w: s[2], c: s[3], kh: l.KH, kw: l.KW, s: max(l.Stride, 1), p: l.Pad, cout: l.Out}
 	g.oh = (g.h+2*g.p-g.kh)/g.s + 1
 	g.ow = (g.w+2*g.p-g.kw)/g.s + 1
@@ -128,24 +143,51 @@ func (l *Conv2d) Forward(b *Builder, x *G.Node) (*G.Node, error) {
 	if init == nil {
 		init = HeNormalFanOut
 	}
-	hp, err := b.HookPoint(l.Name)
-	if err != nil {
-		return nil, err
+	groups := max(l.Groups, 1)
+	names := []string{l.Name}
+	if groups > 1 {
+		names = names[:0]
+		for k := 1; k <= groups; k++ {
+			names = append(names, fmt.Sprintf("%s.g%d", l.Name, k))
+		}
 	}
-	w, err := b.Param(l.Name, "weight", Weight, []int{g.k(), l.Out}, g.k(), l.KH*l.KW*l.Out, init)
+	points := make([]*hooks.Point, groups)
+	for k, name := range names {
+		if points[k], err = b.HookPoint(name); err != nil {
+			return nil, err
+		}
+	}
+	// A group's weights are a (KH·KW·In/Groups)×(Out/Groups) block: fan-in KH·KW·In/Groups,
+	// fan-out KH·KW·Out as PyTorch counts it for grouped convolutions.
+	fanIn, fanOut := g.k()/groups, l.KH*l.KW*l.Out
+	w, err := b.Param(l.Name, "weight", Weight, []int{fanIn, l.Out}, fanIn, fanOut, init)
 	if err != nil {
 		return nil, err
 	}
 	in := G.Nodes{x, w}
 	if l.Bias {
-		bias, err := b.Param(l.Name, "bias", Bias, []int{l.Out}, g.k(), l.KH*l.KW*l.Out, Constant(0))
+		bias, err := b.Param(l.Name, "bias", Bias, []int{l.Out}, fanIn, fanOut, Constant(0))
 		if err != nil {
 			return nil, err
 		}
 		in = append(in, bias)
 	}
-	st := &convState{layer: l.Name, g: g, bias: l.Bias, mode: mode, point: hp, inputGrad: needsGrad(b, x)}
-	h, err := G.ApplyOp(&convOp{opBase: opBase{uniqueName("conv", l.Name)}, st: st}, in...)
+	inputGrad := needsGrad(b, x)
+	var op G.Op
+	if groups == 1 {
+		st := &convState{layer: l.Name, g: g, bias: l.Bias, mode: mode, point: points[0], inputGrad: inputGrad}
+		op = &convOp{opBase: opBase{uniqueName("conv", l.Name)}, st: st}
+	} else {
+		sg := g
+		sg.c, sg.cout = g.c/groups, g.cout/groups
+		gop := &groupConvOp{opBase: opBase{uniqueName("conv", l.Name)}, g: g, bias: l.Bias}
+		for k, name := range names {
+			st := &convState{layer: name, g: sg, mode: mode, point: points[k], inputGrad: inputGrad}
+			gop.sub = append(gop.sub, &convOp{opBase: opBase{uniqueName("conv", name)}, st: st})
+		}
+		op = gop
+	}
+	h, err := G.ApplyOp(op, in...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.Name, err)
 	}

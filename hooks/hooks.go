@@ -13,6 +13,12 @@
 //	...
 //	set.Enable(true); vm.RunAll(); set.Enable(false)
 //	p.X, p.G                               // captured N×d inputs and N×m per-sample gradients
+//
+// A layer computed by one fused op (a convolution) has no x and h nodes to tap: its op hands
+// the same matrices over itself with CaptureInput (or fills InputBuffer) in its forward pass
+// and CaptureOutputGrad in its backward pass. Taps use these functions too, so the capture
+// rules (only while capturing, only selected points, G scaled to per-sample gradients) live in
+// one place.
 package hooks
 
 import (

@@ -106,6 +106,7 @@ type Builder struct {
 	FreezeStats bool
 
 	nodes    map[string]*G.Node
+	buffers  map[string]bool // buffers this graph uses
 	paramOrd []*G.Node
 }
 
@@ -162,10 +163,21 @@ func (b *Builder) Param(layer, name string, role Role, shape []int, fanIn, fanOu
 	return n, nil
 }
 
-// Buffer returns the named buffer's tensor, creating it filled with fill on first use.
+// Buffer returns the named buffer's tensor, creating it filled with fill on first use. Asking
+// twice in one graph is an error: two layers would share (and both update) the state.
 func (b *Builder) Buffer(layer, name string, shape []int, fill float64) (*tensor.Dense, error) {
 	full := layer + "." + name
+	if b.buffers[full] {
+		return nil, fmt.Errorf("graph: buffer %q is used twice in one graph (two layers named %q?)", full, layer)
+	}
+	if b.buffers == nil {
+		b.buffers = map[string]bool{}
+	}
+	b.buffers[full] = true
 	if buf := b.Store.Buffer(full); buf != nil {
+		if !buf.Value.Shape().Eq(tensor.Shape(shape)) {
+			return nil, fmt.Errorf("graph: buffer %q has shape %v, layer asks for %v", full, buf.Value.Shape(), shape)
+		}
 		return buf.Value, nil
 	}
 	if _, taken := b.Store.byName[full]; taken {

@@ -192,3 +192,13 @@ func TestDropoutErrors(t *testing.T) {
 		t.Errorf("P = 0 is not the identity: %v", err)
 	}
 }
+
+// Two layers with one name would share a step counter: the second is refused.
+func TestDropoutNamesAreUnique(t *testing.T) {
+	store := graph.NewStore(tensor.Float64, 1)
+	b := graph.NewBuilder(graph.NewExprGraph(), store, graph.Train, 2)
+	net := graph.Sequential{&graph.Dropout{Name: "d", P: 0.5}, &graph.Dropout{Name: "d", P: 0.5}}
+	if _, err := net.Forward(b, b.Input("x", 2, 3)); err == nil {
+		t.Fatal("two dropout layers named d accepted")
+	}
+}

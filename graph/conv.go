@@ -178,14 +178,7 @@ func (l *Conv2d) Forward(b *Builder, x *G.Node) (*G.Node, error) {
 		st := &convState{layer: l.Name, g: g, bias: l.Bias, mode: mode, point: points[0], inputGrad: inputGrad}
 		op = &convOp{opBase: opBase{uniqueName("conv", l.Name)}, st: st}
 	} else {
-		sg := g
-		sg.c, sg.cout = g.c/groups, g.cout/groups
-		gop := &groupConvOp{opBase: opBase{uniqueName("conv", l.Name)}, g: g, bias: l.Bias}
-		for k, name := range names {
-			st := &convState{layer: name, g: sg, mode: mode, point: points[k], inputGrad: inputGrad}
-			gop.sub = append(gop.sub, &convOp{opBase: opBase{uniqueName("conv", name)}, st: st})
-		}
-		op = gop
+		op = newGroupConvOp(l.Name, g, l.Bias, mode, names, points, inputGrad)
 	}
 	h, err := G.ApplyOp(op, in...)
 	if err != nil {

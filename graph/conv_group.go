@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/chewxy/hm"
+	"github.com/lwca/lwca/hooks"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -24,7 +25,18 @@ type groupConvOp struct {
 	out  *tensor.Dense
 }
 
-func (op *groupConvOp) groups() int { return len(op.sub) }
+// newGroupConvOp returns the op of layer's convolution g split into len(names) groups, group
+// k named names[k] and capturing into points[k].
+func newGroupConvOp(layer string, g convGeom, bias bool, mode ConvMode, names []string, points []*hooks.Point, inputGrad bool) *groupConvOp {
+	sg := g
+	sg.c, sg.cout = g.c/len(names), g.cout/len(names)
+	op := &groupConvOp{opBase: opBase{uniqueName("conv", layer)}, g: g, bias: bias}
+	for k, name := range names {
+		st := &convState{layer: name, g: sg, mode: mode, point: points[k], inputGrad: inputGrad}
+		op.sub = append(op.sub, &convOp{opBase: opBase{uniqueName("conv", name)}, st: st})
+	}
+	return op
+}
 
 func (op *groupConvOp) Arity() int {
 	if op.bias {

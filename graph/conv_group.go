@@ -2,6 +2,9 @@ package graph
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"sync"
 
 	"github.com/chewxy/hm"
 	"github.com/lwca/lwca/hooks"
@@ -96,8 +99,37 @@ func (op *groupConvOp) Do(in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
+// useDepthwise selects the direct depthwise loops where they apply; tests turn it off to
+// compare routes.
+var useDepthwise = true
+
+// depthwise reports whether the direct depthwise loops compute this run's forward pass and
+// weight gradient: every group has one input channel and no group captures (captures need
+// each group's patch matrix, which the per-group route builds).
+func (op *groupConvOp) depthwise() bool {
+	if !useDepthwise || op.sub[0].st.g.c != 1 {
+		return false
+	}
+	for _, s := range op.sub {
+		if s.st.point.Capturing() {
+			return false
+		}
+	}
+	return true
+}
+
 func groupForward[T float](op *groupConvOp, x, w, bias, out []T) {
 	g, sg := op.g, op.sub[0].st.g
+	if op.depthwise() {
+		for _, s := range op.sub {
+			s.st.patches = nil
+		}
+		depthwiseForward(g, x, w, out)
+		if bias != nil {
+			addRows(out, bias)
+		}
+		return
+	}
 	xk := getScratch[T](sg.pixels() * sg.c)
 	wk := getScratch[T](sg.k() * sg.cout)
 	hk := getScratch[T](sg.rows() * sg.cout)
@@ -224,6 +256,14 @@ func (op *groupConvGradOp) Do(in ...G.Value) (G.Value, error) {
 // (x, ∂L/∂h) into ∂L/∂W, one group at a time.
 func groupGrad[T float](op *groupConvGradOp, a, b, out []T) {
 	g, sg := op.fwd.g, op.fwd.sub[0].st.g
+	switch {
+	case op.data && useDepthwise && sg.c == 1:
+		depthwiseDataGrad(g, a, b, out)
+		return
+	case !op.data && op.fwd.depthwise():
+		depthwiseFilterGrad(g, a, b, out)
+		return
+	}
 	dh := getScratch[T](sg.rows() * sg.cout)
 	if op.data {
 		wk := getScratch[T](sg.k() * sg.cout)
@@ -249,4 +289,99 @@ func groupGrad[T float](op *groupConvGradOp, a, b, out []T) {
 		putScratch(dw)
 	}
 	putScratch(dh)
+}
+
+// The direct depthwise loops: with one input channel per group, output channel o (group
+// o/m, m = Out/In the depth multiplier) sees input channel o/m only, so each kernel offset
+// contributes channel vector times weight row, element by element, with no patch matrix.
+// Work is split by images; the weight gradient sums per-block partials in image order.
+
+// depthwiseTaps calls f(pix, in, uv) for every output pixel pix of images [b0, b1), every
+// kernel offset uv = u·KW + v that falls inside the image, and the input pixel in it reads.
+func depthwiseTaps(g convGeom, b0, b1 int, f func(pix, in, uv int)) {
+	for b := b0; b < b1; b++ {
+		for i := 0; i < g.oh; i++ {
+			for j := 0; j < g.ow; j++ {
+				pix := (b*g.oh+i)*g.ow + j
+				for u := 0; u < g.kh; u++ {
+					ih := i*g.s - g.p + u
+					if ih < 0 || ih >= g.h {
+						continue
+					}
+					for v := 0; v < g.kw; v++ {
+						if iw := j*g.s - g.p + v; iw >= 0 && iw < g.w {
+							f(pix, (b*g.h+ih)*g.w+iw, u*g.kw+v)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// depthwiseForward sets out[pix, o] = Σ_uv x[in, o/m]·w[uv, o].
+func depthwiseForward[T float](g convGeom, x, w, out []T) {
+	c, co, m := g.c, g.cout, g.cout/g.c
+	per := g.oh * g.ow
+	byImages(g.n, 1, func(b0, b1 int) {
+		clear(out[b0*per*co : b1*per*co])
+		depthwiseTaps(g, b0, b1, func(pix, in, uv int) {
+			o, xs, ws := out[pix*co:(pix+1)*co], x[in*c:(in+1)*c], w[uv*co:(uv+1)*co]
+			if m == 1 {
+				for k, xv := range xs {
+					o[k] += xv * ws[k]
+				}
+				return
+			}
+			for k := range o {
+				o[k] += xs[k/m] * ws[k]
+			}
+		})
+	})
+}
+
+// depthwiseDataGrad sets dx[in, ch] = Σ over the taps reading in of Σ_{o/m = ch} dh[pix, o]·w[uv, o].
+func depthwiseDataGrad[T float](g convGeom, dh, w, dx []T) {
+	c, co, m := g.c, g.cout, g.cout/g.c
+	img := g.h * g.w * c
+	byImages(g.n, 1, func(b0, b1 int) {
+		clear(dx[b0*img : b1*img])
+		depthwiseTaps(g, b0, b1, func(pix, in, uv int) {
+			d, hs, ws := dx[in*c:(in+1)*c], dh[pix*co:(pix+1)*co], w[uv*co:(uv+1)*co]
+			if m == 1 {
+				for k, hv := range hs {
+					d[k] += hv * ws[k]
+				}
+				return
+			}
+			for k, hv := range hs {
+				d[k/m] += hv * ws[k]
+			}
+		})
+	})
+}
+
+// depthwiseFilterGrad sets dw[uv, o] = Σ over the taps at offset uv of x[in, o/m]·dh[pix, o].
+func depthwiseFilterGrad[T float](g convGeom, x, dh, dw []T) {
+	c, co, m := g.c, g.cout, g.cout/g.c
+	var mu sync.Mutex
+	partials := map[int][]T{}
+	byImages(g.n, 1, func(b0, b1 int) {
+		part := getScratch[T](len(dw))
+		clear(part)
+		depthwiseTaps(g, b0, b1, func(pix, in, uv int) {
+			d, xs, hs := part[uv*co:(uv+1)*co], x[in*c:(in+1)*c], dh[pix*co:(pix+1)*co]
+			for k, hv := range hs {
+				d[k] += xs[k/m] * hv
+			}
+		})
+		mu.Lock()
+		partials[b0] = part
+		mu.Unlock()
+	})
+	clear(dw)
+	for _, b0 := range slices.Sorted(maps.Keys(partials)) {
+		addTo(dw, partials[b0])
+		putScratch(partials[b0])
+	}
 }

@@ -238,3 +238,38 @@ func TestGroupConvErrors(t *testing.T) {
 		}
 	}
 }
+
+// Depthwise convolutions (one input channel per group) take direct loops over channel vectors
+// on steps that capture nothing; the per-group patch route gives the same loss and gradients.
+func TestDepthwiseRoutesAgree(t *testing.T) {
+	const n, classes = 3, 3
+	for _, c := range groupCases {
+		if c.layer.In != c.layer.Groups {
+			continue
+		}
+		t.Run(groupName(c), func(t *testing.T) {
+			l := c.layer
+			oh, ow := c.out()
+			dim := c.h * c.w * l.In
+			net := graph.Sequential{graph.Image{H: c.h, W: c.w, C: l.In}, offset{"in"}, &l, graph.Tanh,
+				graph.Flatten{}, graph.NewLinear("fc", oh*ow*l.Out, classes)}
+			tr, store := newTrainer(t, net, n, dim, 3)
+			randomize(store, 8, 0.4)
+			bt := newBatch(4, n, dim, classes)
+			loss, direct := gradsOf(t, tr, bt, false)
+			restore := graph.SetDepthwiseDirect(false)
+			lossGroups, groups := gradsOf(t, tr, bt, false)
+			restore()
+			if !closeTo(loss, lossGroups, 1e-13) {
+				t.Fatalf("loss %v by the direct loops, %v by groups", loss, lossGroups)
+			}
+			for i := range direct {
+				for j := range direct[i] {
+					if !closeTo(direct[i][j], groups[i][j], 1e-12) {
+						t.Fatalf("%s[%d] = %v by the direct loops, %v by groups", tr.Params()[i].Name, j, direct[i][j], groups[i][j])
+					}
+				}
+			}
+		})
+	}
+}

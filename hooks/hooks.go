@@ -75,8 +75,7 @@ type Point struct {
 }
 
 // Capturing reports whether the point records on the current run: its set is enabled and the
-// point is in the set's selection.
-// A nil point (evaluation graphs) never captures.
+// point is in the set's selection. A nil point (evaluation graphs have none) never captures.
 func (p *Point) Capturing() bool { return p != nil && p.set.enabled && !p.off }
 
 // Set is the collection of a network's hook points, in layer order.

@@ -273,3 +273,31 @@ func TestDepthwiseRoutesAgree(t *testing.T) {
 		})
 	}
 }
+
+func ExampleConv2d_groups() {
+	net := graph.Sequential{
+		graph.Image{H: 8, W: 8, C: 4},
+		&graph.Conv2d{Name: "dw", In: 4, Out: 4, KH: 3, KW: 3, Stride: 1, Pad: 1, Groups: 4}, // depthwise
+		&graph.Conv2d{Name: "pw", In: 4, Out: 6, KH: 1, KW: 1, Stride: 1, Groups: 2},
+		graph.GELU,
+	}
+	store := graph.NewStore(tensor.Float32, 1)
+	b := graph.NewBuilder(graph.NewExprGraph(), store, graph.Train, 2)
+	y, err := net.Forward(b, b.Input("x", 2, 8*8*4))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(y.Shape())
+	for _, p := range store.Params() {
+		fmt.Println(p.Name, p.Value.Shape())
+	}
+	for _, h := range b.Hooks.Points() {
+		fmt.Print(h.Layer, " ")
+	}
+	fmt.Println()
+	// Output:
+	// (2, 8, 8, 6)
+	// dw.weight (9, 4)
+	// pw.weight (2, 6)
+	// dw.g1 dw.g2 dw.g3 dw.g4 pw.g1 pw.g2
+}

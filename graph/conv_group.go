@@ -371,6 +371,12 @@ func depthwiseFilterGrad[T float](g convGeom, x, dh, dw []T) {
 		clear(part)
 		depthwiseTaps(g, b0, b1, func(pix, in, uv int) {
 			d, xs, hs := part[uv*co:(uv+1)*co], x[in*c:(in+1)*c], dh[pix*co:(pix+1)*co]
+			if m == 1 {
+				for k, xv := range xs {
+					d[k] += xv * hs[k]
+				}
+				return
+			}
 			for k, hv := range hs {
 				d[k] += xs[k/m] * hv
 			}

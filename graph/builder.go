@@ -57,6 +57,7 @@ type Buffer struct {
 // Store owns a network's parameters and buffers, in creation order.
 type Store struct {
 	Dtype   tensor.Dtype
+	seed    uint64
 	rng     *rand.Rand
 	params  []*Param
 	buffers []*Buffer
@@ -66,8 +67,12 @@ type Store struct {
 // NewStore returns an empty store whose new parameters are initialised from a generator seeded
 // with seed (so identical seeds give identical networks).
 func NewStore(dtype tensor.Dtype, seed uint64) *Store {
-	return &Store{Dtype: dtype, rng: rand.New(rand.NewPCG(seed, 0x6c776361)), byName: map[string]any{}}
+	return &Store{Dtype: dtype, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x6c776361)), byName: map[string]any{}}
 }
+
+// Seed is the seed the store was created with; layers that draw random numbers while
+// training (Dropout) derive their streams from it.
+func (s *Store) Seed() uint64 { return s.seed }
 
 // Params returns the parameters in creation order.
 func (s *Store) Params() []*Param { return s.params }
@@ -101,6 +106,7 @@ type Builder struct {
 	FreezeStats bool
 
 	nodes    map[string]*G.Node
+	buffers  map[string]bool // buffers this graph uses
 	paramOrd []*G.Node
 }
 
@@ -157,10 +163,21 @@ func (b *Builder) Param(layer, name string, role Role, shape []int, fanIn, fanOu
 	return n, nil
 }
 
-// Buffer returns the named buffer's tensor, creating it filled with fill on first use.
+// Buffer returns the named buffer's tensor, creating it filled with fill on first use. Asking
+// twice in one graph is an error: two layers would share (and both update) the state.
 func (b *Builder) Buffer(layer, name string, shape []int, fill float64) (*tensor.Dense, error) {
 	full := layer + "." + name
+	if b.buffers[full] {
+		return nil, fmt.Errorf("graph: buffer %q is used twice in one graph (two layers named %q?)", full, layer)
+	}
+	if b.buffers == nil {
+		b.buffers = map[string]bool{}
+	}
+	b.buffers[full] = true
 	if buf := b.Store.Buffer(full); buf != nil {
+		if !buf.Value.Shape().Eq(tensor.Shape(shape)) {
+			return nil, fmt.Errorf("graph: buffer %q has shape %v, layer asks for %v", full, buf.Value.Shape(), shape)
+		}
 		return buf.Value, nil
 	}
 	if _, taken := b.Store.byName[full]; taken {

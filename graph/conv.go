@@ -44,10 +44,20 @@ func (m ConvMode) Valid() error {
 // (1/(N·T)) Σ_{i,t} of method.md. λmax carries that 1/T convention; condition numbers do not
 // depend on it.
 //
+// With Groups = G > 1, group k = 1…G convolves input channels (k−1)·In/G … k·In/G − 1 into
+// output channels (k−1)·Out/G … k·Out/G − 1; W is then (KH·KW·In/G)×Out, column o holding
+// the weights of output channel o over its group's channels (row (u·KW + v)·In/G + c). The
+// layer's Fisher block is block-diagonal over groups (no weight is shared between groups), so
+// each group is a weighted layer of its own: hook point <Name>.g<k> records the group's
+// patch matrix (its In/G input channels only) and its Out/G output-gradient columns, and the
+// analysis gives each group its own Kronecker factors. The ungrouped layer keeps the single
+// hook point <Name>.
+//
 // For speed the layer is one fused op: the patch matrix is built a few images at a time into
 // a cache-sized buffer (or whole, into the hook's X, on capturing runs) and rebuilt in the
-// backward pass instead of being stored, and the captures are written by the op itself
-// rather than by tap nodes, which would copy every patch matrix and its gradient each step.
+// backward pass instead of being stored, and the op hands its captures to the hook point
+// (hooks.InputBuffer, hooks.CaptureInput, hooks.CaptureOutputGrad) rather than going through
+// tap nodes, which would copy every patch matrix and its gradient each step.
 type Conv2d struct {
 	Name    string
 	In, Out int // input and output channels
@@ -57,6 +67,9 @@ type Conv2d struct {
 	Bias    bool
 	Init    Initializer // weight initialiser; default HeNormalFanOut (fan-out = KH·KW·Out)
 	Mode    ConvMode    // what the input hook records; default Patches
+	// Groups splits the channels into Groups independent convolutions (0 or 1: one; In:
+	// depthwise); it must divide In and Out. See the type's comment.
+	Groups int
 }
 
 // NewConv2d returns a square-kernel convolution without bias, He (fan-out) initialised, whose
@@ -101,6 +114,9 @@ func (l *Conv2d) geometry(s tensor.Shape) (convGeom, error) {
 	if l.In < 1 || l.Out < 1 || l.KH < 1 || l.KW < 1 || l.Stride < 0 || l.Pad < 0 {
 		return convGeom{}, fmt.Errorf("%s: invalid convolution %d→%d kernel %d×%d stride %d pad %d", l.Name, l.In, l.Out, l.KH, l.KW, l.Stride, l.Pad)
 	}
+	if gr := max(l.Groups, 1); l.Groups < 0 || l.In%gr != 0 || l.Out%gr != 0 {
+		return convGeom{}, fmt.Errorf("%s: %d groups must divide both %d input and %d output channels", l.Name, l.Groups, l.In, l.Out)
+	}
 	g := convGeom{n: s[0], h: s[1], w: s[2], c: s[3], kh: l.KH, kw: l.KW, s: max(l.Stride, 1), p: l.Pad, cout: l.Out}
 	g.oh = (g.h+2*g.p-g.kh)/g.s + 1
 	g.ow = (g.w+2*g.p-g.kw)/g.s + 1
@@ -127,24 +143,44 @@ func (l *Conv2d) Forward(b *Builder, x *G.Node) (*G.Node, error) {
 	if init == nil {
 		init = HeNormalFanOut
 	}
-	hp, err := b.HookPoint(l.Name)
-	if err != nil {
-		return nil, err
+	groups := max(l.Groups, 1)
+	names := []string{l.Name}
+	if groups > 1 {
+		names = names[:0]
+		for k := 1; k <= groups; k++ {
+			names = append(names, fmt.Sprintf("%s.g%d", l.Name, k))
+		}
 	}
-	w, err := b.Param(l.Name, "weight", Weight, []int{g.k(), l.Out}, g.k(), l.KH*l.KW*l.Out, init)
+	points := make([]*hooks.Point, groups)
+	for k, name := range names {
+		if points[k], err = b.HookPoint(name); err != nil {
+			return nil, err
+		}
+	}
+	// A group's weights are a (KH·KW·In/Groups)×(Out/Groups) block: fan-in KH·KW·In/Groups,
+	// fan-out KH·KW·Out as PyTorch counts it for grouped convolutions.
+	fanIn, fanOut := g.k()/groups, l.KH*l.KW*l.Out
+	w, err := b.Param(l.Name, "weight", Weight, []int{fanIn, l.Out}, fanIn, fanOut, init)
 	if err != nil {
 		return nil, err
 	}
 	in := G.Nodes{x, w}
 	if l.Bias {
-		bias, err := b.Param(l.Name, "bias", Bias, []int{l.Out}, g.k(), l.KH*l.KW*l.Out, Constant(0))
+		bias, err := b.Param(l.Name, "bias", Bias, []int{l.Out}, fanIn, fanOut, Constant(0))
 		if err != nil {
 			return nil, err
 		}
 		in = append(in, bias)
 	}
-	st := &convState{layer: l.Name, g: g, bias: l.Bias, mode: mode, point: hp, inputGrad: needsGrad(b, x)}
-	h, err := G.ApplyOp(&convOp{opBase: opBase{uniqueName("conv", l.Name)}, st: st}, in...)
+	inputGrad := needsGrad(b, x)
+	var op G.Op
+	if groups == 1 {
+		st := &convState{layer: l.Name, g: g, bias: l.Bias, mode: mode, point: points[0], inputGrad: inputGrad}
+		op = &convOp{opBase: opBase{uniqueName("conv", l.Name)}, st: st}
+	} else {
+		op = newGroupConvOp(l.Name, g, l.Bias, mode, names, points, inputGrad)
+	}
+	h, err := G.ApplyOp(op, in...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.Name, err)
 	}
@@ -186,12 +222,11 @@ type convState struct {
 	mode      ConvMode
 	point     *hooks.Point // nil in evaluation graphs
 	inputGrad bool
-	// havePatches is set by a capturing forward pass that left the whole patch matrix in
-	// point.X, so that the weight gradient need not rebuild it.
-	havePatches bool
+	// patches is the whole patch matrix ([]float32 or []float64) that a capturing forward
+	// pass built in the hook's X, so that the weight gradient need not rebuild it; nil
+	// otherwise.
+	patches any
 }
-
-func (st *convState) capturing() bool { return st.point != nil && st.point.Capturing() }
 
 type convOp struct {
 	opBase
@@ -264,27 +299,24 @@ func convForward[T float](op *convOp, x, w, bias, out []T) {
 	g := st.g
 	rows, k, co := g.rows(), g.k(), g.cout
 	mul := patchProduct(g, w, &op.wt)
-	capture := st.capturing()
-	st.havePatches = false
+	st.patches = nil
 	per := g.oh * g.ow
 	switch {
 	case g.direct():
-		if capture {
-			captureRows(&st.point.X, x, rows, k, 1)
-		}
+		hooks.CaptureInput(st.point, x, rows, k)
 		byImages(g.n, 1, func(b0, b1 int) {
 			mul(x[b0*per*k:], (b1-b0)*per, out[b0*per*co:])
 		})
-	case capture && st.mode == Patches:
-		p := hookBuffer[T](&st.point.X, rows, k)
+	case st.mode == Patches && st.point.Capturing():
+		p := hooks.InputBuffer[T](st.point, rows, k)
 		byImages(g.n, 1, func(b0, b1 int) {
 			im2col(g, x, p[b0*per*k:], b0, b1)
 			mul(p[b0*per*k:], (b1-b0)*per, out[b0*per*co:])
 		})
-		st.havePatches = true
+		st.patches = p
 	default:
-		if capture {
-			captureRows(&st.point.X, x, g.pixels(), g.c, 1)
+		if st.mode == Channels {
+			hooks.CaptureInput(st.point, x, g.pixels(), g.c)
 		}
 		if !directConv(g, x, w, out, &op.packed) {
 			convolve(g, x, out, mul)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/chewxy/hm"
 	"github.com/lwca/lwca/graph/internal/convkernel"
+	"github.com/lwca/lwca/hooks"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -186,14 +187,13 @@ func (op *convFilterGradOp) Do(in ...G.Value) (G.Value, error) {
 func convFilterGrad[T float](st *convState, x, dh, dw []T) {
 	g := st.g
 	rows, k, co := g.rows(), g.k(), g.cout
-	if st.capturing() {
-		captureRows(&st.point.G, dh, rows, co, st.point.GradScale)
-	}
+	hooks.CaptureOutputGrad(st.point, dh, rows, co)
+	patches, _ := st.patches.([]T)
 	per := g.oh * g.ow
 	var z T
 	bi := g.blockImages(sizeOf(z))
 	grain := bi
-	if g.direct() || st.havePatches {
+	if g.direct() || patches != nil {
 		grain = 1
 	}
 	// Each worker sums its images' products into its own partial gradient. With gonum's
@@ -208,7 +208,7 @@ func convFilterGrad[T float](st *convState, x, dh, dw []T) {
 		}
 	}
 	kg, kernel := directGrad(g, x)
-	kernel = kernel && !st.havePatches
+	kernel = kernel && patches == nil
 	if kernel {
 		grain, flip = 1, false
 	}
@@ -221,9 +221,8 @@ func convFilterGrad[T float](st *convState, x, dh, dw []T) {
 			convkernel.WeightGrad(kg, any(x).([]float32), any(dh).([]float32), any(part).([]float32), b0, b1)
 		case g.direct():
 			acc(x[b0*per*k:], dh[b0*per*co:], (b1-b0)*per, 0, part)
-		case st.havePatches:
-			p := hookBuffer[T](&st.point.X, rows, k)
-			acc(p[b0*per*k:], dh[b0*per*co:], (b1-b0)*per, 0, part)
+		case patches != nil:
+			acc(patches[b0*per*k:], dh[b0*per*co:], (b1-b0)*per, 0, part)
 		default:
 			p := getScratch[T](min(bi, b1-b0) * per * k)
 			for c0 := b0; c0 < b1; c0 += bi {
@@ -255,7 +254,7 @@ func convFilterGrad[T float](st *convState, x, dh, dw []T) {
 		}
 		putScratch(part)
 	}
-	st.havePatches = false
+	st.patches = nil
 }
 
 // directGrad reports whether convkernel.WeightGrad computes g's weight gradient, and in what

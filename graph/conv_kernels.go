@@ -3,7 +3,6 @@ package graph
 import (
 	"github.com/lwca/lwca/backend/sgemm"
 	"github.com/lwca/lwca/graph/internal/vec"
-	"github.com/lwca/lwca/hooks"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -19,25 +18,6 @@ var convBlockBytes = 1 << 19
 func (g convGeom) blockImages(elem int) int {
 	per := g.oh * g.ow * g.k() * elem
 	return min(g.n, max(1, convBlockBytes/max(per, 1)))
-}
-
-// hookBuffer resizes the hook matrix m to rows×cols of T and returns its storage.
-func hookBuffer[T float](m *hooks.Matrix, rows, cols int) []T {
-	m.Rows, m.Cols = rows, cols
-	n := rows * cols
-	var z T
-	if _, ok := any(z).(float32); ok {
-		if cap(m.F32) < n {
-			m.F32 = make([]float32, n)
-		}
-		m.F32 = m.F32[:n]
-		return any(m.F32).([]T)
-	}
-	if cap(m.F64) < n {
-		m.F64 = make([]float64, n)
-	}
-	m.F64 = m.F64[:n]
-	return any(m.F64).([]T)
 }
 
 // byImages is parallel over images [0, n): each call builds, multiplies and scatters its own

@@ -14,7 +14,17 @@
 //
 // Weighted layers form an explicit 2-D product h = x·W and wrap x and h in hook taps
 // (Builder.TapInput, Builder.TapOutput): that is all a new weighted layer type needs to do to
-// be analysed. Layers written outside this package use exactly the same API.
+// be analysed. A layer built as one fused op (Conv2d) hands the same matrices over from inside
+// the op with hooks.CaptureInput and hooks.CaptureOutputGrad, which the taps use too. Layers
+// written outside this package use exactly the same API.
+//
+// The layers: Linear and Conv2d (weighted; Conv2d grouped or depthwise through Groups),
+// BatchNorm, GroupNorm, LayerNorm, MaxPool2d, AvgPool2d, GlobalAvgPool, Dropout, the
+// Activations (ReLU, Tanh, Sigmoid, GELU, Identity) and LeakyReLU, Residual and ShortcutA,
+// and the views Image and Flatten. Data are channels last: images are (N, H, W, C), and
+// per-channel layers act on the last axis, so GroupNorm, LayerNorm, Dropout and the
+// activations take feature matrices (N, C) as well. A weighted layer's hook point is named
+// after the layer; a grouped Conv2d has one per group, <name>.g1 … <name>.g<Groups>.
 //
 // Sequential fuses a BatchNorm or a Residual directly followed by ReLU into one op that makes
 // fewer passes over the activations and gives the same bits; the hooks see the same inputs

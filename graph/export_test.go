@@ -15,3 +15,11 @@ func SetAdjointDataGrad(on bool) (restore func()) {
 	useAdjoint = on
 	return func() { useAdjoint = old }
 }
+
+// SetDepthwiseDirect turns the direct depthwise loops on or off and returns the restore
+// function.
+func SetDepthwiseDirect(on bool) (restore func()) {
+	old := useDepthwise
+	useDepthwise = on
+	return func() { useDepthwise = old }
+}

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/lwca/lwca/hooks"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -184,34 +183,5 @@ func gemm[T float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 		blas32.Implementation().Sgemm(tA, tB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
 		blas64.Implementation().Dgemm(tA, tB, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
-	}
-}
-
-// captureRows copies the rows×cols matrix data, times scale, into m: what a hook tap records,
-// for ops that capture their layer's factors themselves instead of through tap nodes.
-func captureRows[T float](m *hooks.Matrix, data []T, rows, cols int, scale float64) {
-	m.Rows, m.Cols = rows, cols
-	switch d := any(data).(type) {
-	case []float32:
-		if cap(m.F32) < len(d) {
-			m.F32 = make([]float32, len(d))
-		}
-		m.F32 = m.F32[:len(d)]
-		s := float32(scale)
-		parallel(len(d), 1<<16, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				m.F32[i] = d[i] * s
-			}
-		})
-	case []float64:
-		if cap(m.F64) < len(d) {
-			m.F64 = make([]float64, len(d))
-		}
-		m.F64 = m.F64[:len(d)]
-		parallel(len(d), 1<<16, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				m.F64[i] = d[i] * scale
-			}
-		})
 	}
 }

@@ -88,21 +88,24 @@ func (l *Linear) Forward(b *Builder, x *G.Node) (*G.Node, error) {
 // Activation is an element-wise nonlinearity.
 type Activation string
 
-// The activations lwca knows.
+// The activations lwca knows. LeakyReLU, which has a parameter, is a type of its own.
 const (
 	ReLU     Activation = "relu"
 	Tanh     Activation = "tanh"
 	Sigmoid  Activation = "sigmoid"
 	Identity Activation = "identity"
+	// GELU is the exact x·Φ(x), Φ the standard normal distribution function (PyTorch's
+	// default), not the tanh approximation.
+	GELU Activation = "gelu"
 )
 
 // Valid reports whether a names a known activation.
 func (a Activation) Valid() error {
 	switch a {
-	case ReLU, Tanh, Sigmoid, Identity:
+	case ReLU, Tanh, Sigmoid, Identity, GELU:
 		return nil
 	}
-	return fmt.Errorf("unknown activation %q (expected relu, tanh, sigmoid or identity)", string(a))
+	return fmt.Errorf("unknown activation %q (expected relu, tanh, sigmoid, gelu or identity)", string(a))
 }
 
 // Forward implements Layer.
@@ -114,6 +117,8 @@ func (a Activation) Forward(_ *Builder, x *G.Node) (*G.Node, error) {
 		return G.Tanh(x)
 	case Sigmoid:
 		return G.Sigmoid(x)
+	case GELU:
+		return pointwise(pointGELU, 0, x)
 	case Identity:
 		return x, nil
 	}

@@ -13,6 +13,12 @@
 //	...
 //	set.Enable(true); vm.RunAll(); set.Enable(false)
 //	p.X, p.G                               // captured N×d inputs and N×m per-sample gradients
+//
+// A layer computed by one fused op (a convolution) has no x and h nodes to tap: its op hands
+// the same matrices over itself with CaptureInput (or fills InputBuffer) in its forward pass
+// and CaptureOutputGrad in its backward pass. Taps use these functions too, so the capture
+// rules (only while capturing, only selected points, G scaled to per-sample gradients) live in
+// one place.
 package hooks
 
 import (
@@ -69,8 +75,8 @@ type Point struct {
 }
 
 // Capturing reports whether the point records on the current run: its set is enabled and the
-// point is in the set's selection.
-func (p *Point) Capturing() bool { return p.set.enabled && !p.off }
+// point is in the set's selection. A nil point (evaluation graphs have none) never captures.
+func (p *Point) Capturing() bool { return p != nil && p.set.enabled && !p.off }
 
 // Set is the collection of a network's hook points, in layer order.
 type Set struct {
@@ -203,13 +209,12 @@ func (op *tapOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error)
 	if err := copyDense(dst, src); err != nil {
 		return nil, err
 	}
-	if op.point.Capturing() {
-		switch op.role {
-		case captureForward:
-			capture(&op.point.X, src, 1)
-		case captureGradient:
-			capture(&op.point.G, src, op.point.GradScale)
-		}
+	rows, cols := lastAxis(src)
+	switch d := src.Data().(type) {
+	case []float32:
+		tapCapture(op.point, op.role, d, rows, cols)
+	case []float64:
+		tapCapture(op.point, op.role, d, rows, cols)
 	}
 	return dst, nil
 }
@@ -226,33 +231,25 @@ func copyDense(dst, src *tensor.Dense) error {
 	return nil
 }
 
-// capture copies t, viewed as a matrix whose columns are its last axis, into m, scaled.
-func capture(m *Matrix, t *tensor.Dense, scale float64) {
+// tapCapture hands a tap's value to its point: forward values of the input tap as X,
+// gradients reaching the output tap as G.
+func tapCapture[T Float](p *Point, role tapRole, data []T, rows, cols int) {
+	switch role {
+	case captureForward:
+		CaptureInput(p, data, rows, cols)
+	case captureGradient:
+		CaptureOutputGrad(p, data, rows, cols)
+	}
+}
+
+// lastAxis views t as a matrix whose columns are its last axis.
+func lastAxis(t *tensor.Dense) (rows, cols int) {
 	shape := t.Shape()
-	cols := 1
+	cols = 1
 	if len(shape) > 0 {
 		cols = shape[len(shape)-1]
 	}
-	m.Rows, m.Cols = t.Size()/cols, cols
-	switch s := t.Data().(type) {
-	case []float32:
-		if cap(m.F32) < len(s) {
-			m.F32 = make([]float32, len(s))
-		}
-		m.F32 = m.F32[:len(s)]
-		sc := float32(scale)
-		for i, v := range s {
-			m.F32[i] = v * sc
-		}
-	case []float64:
-		if cap(m.F64) < len(s) {
-			m.F64 = make([]float64, len(s))
-		}
-		m.F64 = m.F64[:len(s)]
-		for i, v := range s {
-			m.F64[i] = v * scale
-		}
-	}
+	return t.Size() / cols, cols
 }
 
 func (op *tapOp) ReturnsPtr() bool     { return false }

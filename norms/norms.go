@@ -18,6 +18,10 @@
 //
 // The scale γ starts at 1 and the shift β at 0; their gradients, and the input's, come from
 // custom Gorgonia ops checked against finite differences in the tests.
+//
+// graph.GroupNorm and graph.LayerNorm are the built-in versions of these layers (same
+// parameters and names, ops that reuse their buffers and split the work between cores);
+// package graph's tests check that both compute the same function.
 package norms
 
 import (

@@ -12,8 +12,10 @@ import (
 )
 
 func TestRegisteredOptimizers(t *testing.T) {
-	if got := Optimizers.Names(); !slices.Equal(got, []string{"adam", "adamw", "sgd"}) {
-		t.Errorf("registered %v", got)
+	for _, name := range []string{"adam", "adamw", "sgd"} {
+		if !Optimizers.Has(name) {
+			t.Errorf("%s is not registered; registered: %v", name, Optimizers.Names())
+		}
 	}
 	want := map[string]any{
 		"sgd":   &SGDOptions{Momentum: 0.9},
@@ -120,11 +122,18 @@ func TestNewRefuses(t *testing.T) {
 }
 
 // An optimiser rebuilt through the registry from a copy of another's state continues exactly
-// as the original does, for every registered optimiser and dtype.
+// as the original does, for every registered optimiser (the example's signum too) and dtype.
 func TestStateRestoresExactly(t *testing.T) {
 	for _, name := range Optimizers.Names() {
 		for _, dtype := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
-			a, err := New(name, nil, 0.01)
+			wd := 0.01
+			if name == "signum" { // the example's optimiser: float64, no weight decay
+				if dtype == tensor.Float32 {
+					continue
+				}
+				wd = 0
+			}
+			a, err := New(name, nil, wd)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +154,7 @@ func TestStateRestoresExactly(t *testing.T) {
 			for k := range 5 {
 				step(a, ws, k)
 			}
-			b, _ := New(name, nil, 0.01)
+			b, _ := New(name, nil, wd)
 			if err := b.SetState(copyState(a.State())); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}

@@ -73,13 +73,14 @@ func (r *runner) checkpoint() error {
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	err := checkpoint.SaveModel(filepath.Join(tmp, "model"), r.store, r.step)
+	if err := checkpoint.SaveModel(filepath.Join(tmp, "model"), r.store, r.step); err != nil {
+		return err
+	}
+	opt, err := r.saveOptimizer(filepath.Join(tmp, "optimizer"))
 	if err != nil {
 		return err
 	}
-	if st.Optimizer, err = r.saveOptimizer(filepath.Join(tmp, "optimizer")); err != nil {
-		return err
-	}
+	st.Optimizer = opt
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err

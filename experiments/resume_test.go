@@ -239,6 +239,11 @@ func TestResumeRejectsDamagedCheckpoint(t *testing.T) {
 	if _, err := Resume(context.Background(), dir, Options{}); err == nil || !bytes.Contains([]byte(err.Error()), []byte("fc1.weight")) {
 		t.Errorf("damaged weight file: %v", err)
 	}
+	runInto(t, smokeConfig(t), dir)
+	npy.WriteFile(filepath.Join(dir, CheckpointDir, "optimizer", "fc2.weight.velocity.npy"), []int{3}, []float32{1, 2, 3})
+	if _, err := Resume(context.Background(), dir, Options{}); err == nil || !strings.Contains(err.Error(), "velocity of fc2.weight") {
+		t.Errorf("optimiser buffer of the wrong size: %v", err)
+	}
 	if _, err := Resume(context.Background(), t.TempDir(), Options{}); err == nil {
 		t.Error("resuming an empty directory succeeded")
 	}
@@ -251,6 +256,8 @@ func FuzzReadCheckpoint(f *testing.F) {
 	f.Add([]byte(`{"format":1,"step":-1}`))
 	f.Add([]byte(`{"format":1,"logs":{"../x":1}}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"format":2,"step":3,"optimizer":{"type":"adam","buffers":{"fc1.weight":["exp_avg"]},"scalars":{"step":3}}}`))
+	f.Add([]byte(`{"format":2,"step":3}`))
 	f.Fuzz(func(t *testing.T, state []byte) {
 		dir := t.TempDir()
 		os.MkdirAll(filepath.Join(dir, CheckpointDir), 0o755)

@@ -217,7 +217,7 @@ func slots(st State, names ...string) (map[string][]any, int, error) {
 			default:
 				return nil, 0, fmt.Errorf("optim: parameter %d: state buffer %s is %T, want []float32 or []float64", i, n, b)
 			}
-			if first := bufs[names[0]]; fmt.Sprintf("%T", b) != fmt.Sprintf("%T", first) || bufLen(b) != bufLen(first) {
+			if !sameKind(b, bufs[names[0]]) {
 				return nil, 0, fmt.Errorf("optim: parameter %d: state buffers %s and %s differ in dtype or length", i, names[0], n)
 			}
 			out[n][i] = b
@@ -225,6 +225,19 @@ func slots(st State, names ...string) (map[string][]any, int, error) {
 		held++
 	}
 	return out, held, nil
+}
+
+// sameKind reports whether two buffers have one dtype and length.
+func sameKind(a, b any) bool {
+	switch a := a.(type) {
+	case []float32:
+		b, ok := b.([]float32)
+		return ok && len(a) == len(b)
+	case []float64:
+		b, ok := b.([]float64)
+		return ok && len(a) == len(b)
+	}
+	return false
 }
 
 func keys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }

@@ -65,7 +65,9 @@ func NewSGD(cfg SGDConfig) *SGD { return &SGD{cfg: cfg} }
 // Config returns the optimiser's configuration.
 func (s *SGD) Config() SGDConfig { return s.cfg }
 
-// HeavyBall returns the momentum μ: SGD is heavy-ball gradient descent (μ = 0: plain).
+// HeavyBall returns the momentum μ: SGD is heavy-ball gradient descent (μ = 0: plain). With
+// Nesterov it returns the same μ, although Nesterov's update on a quadratic is stable only
+// for η·λ < 2(1+μ)/(1+2μ), a lower threshold than heavy ball's 2(1+μ).
 func (s *SGD) HeavyBall() (float64, bool) { return s.cfg.Momentum, true }
 
 // State returns the velocity buffers.

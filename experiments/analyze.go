@@ -13,6 +13,7 @@ import (
 	"github.com/lwca/lwca/checkpoint"
 	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/optim"
 	"github.com/lwca/lwca/results"
 	"gorgonia.org/tensor"
 )
@@ -128,6 +129,12 @@ func analyzeOnce(cfg config.Config, a *analyzer, store *graph.Store, trainN, ste
 	epoch := step / max(perEpoch, 1)
 	o := cfg.Optim
 	lr := scheduleOf(o).At(step, epoch)
+	// The optimiser only supplies the stability ratio's momentum; it takes no step.
+	name, options := optimizerSpec(o)
+	opt, err := optim.New(name, options, o.WeightDecay)
+	if err != nil {
+		return err
+	}
 	var grads []*tensor.Dense
 	weightOf := map[string]int{}
 	for i, p := range store.Params() {
@@ -173,7 +180,7 @@ func analyzeOnce(cfg config.Config, a *analyzer, store *graph.Store, trainN, ste
 			}
 		}
 	}
-	return a.run(step, epoch, lr, o.Momentum, nil, nil, nil, weight, grad)
+	return a.run(step, epoch, lr, heavyBall(opt), nil, nil, nil, weight, grad)
 }
 
 // scale multiplies t by a.

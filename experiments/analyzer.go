@@ -41,10 +41,11 @@ type analyzer struct {
 }
 
 type analysisWork struct {
-	step, epoch  int
-	lr, momentum float64
-	jobs         []factorJob
-	fidelity     map[string]analysis.Record
+	step, epoch int
+	lr          float64
+	momentum    *float64 // nil: no stability ratio
+	jobs        []factorJob
+	fidelity    map[string]analysis.Record
 }
 
 func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph.Store, trainSet *data.Set, trainer *train.Trainer, out *results.Log) (*analyzer, error) {
@@ -119,8 +120,9 @@ func (a *analyzer) due(step int) bool { return a.cfg.Every > 0 && step%a.cfg.Eve
 func (a *analyzer) capturesTraining() bool { return a.probe == nil }
 
 // run analyses step. trainer holds the step's captures when capturesTraining; x, y are the
-// step's batch. weight and grad give each layer's W and ∂L/∂W for the norms.
-func (a *analyzer) run(step, epoch int, lr, momentum float64, trainer *train.Trainer, x []float32, y []int32,
+// step's batch. weight and grad give each layer's W and ∂L/∂W for the norms. momentum is the
+// optimiser's heavy-ball μ for the stability ratio, nil if it has none.
+func (a *analyzer) run(step, epoch int, lr float64, momentum *float64, trainer *train.Trainer, x []float32, y []int32,
 	weight, grad func(string) *tensor.Dense) error {
 	if err := a.firstError(); err != nil {
 		return err

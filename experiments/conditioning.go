@@ -22,8 +22,8 @@ type LayerAnalysis struct {
 	Layer                string
 	Input, Gradient      analysis.Spectrum
 	InputM, GradM, FishM analysis.Metrics
-	WeightNorm, GradNorm float64 // ‖W‖_F and ‖∂L/∂W‖_F of the mini-batch loss
-	Stability            float64 // η·λmax(F) / (2(1+μ))
+	WeightNorm, GradNorm float64  // ‖W‖_F and ‖∂L/∂W‖_F of the mini-batch loss
+	Stability            *float64 // η·λmax(F) / (2(1+μ)); nil without heavy-ball momentum μ
 	Fidelity             analysis.Record
 }
 
@@ -169,7 +169,8 @@ func (c *conditioner) jobs(weight, grad func(layer string) *tensor.Dense) []fact
 }
 
 // solve computes spectra and metrics of a job.
-func (c *conditioner) solve(j factorJob, lr, momentum float64) (LayerAnalysis, error) {
+// momentum is the optimiser's heavy-ball μ; nil leaves the stability ratio out.
+func (c *conditioner) solve(j factorJob, lr float64, momentum *float64) (LayerAnalysis, error) {
 	la := LayerAnalysis{Layer: j.layer, WeightNorm: j.wNorm, GradNorm: j.gNorm}
 	var err error
 	if la.Input, err = analysis.Eigen(j.sx, c.solver); err != nil {
@@ -182,19 +183,22 @@ func (c *conditioner) solve(j factorJob, lr, momentum float64) (LayerAnalysis, e
 	la.InputM = analysis.Compute(la.Input, c.ps)
 	la.GradM = analysis.Compute(la.Gradient, c.ps)
 	la.FishM = analysis.Compute(analysis.KroneckerSpectrum(la.Input, la.Gradient), c.ps)
-	la.Stability = analysis.StabilityRatio(lr, momentum, la.FishM.LambdaMax)
+	if momentum != nil {
+		la.Stability = new(analysis.StabilityRatio(lr, *momentum, la.FishM.LambdaMax))
+	}
 	return la, nil
 }
 
 // AnalyseCapture computes the conditioning of every layer from the captures of one pass of
-// set, as a run's analysis step does, with κ_p at the fractions ps; the norms are NaN.
+// set, as a run's analysis step does, with κ_p at the fractions ps; the norms are NaN and
+// there is no stability ratio.
 func AnalyseCapture(set *hooks.Set, ps []float64, opts analysis.FactorOptions) ([]LayerAnalysis, error) {
 	none := func(string) *tensor.Dense { return nil }
-	return newConditioner(ps, nil, opts).analyse(set, none, none, 0, 0)
+	return newConditioner(ps, nil, opts).analyse(set, none, none, 0, nil)
 }
 
 // analyse is the synchronous path: accumulate one capture and solve every layer.
-func (c *conditioner) analyse(set *hooks.Set, weight, grad func(layer string) *tensor.Dense, lr, momentum float64) ([]LayerAnalysis, error) {
+func (c *conditioner) analyse(set *hooks.Set, weight, grad func(layer string) *tensor.Dense, lr float64, momentum *float64) ([]LayerAnalysis, error) {
 	c.begin(1)
 	if err := c.add(set); err != nil {
 		return nil, err
@@ -239,8 +243,10 @@ func (la LayerAnalysis) records(step, epoch int) []analysis.Record {
 	f := append(head(FactorFisher), la.FishM.Record()...)
 	f = append(f,
 		analysis.Field{Key: "weight_norm", Value: analysis.Float(la.WeightNorm)},
-		analysis.Field{Key: "grad_norm", Value: analysis.Float(la.GradNorm)},
-		analysis.Field{Key: "stability_ratio", Value: analysis.Float(la.Stability)})
+		analysis.Field{Key: "grad_norm", Value: analysis.Float(la.GradNorm)})
+	if la.Stability != nil {
+		f = append(f, analysis.Field{Key: "stability_ratio", Value: analysis.Float(*la.Stability)})
+	}
 	f = append(f, la.Fidelity...)
 	return []analysis.Record{x, g, f}
 }

@@ -42,7 +42,7 @@ func captureRun(t *testing.T, spec nets.MLPSpec, rows int, edit func(*graph.Stor
 	}
 	c := newConditioner([]float64{0.5, 1}, nil, analysis.FactorOptions{})
 	nothing := func(string) *tensor.Dense { return nil }
-	las, err := c.analyse(tr.Hooks(), nothing, nothing, 0.1, 0)
+	las, err := c.analyse(tr.Hooks(), nothing, nothing, 0.1, new(0.0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestGramRouteMatchesFullFactors(t *testing.T) {
 		for k, noGram := range []bool{false, true} {
 			c := newConditioner([]float64{0.5, 1}, nil, opts)
 			c.noGram = noGram
-			if got[k], err = c.analyse(tr.Hooks(), nothing, nothing, 0.1, 0); err != nil {
+			if got[k], err = c.analyse(tr.Hooks(), nothing, nothing, 0.1, new(0.0)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -4,19 +4,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/lwca/lwca/checkpoint"
 	"github.com/lwca/lwca/data"
 	"github.com/lwca/lwca/npy"
+	"github.com/lwca/lwca/optim"
 	"github.com/lwca/lwca/results"
+	"gorgonia.org/tensor"
 )
 
 // runState is checkpoint/state.json: everything besides the model and optimiser tensors that
 // a run needs to continue exactly where it was.
 type runState struct {
-	Format          int                `json:"format"` // 1
+	Format          int                `json:"format"` // 2; format 1 is read too
 	Step            int                `json:"step"`   // the next step to run
 	EpochLoss       float64            `json:"epoch_loss_sum"`
 	EpochCorrect    int                `json:"epoch_correct"`
@@ -25,8 +30,17 @@ type runState struct {
 	AnalysisBatcher *data.BatcherState `json:"analysis_batcher,omitempty"`
 	Logs            map[string]int64   `json:"logs"`         // result file → its size at the checkpoint
 	SpectraRows     int                `json:"spectra_rows"` // rows of every spectra file
-	Velocity        []string           `json:"velocity"`     // parameters with a momentum buffer file
+	Optimizer       *optimizerState    `json:"optimizer"`
+	Velocity        []string           `json:"velocity,omitempty"` // format 1: SGD's optimizer/<param>.velocity.npy
 	Summary         Summary            `json:"summary"`
+}
+
+// optimizerState is the optimiser's part of state.json. Its buffers are the files
+// optimizer/<param>.<buffer>.npy, of the parameter's shape and dtype.
+type optimizerState struct {
+	Type    string              `json:"type"`              // the registered name
+	Buffers map[string][]string `json:"buffers"`           // parameter → its buffers' names
+	Scalars map[string]float64  `json:"scalars,omitempty"` // such as Adam's step count
 }
 
 // checkpoint writes the complete state after the steps run so far. The directory is built
@@ -37,7 +51,7 @@ func (r *runner) checkpoint() error {
 	}
 	// The checkpoint's summary carries the wall time so far, which a resumed run adds to.
 	r.stampWall()
-	st := runState{Format: 1, Step: r.step, EpochLoss: r.epochLoss, EpochCorrect: r.epochCorrect,
+	st := runState{Format: 2, Step: r.step, EpochLoss: r.epochLoss, EpochCorrect: r.epochCorrect,
 		EpochSeen: r.epochSeen, Batcher: r.batcher.State(), Logs: map[string]int64{}, Summary: *r.sum}
 	st.Summary.Backend = nil
 	if r.analyzer.source != nil {
@@ -62,26 +76,11 @@ func (r *runner) checkpoint() error {
 	if err := checkpoint.SaveModel(filepath.Join(tmp, "model"), r.store, r.step); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(tmp, "optimizer"), 0o755); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+	opt, err := r.saveOptimizer(filepath.Join(tmp, "optimizer"))
+	if err != nil {
+		return err
 	}
-	for i, p := range r.trainer.Params() {
-		v := r.opt.Velocity(i)
-		if v == nil {
-			continue
-		}
-		n := 0
-		switch s := v.(type) {
-		case []float32:
-			n = len(s)
-		case []float64:
-			n = len(s)
-		}
-		if err := npy.WriteFile(filepath.Join(tmp, "optimizer", p.Name+".velocity.npy"), []int{n}, v); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-		st.Velocity = append(st.Velocity, p.Name)
-	}
+	st.Optimizer = opt
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -130,8 +129,16 @@ func readCheckpoint(dir string) (*runState, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("checkpoint: %s is damaged: %w", path, err)
 	}
-	if st.Format != 1 {
-		return nil, fmt.Errorf("checkpoint: %s has format %d, this version reads format 1", path, st.Format)
+	switch {
+	case st.Format == 1: // SGD momentum buffers were listed under velocity
+		st.Optimizer = &optimizerState{Type: "sgd", Buffers: map[string][]string{}}
+		for _, p := range st.Velocity {
+			st.Optimizer.Buffers[p] = []string{"velocity"}
+		}
+	case st.Format != 2:
+		return nil, fmt.Errorf("checkpoint: %s has format %d, this version reads formats 1 and 2", path, st.Format)
+	case st.Optimizer == nil:
+		return nil, fmt.Errorf("checkpoint: %s has no optimizer state", path)
 	}
 	if st.Step < 0 || st.EpochSeen < 0 || st.SpectraRows < 0 {
 		return nil, fmt.Errorf("checkpoint: %s holds negative counts", path)
@@ -192,35 +199,8 @@ func (r *runner) restore(st *runState) error {
 	if _, err := checkpoint.LoadModel(filepath.Join(cdir, "model"), r.store); err != nil {
 		return err
 	}
-	index := map[string]int{}
-	for i, p := range r.trainer.Params() {
-		index[p.Name] = i
-	}
-	vel := make([]any, len(r.trainer.Params()))
-	for _, name := range st.Velocity {
-		i, ok := index[name]
-		if !ok {
-			return fmt.Errorf("checkpoint: momentum buffer for unknown parameter %q", name)
-		}
-		a, err := npy.ReadFile(filepath.Join(cdir, "optimizer", name+".velocity.npy"))
-		if err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-		size := r.trainer.Params()[i].Value.Size()
-		switch {
-		case a.F32 != nil && len(a.F32) == size:
-			vel[i] = a.F32
-		case a.F64 != nil && len(a.F64) == size:
-			vel[i] = a.F64
-		default:
-			return fmt.Errorf("checkpoint: momentum buffer of %s has %s %v, expected %d values of the model's dtype", name, a.Dtype, a.Shape, size)
-		}
-		if (a.F32 != nil) != (r.store.Dtype.String() == "float32") {
-			return fmt.Errorf("checkpoint: momentum buffer of %s has dtype %s, the model is %s", name, a.Dtype, r.store.Dtype)
-		}
-	}
-	if len(st.Velocity) > 0 {
-		r.opt.SetVelocity(vel)
+	if err := r.restoreOptimizer(filepath.Join(cdir, "optimizer"), st.Optimizer); err != nil {
+		return err
 	}
 	if err := r.batcher.Restore(st.Batcher); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -238,4 +218,78 @@ func (r *runner) restore(st *runState) error {
 	}
 	r.step, r.epochLoss, r.epochCorrect, r.epochSeen = st.Step, st.EpochLoss, st.EpochCorrect, st.EpochSeen
 	return nil
+}
+
+// saveOptimizer writes the optimiser's buffers into dir and returns what state.json records.
+func (r *runner) saveOptimizer(dir string) (*optimizerState, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	s := r.opt.State()
+	out := &optimizerState{Type: r.optName, Buffers: map[string][]string{}, Scalars: s.Scalars}
+	params := r.trainer.Params()
+	if len(s.Buffers) > len(params) {
+		return nil, fmt.Errorf("checkpoint: optimiser state for %d parameters, the model has %d", len(s.Buffers), len(params))
+	}
+	for i, bufs := range s.Buffers {
+		p := params[i]
+		for _, name := range slices.Sorted(maps.Keys(bufs)) {
+			if !validBufferName(name) {
+				return nil, fmt.Errorf("checkpoint: optimiser buffer name %q", name)
+			}
+			if err := npy.WriteFile(filepath.Join(dir, p.Name+"."+name+".npy"), p.Value.Shape(), bufs[name]); err != nil {
+				return nil, fmt.Errorf("checkpoint: %w", err)
+			}
+			out.Buffers[p.Name] = append(out.Buffers[p.Name], name)
+		}
+	}
+	return out, nil
+}
+
+// restoreOptimizer loads the optimiser's state from dir, as saveOptimizer described it.
+func (r *runner) restoreOptimizer(dir string, st *optimizerState) error {
+	if st.Type != r.optName {
+		return fmt.Errorf("checkpoint: holds the state of optimiser %q, the run's is %q", st.Type, r.optName)
+	}
+	params := r.trainer.Params()
+	index := map[string]int{}
+	for i, p := range params {
+		index[p.Name] = i
+	}
+	s := optim.State{Buffers: make([]map[string]any, len(params)), Scalars: st.Scalars}
+	for _, name := range slices.Sorted(maps.Keys(st.Buffers)) {
+		i, ok := index[name]
+		if !ok {
+			return fmt.Errorf("checkpoint: optimiser state for unknown parameter %q", name)
+		}
+		s.Buffers[i] = map[string]any{}
+		for _, buf := range st.Buffers[name] {
+			if !validBufferName(buf) {
+				return fmt.Errorf("checkpoint: optimiser buffer name %q", buf)
+			}
+			a, err := npy.ReadFile(filepath.Join(dir, name+"."+buf+".npy"))
+			if err != nil {
+				return fmt.Errorf("checkpoint: %w", err)
+			}
+			size := params[i].Value.Size()
+			switch {
+			case a.F32 != nil && len(a.F32) == size && r.store.Dtype == tensor.Float32:
+				s.Buffers[i][buf] = a.F32
+			case a.F64 != nil && len(a.F64) == size && r.store.Dtype == tensor.Float64:
+				s.Buffers[i][buf] = a.F64
+			default:
+				return fmt.Errorf("checkpoint: optimiser buffer %s of %s has %s %v, expected %d values of the model's dtype %s",
+					buf, name, a.Dtype, a.Shape, size, r.store.Dtype)
+			}
+		}
+	}
+	if err := r.opt.SetState(s); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// validBufferName reports whether a buffer name makes a plain file name.
+func validBufferName(name string) bool {
+	return name != "" && !strings.ContainsAny(name, `/\`) && !strings.HasPrefix(name, ".")
 }

@@ -3,10 +3,17 @@ package experiments
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/lwca/lwca/experiments/config"
+	"github.com/lwca/lwca/npy"
+	"github.com/lwca/lwca/optim"
 )
 
 // compareRunDirs checks that two run directories hold byte-identical result files.
@@ -32,6 +39,48 @@ func compareRunDirs(t *testing.T, a, b string) {
 	}
 }
 
+// runWithStops runs cfg into dir, stopping after each step of stops and resuming, and checks
+// that it completes 20 steps with consecutive train records. optimizer, if not "", is the
+// registered optimiser the run uses instead of the config's.
+func runWithStops(t *testing.T, cfg config.Config, dir, optimizer string, stops []int) {
+	t.Helper()
+	var sum *Summary
+	for i := 0; i <= len(stops); i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		opts := Options{optimizer: optimizer}
+		if i < len(stops) {
+			stop := stops[i]
+			opts.AfterStep = func(step int) {
+				if step == stop {
+					cancel()
+				}
+			}
+		}
+		var err error
+		if i == 0 {
+			sum, err = Run(ctx, cfg, dir, opts)
+		} else {
+			sum, err = Resume(ctx, dir, opts)
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("stops %v: %v", stops, err)
+		}
+	}
+	if sum.Status != StatusCompleted || sum.Steps != 20 {
+		t.Fatalf("stops %v: status %s after %d steps, want completed after 20", stops, sum.Status, sum.Steps)
+	}
+	train := 0
+	for _, r := range readRecords(t, filepath.Join(dir, MetricsFile)) {
+		if r["type"] == "train" && r["step"] == float64(train) {
+			train++
+		}
+	}
+	if train != 20 {
+		t.Fatalf("stops %v: %d consecutive train records, want 20", stops, train)
+	}
+}
+
 // A run stopped after any step and resumed gives the files of an uninterrupted run, whatever
 // the analysis estimator; so does one resumed twice.
 func TestResumeIsExact(t *testing.T) {
@@ -45,46 +94,135 @@ func TestResumeIsExact(t *testing.T) {
 		runInto(t, cfg, full)
 		for _, stops := range [][]int{{0}, {6, 13}, {9}, {19}} {
 			dir := t.TempDir()
-			next := 0
-			var sum *Summary
-			for i := 0; i <= len(stops); i++ {
-				ctx, cancel := context.WithCancel(context.Background())
-				opts := Options{}
-				if i < len(stops) {
-					stop := stops[i]
-					opts.AfterStep = func(step int) {
-						if step == stop {
-							cancel()
-						}
-					}
-				}
-				var err error
-				if next == 0 && i == 0 {
-					sum, err = Run(ctx, cfg, dir, opts)
-				} else {
-					sum, err = Resume(ctx, dir, opts)
-				}
-				cancel()
-				if err != nil {
-					t.Fatalf("%v stops %v: %v", set, stops, err)
-				}
-				next++
-			}
-			if sum.Status != StatusCompleted || sum.Steps != 20 {
-				t.Fatalf("%v stops %v: status %s after %d steps, want completed after 20", set, stops, sum.Status, sum.Steps)
-			}
-			train := 0
-			for _, r := range readRecords(t, filepath.Join(dir, MetricsFile)) {
-				if r["type"] == "train" && r["step"] == float64(train) {
-					train++
-				}
-			}
-			if train != 20 {
-				t.Fatalf("%v stops %v: %d consecutive train records, want 20", set, stops, train)
-			}
+			runWithStops(t, cfg, dir, "", stops)
 			compareRunDirs(t, full, dir)
 		}
 	}
+}
+
+// Every registered optimiser, built through the registry with its default options, keeps its
+// whole state in checkpoints: interrupted and resumed, a run ends byte-identical to an
+// uninterrupted one, in both dtypes.
+func TestResumeIsExactForEveryOptimizer(t *testing.T) {
+	names := optim.Optimizers.Names()
+	for _, want := range []string{"sgd", "adam", "adamw"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("optimiser %s is not registered", want)
+		}
+	}
+	firstLoss := map[string]any{}
+	for _, name := range names {
+		for _, dtype := range []string{"float32", "float64"} {
+			cfg := smokeConfig(t, "train.checkpoint_every=3", "optim.weight_decay=0.01", "optim.lr=0.01", "train.dtype="+dtype)
+			full := t.TempDir()
+			runWithStops(t, cfg, full, name, nil)
+			for _, stops := range [][]int{{0}, {7, 13}} {
+				dir := t.TempDir()
+				runWithStops(t, cfg, dir, name, stops)
+				compareRunDirs(t, full, dir)
+			}
+			recs := readRecords(t, filepath.Join(full, MetricsFile))
+			firstLoss[name+" "+dtype] = recs[1]["loss"] // after the first update
+			for _, r := range readRecords(t, filepath.Join(full, ConditioningFile)) {
+				_, has := r["stability_ratio"]
+				if r["factor"] == FactorFisher && has != (name == "sgd") {
+					t.Fatalf("%s: fisher record with stability_ratio %v", name, r["stability_ratio"])
+				}
+			}
+		}
+	}
+	// The hook did select the optimiser: each one's second loss is its own.
+	if firstLoss["adam float32"] == firstLoss["sgd float32"] || firstLoss["adam float32"] == firstLoss["adamw float32"] {
+		t.Errorf("second-step losses %v: the optimisers did not all take effect", firstLoss)
+	}
+}
+
+// A checkpoint records its optimiser; resuming it with another is refused.
+func TestResumeRefusesAnotherOptimizer(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smokeConfig(t, "train.checkpoint_every=5")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := Run(ctx, cfg, dir, Options{optimizer: "adam", AfterStep: func(step int) {
+		if step == 6 {
+			cancel()
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := readCheckpoint(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := st.Optimizer; st.Format != 2 || o.Type != "adam" || o.Scalars["step"] != 7 || len(o.Buffers) == 0 {
+		t.Fatalf("checkpoint after 7 adam steps: format %d, optimizer %+v", st.Format, o)
+	}
+	for p, bufs := range st.Optimizer.Buffers {
+		if !slices.Equal(bufs, []string{"exp_avg", "exp_avg_sq"}) {
+			t.Errorf("%s: buffers %v", p, bufs)
+		}
+		if _, err := os.Stat(filepath.Join(dir, CheckpointDir, "optimizer", p+".exp_avg_sq.npy")); err != nil {
+			t.Error(err)
+		}
+	}
+	_, err = Resume(context.Background(), dir, Options{})
+	if err == nil || !strings.Contains(err.Error(), `optimiser "adam", the run's is "sgd"`) {
+		t.Errorf("resuming adam state as sgd: %v", err)
+	}
+}
+
+// A checkpoint of format 1, which listed SGD's momentum buffers under velocity as flat
+// arrays, still resumes exactly.
+func TestResumeReadsFormat1(t *testing.T) {
+	cfg := smokeConfig(t, "train.checkpoint_every=5")
+	full, dir := t.TempDir(), t.TempDir()
+	runInto(t, cfg, full)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := Run(ctx, cfg, dir, Options{AfterStep: func(step int) {
+		if step == 8 {
+			cancel()
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite the checkpoint as format 1 wrote it.
+	path := filepath.Join(dir, CheckpointDir, "state.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	var velocity []string
+	for p := range st["optimizer"].(map[string]any)["buffers"].(map[string]any) {
+		velocity = append(velocity, p)
+		file := filepath.Join(dir, CheckpointDir, "optimizer", p+".velocity.npy")
+		a, err := npy.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := npy.WriteFile(file, []int{len(a.F32)}, a.F32); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(velocity) == 0 {
+		t.Fatal("no velocity buffers in the checkpoint")
+	}
+	delete(st, "optimizer")
+	st["format"], st["velocity"] = 1, velocity
+	if b, err = json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resume(context.Background(), dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	compareRunDirs(t, full, dir)
 }
 
 // A damaged checkpoint is refused with an error naming it.
@@ -101,6 +239,11 @@ func TestResumeRejectsDamagedCheckpoint(t *testing.T) {
 	if _, err := Resume(context.Background(), dir, Options{}); err == nil || !bytes.Contains([]byte(err.Error()), []byte("fc1.weight")) {
 		t.Errorf("damaged weight file: %v", err)
 	}
+	runInto(t, smokeConfig(t), dir)
+	npy.WriteFile(filepath.Join(dir, CheckpointDir, "optimizer", "fc2.weight.velocity.npy"), []int{3}, []float32{1, 2, 3})
+	if _, err := Resume(context.Background(), dir, Options{}); err == nil || !strings.Contains(err.Error(), "velocity of fc2.weight") {
+		t.Errorf("optimiser buffer of the wrong size: %v", err)
+	}
 	if _, err := Resume(context.Background(), t.TempDir(), Options{}); err == nil {
 		t.Error("resuming an empty directory succeeded")
 	}
@@ -113,6 +256,8 @@ func FuzzReadCheckpoint(f *testing.F) {
 	f.Add([]byte(`{"format":1,"step":-1}`))
 	f.Add([]byte(`{"format":1,"logs":{"../x":1}}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"format":2,"step":3,"optimizer":{"type":"adam","buffers":{"fc1.weight":["exp_avg"]},"scalars":{"step":3}}}`))
+	f.Add([]byte(`{"format":2,"step":3}`))
 	f.Fuzz(func(t *testing.T, state []byte) {
 		dir := t.TempDir()
 		os.MkdirAll(filepath.Join(dir, CheckpointDir), 0o755)

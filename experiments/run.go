@@ -48,6 +48,11 @@ type Options struct {
 	Backend map[string]any
 	// AfterStep, if set, is called after every completed step (tests, external monitors).
 	AfterStep func(step int)
+
+	// optimizer, if set, replaces the config's optimiser with the one registered under this
+	// name, with its default options: tests run every registered optimiser this way until
+	// the config names one (optim.type).
+	optimizer string
 }
 
 // Final holds a run's closing figures.
@@ -179,7 +184,8 @@ type runner struct {
 	trainer    *train.Trainer
 	evaluator  *train.Evaluator
 	store      *graph.Store
-	opt        *optim.SGD
+	opt        optim.Optimizer
+	optName    string // the optimiser's registered name
 	sched      optim.Schedule
 	analyzer   *analyzer
 	metrics    *results.Log
@@ -231,7 +237,14 @@ func newRunner(cfg config.Config, out string, opts Options, st *runState) (*runn
 		r.totalSteps = cfg.Train.Steps
 	}
 	o := cfg.Optim
-	r.opt = optim.NewSGD(optim.SGDConfig{Momentum: o.Momentum, Nesterov: o.Nesterov, WeightDecay: o.WeightDecay})
+	var options any
+	r.optName, options = optimizerSpec(o)
+	if opts.optimizer != "" {
+		r.optName, options = opts.optimizer, nil
+	}
+	if r.opt, err = optim.New(r.optName, options, o.WeightDecay); err != nil {
+		return nil, err
+	}
 	r.sched = scheduleOf(o)
 	r.weightOf = map[string]int{}
 	for i, p := range r.trainer.Params() {
@@ -395,7 +408,22 @@ func (r *runner) analyse(step, epoch int, lr float64, x []float32, y []int32, gr
 		}
 		return nil
 	}
-	return r.analyzer.run(step, epoch, lr, r.cfg.Optim.Momentum, r.trainer, x, y, weight, grad)
+	return r.analyzer.run(step, epoch, lr, heavyBall(r.opt), r.trainer, x, y, weight, grad)
+}
+
+// optimizerSpec returns the registered name and the options of a run's optimiser. The config
+// does not name an optimiser yet: it is SGD from optim.momentum and optim.nesterov.
+func optimizerSpec(o config.OptimConfig) (name string, options any) {
+	return "sgd", &optim.SGDOptions{Momentum: o.Momentum, Nesterov: o.Nesterov}
+}
+
+// heavyBall returns the momentum of the stability ratio, or nil for an optimiser without
+// heavy-ball momentum, whose records leave the ratio out.
+func heavyBall(opt optim.Optimizer) *float64 {
+	if mu, ok := optim.HeavyBallOf(opt); ok {
+		return &mu
+	}
+	return nil
 }
 
 // scheduleOf returns the learning-rate schedule of an optimiser config.

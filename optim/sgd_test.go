@@ -62,6 +62,28 @@ func TestSGDStabilityThreshold(t *testing.T) {
 	}
 }
 
+// Nesterov's update is stable below the lower threshold η·λ < 2(1+μ)/(1+2μ) that its HeavyBall
+// documentation states.
+func TestNesterovStabilityThreshold(t *testing.T) {
+	const lambda, mu = 4.0, 0.9
+	for _, c := range []struct {
+		factor float64
+		stable bool
+	}{{0.95, true}, {1.05, false}} {
+		lr := c.factor * 2 * (1 + mu) / (1 + 2*mu) / lambda
+		w := tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{1}))
+		g := tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{0}))
+		opt := NewSGD(SGDConfig{Momentum: mu, Nesterov: true})
+		for k := 0; k < 2000; k++ {
+			g.Data().([]float64)[0] = lambda * w.Data().([]float64)[0]
+			_ = opt.Step([]*tensor.Dense{w}, []*tensor.Dense{g}, lr)
+		}
+		if got := math.Abs(w.Data().([]float64)[0]); c.stable != (got < 1e-3) {
+			t.Errorf("η=%v·threshold: |w| after 2000 steps = %v, stable=%v expected", c.factor, got, c.stable)
+		}
+	}
+}
+
 func TestScheduleMultistepAndWarmup(t *testing.T) {
 	s := Schedule{Base: 0.1, Milestones: []int{80, 120}, Gamma: 0.1, WarmupSteps: 400, WarmupLR: 0.01}
 	for _, c := range []struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,13 +42,19 @@ func compareRunDirs(t *testing.T, a, b string) {
 
 // runWithStops runs cfg into dir, stopping after each step of stops and resuming, and checks
 // that it completes 20 steps with consecutive train records. optimizer, if not "", is the
-// registered optimiser the run uses instead of the config's.
+// registered optimiser the run uses instead of the config's, with its default options.
 func runWithStops(t *testing.T, cfg config.Config, dir, optimizer string, stops []int) {
 	t.Helper()
+	if optimizer != "" {
+		var err error
+		if cfg, err = cfg.Override(fmt.Sprintf("optim={type: %s, lr: %v, weight_decay: %v}", optimizer, cfg.Optim.LR, cfg.Optim.WeightDecay)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var sum *Summary
 	for i := 0; i <= len(stops); i++ {
 		ctx, cancel := context.WithCancel(context.Background())
-		opts := Options{optimizer: optimizer}
+		var opts Options
 		if i < len(stops) {
 			stop := stops[i]
 			opts.AfterStep = func(step int) {
@@ -140,10 +147,10 @@ func TestResumeIsExactForEveryOptimizer(t *testing.T) {
 // A checkpoint records its optimiser; resuming it with another is refused.
 func TestResumeRefusesAnotherOptimizer(t *testing.T) {
 	dir := t.TempDir()
-	cfg := smokeConfig(t, "train.checkpoint_every=5")
+	cfg := smokeConfig(t, "train.checkpoint_every=5", "optim={type: adam, lr: 0.01}")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := Run(ctx, cfg, dir, Options{optimizer: "adam", AfterStep: func(step int) {
+	if _, err := Run(ctx, cfg, dir, Options{AfterStep: func(step int) {
 		if step == 6 {
 			cancel()
 		}
@@ -164,6 +171,18 @@ func TestResumeRefusesAnotherOptimizer(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, CheckpointDir, "optimizer", p+".exp_avg_sq.npy")); err != nil {
 			t.Error(err)
 		}
+	}
+	// The run's config edited to another optimiser: the checkpoint's state does not fit it.
+	sgd, err := cfg.Override("optim={type: sgd, lr: 0.01}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sgd.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	_, err = Resume(context.Background(), dir, Options{})
 	if err == nil || !strings.Contains(err.Error(), `optimiser "adam", the run's is "sgd"`) {

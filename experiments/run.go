@@ -48,11 +48,6 @@ type Options struct {
 	Backend map[string]any
 	// AfterStep, if set, is called after every completed step (tests, external monitors).
 	AfterStep func(step int)
-
-	// optimizer, if set, replaces the config's optimiser with the one registered under this
-	// name, with its default options: tests run every registered optimiser this way until
-	// the config names one (optim.type).
-	optimizer string
 }
 
 // Final holds a run's closing figures.
@@ -239,9 +234,6 @@ func newRunner(cfg config.Config, out string, opts Options, st *runState) (*runn
 	o := cfg.Optim
 	var options any
 	r.optName, options = optimizerSpec(o)
-	if opts.optimizer != "" {
-		r.optName, options = opts.optimizer, nil
-	}
 	if r.opt, err = optim.New(r.optName, options, o.WeightDecay); err != nil {
 		return nil, err
 	}
@@ -411,11 +403,8 @@ func (r *runner) analyse(step, epoch int, lr float64, x []float32, y []int32, gr
 	return r.analyzer.run(step, epoch, lr, heavyBall(r.opt), r.trainer, x, y, weight, grad)
 }
 
-// optimizerSpec returns the registered name and the options of a run's optimiser. The config
-// does not name an optimiser yet: it is SGD from optim.momentum and optim.nesterov.
-func optimizerSpec(o config.OptimConfig) (name string, options any) {
-	return "sgd", &optim.SGDOptions{Momentum: o.Momentum, Nesterov: o.Nesterov}
-}
+// optimizerSpec returns the registered name and the options of a run's optimiser.
+func optimizerSpec(o config.OptimConfig) (name string, options any) { return o.Type, o.Options }
 
 // heavyBall returns the momentum of the stability ratio, or nil for an optimiser without
 // heavy-ball momentum, whose records leave the ratio out.

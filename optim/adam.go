@@ -35,7 +35,7 @@ func (o *AdamOptions) Check() []OptionProblem {
 	ps := unitInterval(nil, "beta1", o.Beta1)
 	ps = unitInterval(ps, "beta2", o.Beta2)
 	if !(o.Eps > 0) || math.IsInf(o.Eps, 1) {
-		ps = append(ps, OptionProblem{"eps", fmt.Sprintf("must be a finite number > 0, got %v", o.Eps)})
+		ps = append(ps, OptionProblem{Field: "eps", Msg: fmt.Sprintf("must be a finite number > 0, got %v", o.Eps)})
 	}
 	return ps
 }

@@ -61,19 +61,13 @@ var Optimizers = registry.New[Factory]("optimiser")
 //	}
 func Register(name string, f Factory) { Optimizers.Register(name, f) }
 
-// OptionProblem is a defect of one option value.
-type OptionProblem struct {
-	Field string // the option's yaml key, such as "beta2"
-	Msg   string // what is wrong and what was expected
-}
-
-func (p OptionProblem) String() string { return p.Field + ": " + p.Msg }
+// OptionProblem is a defect of one option value: the option's yaml key, such as "beta2", and
+// what is wrong and what was expected. It is the registry's, shared by every kind of entry.
+type OptionProblem = registry.Problem
 
 // OptionChecker is implemented by options structs that check their values' ranges; the config
 // layer reports each problem at the option's position in the file.
-type OptionChecker interface {
-	Check() []OptionProblem
-}
+type OptionChecker = registry.Checker
 
 // HeavyBall is implemented by optimisers whose update is heavy-ball gradient descent with
 // momentum μ (SGD), for the stability ratio η·λmax/(2(1+μ)) of the conditioning records: on
@@ -129,7 +123,7 @@ func optionsOf[T any](name string, options any) (*T, error) {
 // unitInterval appends a problem unless 0 ≤ v < 1, the range of a decay rate.
 func unitInterval(ps []OptionProblem, field string, v float64) []OptionProblem {
 	if !(v >= 0 && v < 1) {
-		ps = append(ps, OptionProblem{field, fmt.Sprintf("must be in [0, 1), got %v", v)})
+		ps = append(ps, OptionProblem{Field: field, Msg: fmt.Sprintf("must be in [0, 1), got %v", v)})
 	}
 	return ps
 }

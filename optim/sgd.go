@@ -37,7 +37,7 @@ type SGDOptions struct {
 func (o *SGDOptions) Check() []OptionProblem {
 	ps := unitInterval(nil, "momentum", o.Momentum)
 	if o.Nesterov && !(o.Momentum > 0) {
-		ps = append(ps, OptionProblem{"nesterov", "requires momentum > 0"})
+		ps = append(ps, OptionProblem{Field: "nesterov", Msg: "requires momentum > 0"})
 	}
 	return ps
 }

@@ -147,6 +147,8 @@ type Problem struct {
 	Msg   string
 }
 
+func (p Problem) String() string { return p.Field + ": " + p.Msg }
+
 // Checker is implemented by options structs that check their own ranges. Configs report each
 // problem with the file and line of the offending option.
 type Checker interface {

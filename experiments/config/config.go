@@ -36,6 +36,7 @@ import (
 	"bytes"
 
 	"github.com/lwca/lwca/layers"
+	"github.com/lwca/lwca/optim"
 
 	"gopkg.in/yaml.v3"
 )
@@ -238,22 +239,59 @@ type ModelConfig struct {
 	Layers []layers.Spec `yaml:"layers,omitempty"`
 }
 
-// OptimConfig describes stochastic gradient descent.
+// OptimConfig describes the optimiser.
 type OptimConfig struct {
+	// Type is a registered optimiser: sgd, adam, adamw, or one a program registered.
+	// Default sgd.
+	Type string `yaml:"type"`
+
 	// LR is the base learning rate, finite and > 0. Default 0.1.
 	LR float64 `yaml:"lr"`
 
-	// Momentum is the heavy-ball coefficient, in [0, 1). Default 0.9.
-	Momentum float64 `yaml:"momentum"`
-
-	// Nesterov selects Nesterov momentum; requires Momentum > 0.
-	// Default false.
-	Nesterov bool `yaml:"nesterov"`
-
-	// WeightDecay is the L2 coefficient, ≥ 0. Default 0.
+	// WeightDecay is the weight decay coefficient, ≥ 0: L2 added to the gradient (sgd, adam)
+	// or decoupled (adamw). Default 0.
 	WeightDecay float64 `yaml:"weight_decay"`
 
 	Schedule ScheduleConfig `yaml:"schedule"`
+
+	// Options are the optimiser's own options, a pointer to the struct its registry entry
+	// returns; in YAML they are further keys of the optim section, decoded strictly by the
+	// struct's yaml tags. sgd: momentum (in [0, 1), default 0.9) and nesterov (default
+	// false); adam and adamw: beta1, beta2 (in [0, 1), defaults 0.9, 0.999) and eps (> 0,
+	// default 1e-8).
+	Options any `yaml:"-"`
+}
+
+// Momentum is the heavy-ball momentum of an sgd optimiser, or 0.
+func (o OptimConfig) Momentum() float64 {
+	if s, ok := o.Options.(*optim.SGDOptions); ok {
+		return s.Momentum
+	}
+	return 0
+}
+
+// MarshalYAML writes the optimiser's options as keys of the section, after lr.
+func (o OptimConfig) MarshalYAML() (any, error) {
+	type plain OptimConfig // without this method
+	var n yaml.Node
+	if err := n.Encode(plain(o)); err != nil {
+		return nil, err
+	}
+	if o.Options == nil {
+		return &n, nil
+	}
+	var opts yaml.Node
+	if err := opts.Encode(o.Options); err != nil {
+		return nil, err
+	}
+	at := len(n.Content)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "lr" {
+			at = i + 2
+		}
+	}
+	n.Content = append(n.Content[:at], append(opts.Content, n.Content[at:]...)...)
+	return &n, nil
 }
 
 // Learning-rate schedule types accepted in optim.schedule.type.
@@ -445,8 +483,9 @@ func Default() Config {
 			PoolEvery:   2,
 		},
 		Optim: OptimConfig{
-			LR:       0.1,
-			Momentum: 0.9,
+			Type:    "sgd",
+			LR:      0.1,
+			Options: &optim.SGDOptions{Momentum: 0.9},
 			Schedule: ScheduleConfig{
 				Type:     ScheduleConstant,
 				Gamma:    0.1,

@@ -92,6 +92,7 @@ func ExampleConfig_Marshal() {
 	//   channels: [32, 32, 64, 64]
 	//   pool_every: 2
 	// optim:
+	//   type: sgd
 	//   lr: 0.1
 	//   momentum: 0.9
 	//   nesterov: false

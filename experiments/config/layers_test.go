@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/lwca/lwca/layers"
+	"github.com/lwca/lwca/optim"
 )
 
 const layersHead = "data:\n  dataset: mnist\nmodel:\n  layers:\n"
@@ -70,6 +71,8 @@ func TestRegistryErrors(t *testing.T) {
 			[]string{`unknown architecture "resnt" (did you mean resnet?)`, "registered: cnn, layers, mlp, resnet"}},
 		{"data:\n  dataset: mnist\nmodel:\n  init: xaiver\n", "xaiver", "model.init",
 			[]string{`unknown initialiser "xaiver" (did you mean xavier?)`, "registered: he, he_fanout, xavier"}},
+		{"data:\n  dataset: mnist\noptim:\n  type: adma\n  beta1: 0.8\n", "adma", "optim.type",
+			[]string{`unknown optimiser "adma" (did you mean adam?)`, "registered: adam, adamw, sgd"}},
 		{layersHead + "    - {type: linaer, name: fc, out: 3}\n", "linaer", "model.layers[0].type",
 			[]string{`unknown layer type "linaer" (did you mean linear?)`, "registered: ", "conv2d", "residual"}},
 		{layersHead + "    - rleu\n", "rleu", "model.layers[0].type",
@@ -117,4 +120,37 @@ func TestLayersGoWithArchLayers(t *testing.T) {
 	src = "data:\n  dataset: mnist\nmodel:\n  arch: layers\n"
 	e = mustFail(t, "a.yaml", src)
 	wantLine(t, e, at("a.yaml", 4), "model.arch", "needs the network declared under model.layers")
+}
+
+// The optimiser's own options are keys of the optim section, decoded strictly into the
+// registered optimiser's options struct.
+func TestOptimiserOptions(t *testing.T) {
+	c, err := Parse("o.yaml", []byte("data:\n  dataset: mnist\noptim:\n  type: adamw\n  lr: 0.001\n  beta2: 0.99\n  weight_decay: 0.01\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := c.Optim.Options.(*optim.AdamOptions)
+	if !ok || c.Optim.Type != "adamw" || o.Beta1 != 0.9 || o.Beta2 != 0.99 || o.Eps != 1e-8 || c.Optim.WeightDecay != 0.01 {
+		t.Fatalf("optim %+v, options %+v", c.Optim, c.Optim.Options)
+	}
+	if c.Optim.Momentum() != 0 {
+		t.Errorf("adamw has heavy-ball momentum %v", c.Optim.Momentum())
+	}
+	b, _ := c.Marshal()
+	if !strings.Contains(string(b), "optim:\n  type: adamw\n  lr: 0.001\n  beta1: 0.9\n  beta2: 0.99\n  eps: 1e-08\n  weight_decay: 0.01\n") {
+		t.Errorf("resolved optim section:\n%s", b)
+	}
+	// An override switches the type; the new type's defaults fill its options.
+	c, err = Parse("o.yaml", []byte("data:\n  dataset: mnist\noptim:\n  momentum: 0.5\n"), []string{"optim.type=adam"})
+	if err == nil {
+		t.Fatalf("momentum accepted for adam: %+v", c.Optim.Options)
+	}
+	src := "data:\n  dataset: mnist\noptim:\n  type: adam\n  momentum: 0.5\n  beta1: 1.5\n  eps: -1\n"
+	e := mustFail(t, "o.yaml", src)
+	wantLine(t, e, at("o.yaml", 5), "optim.momentum", "unknown key; valid keys in optim (type adam): type, lr, weight_decay, schedule, beta1, beta2, eps")
+	wantLine(t, e, at("o.yaml", 6), "optim.beta1", "must be in [0, 1), got 1.5")
+	wantLine(t, e, at("o.yaml", 7), "optim.eps", "must be a finite number > 0")
+	if len(e.Problems) != 3 {
+		t.Errorf("%d problems, want 3:\n%v", len(e.Problems), e)
+	}
 }

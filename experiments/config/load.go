@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/lwca/lwca/layers"
+	"github.com/lwca/lwca/optim"
 	"github.com/lwca/lwca/registry"
 	"gopkg.in/yaml.v3"
 )
@@ -272,9 +273,15 @@ func (d *decoder) value(path string, key, n *yaml.Node, v reflect.Value) {
 		d.failed[path] = true
 		d.errorf(pos, path, format, args...)
 	}
-	if v.Type() == specType {
+	switch v.Type() {
+	case specType:
 		d.spec(path, pos, n, v)
 		return
+	case optimType:
+		if n := resolve(n); n.Kind == yaml.MappingNode {
+			d.optim(path, n, v)
+			return
+		}
 	}
 	src := n
 	n = resolve(n)
@@ -620,4 +627,50 @@ func (d *decoder) spec(path, pos string, n *yaml.Node, v reflect.Value) {
 		}
 	}
 	v.Set(reflect.ValueOf(layers.Spec{Type: typ, Name: name, Options: opts, Pos: pos}))
+}
+
+var optimType = reflect.TypeOf(OptimConfig{})
+
+// optim decodes the optim section: its own keys into OptimConfig, the others into the options
+// struct of the registered optimiser that type names.
+func (d *decoder) optim(path string, n *yaml.Node, v reflect.Value) {
+	o := v.Addr().Interface().(*OptimConfig)
+	typ := o.Type
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := resolve(n.Content[i]), resolve(n.Content[i+1])
+		if k.Kind == yaml.ScalarNode && k.Value == "type" && val.Kind == yaml.ScalarNode {
+			typ = val.Value
+		}
+	}
+	own := fieldsOf(optimType)
+	var opts any
+	optKeys := map[string]int{}
+	if f, err := optim.Optimizers.Lookup(typ); err == nil {
+		opts = f.Options()
+		optKeys = fieldsOf(reflect.TypeOf(opts).Elem())
+	}
+	common := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	rest := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i])
+		_, isOwn := own[k.Value]
+		_, isOpt := optKeys[k.Value]
+		switch {
+		case isOwn || k.Kind != yaml.ScalarNode:
+			common.Content = append(common.Content, n.Content[i], n.Content[i+1])
+		case isOpt:
+			rest.Content = append(rest.Content, n.Content[i], n.Content[i+1])
+		case opts != nil: // with an unknown type, the type's problem says it all
+			keys := keyList(optimType)
+			if extra := keyList(reflect.TypeOf(opts).Elem()); extra != "" {
+				keys += ", " + extra
+			}
+			d.errorf(d.at(nil, n.Content[i]), join(path, k.Value), "unknown key; valid keys in %s (type %s): %s", path, typ, keys)
+		}
+	}
+	d.mapping(path, common, v)
+	if opts != nil {
+		d.mapping(path, rest, reflect.ValueOf(opts).Elem())
+	}
+	o.Options = opts
 }

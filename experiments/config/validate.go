@@ -9,6 +9,8 @@ import (
 
 	"github.com/lwca/lwca/graph"
 	"github.com/lwca/lwca/nets"
+	"github.com/lwca/lwca/optim"
+	"github.com/lwca/lwca/registry"
 )
 
 // Validate checks every field against its allowed range and returns an
@@ -89,9 +91,11 @@ func (c Config) check() []Problem {
 
 	o := c.Optim
 	k.floatIn("optim.lr", o.LR, open(0), inf)
-	k.floatIn("optim.momentum", o.Momentum, closed(0), open(1))
-	if o.Nesterov && o.Momentum == 0 {
-		k.add("optim.nesterov", "requires optim.momentum > 0")
+	k.known("optim.type", lookupErr(optim.Optimizers.Lookup(o.Type)))
+	if c, ok := o.Options.(registry.Checker); ok {
+		for _, p := range c.Check() {
+			k.add("optim."+p.Field, "%s", p.Msg)
+		}
 	}
 	k.floatIn("optim.weight_decay", o.WeightDecay, closed(0), inf)
 	sc := o.Schedule

@@ -136,21 +136,20 @@ func analyzeOnce(cfg config.Config, a *analyzer, store *graph.Store, trainN, ste
 		return err
 	}
 	var grads []*tensor.Dense
-	weightOf := map[string]int{}
-	for i, p := range store.Params() {
-		if p.Role == graph.Weight {
-			weightOf[p.Layer] = i
-		}
+	weightOf := weightBlocks(store.Params(), a.probe.Hooks().Points())
+	var values []*tensor.Dense
+	for _, p := range store.Params() {
+		values = append(values, p.Value)
 	}
 	weight := func(layer string) *tensor.Dense {
-		if i, ok := weightOf[layer]; ok {
-			return store.Params()[i].Value
+		if b, ok := weightOf[layer]; ok {
+			return b.of(values)
 		}
 		return nil
 	}
 	grad := func(layer string) *tensor.Dense {
-		if i, ok := weightOf[layer]; ok && grads != nil {
-			return grads[i]
+		if b, ok := weightOf[layer]; ok && grads != nil {
+			return b.of(grads)
 		}
 		return nil
 	}

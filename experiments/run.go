@@ -187,7 +187,7 @@ type runner struct {
 	condLog    *results.Log
 	progress   *progress
 	layers     []string
-	weightOf   map[string]int // layer → index of its weight among the trainer's params
+	weightOf   map[string]weightBlock // hook point → its weight among the trainer's params
 	totalSteps int
 	perEpoch   int
 	out        string
@@ -238,12 +238,7 @@ func newRunner(cfg config.Config, out string, opts Options, st *runState) (*runn
 		return nil, err
 	}
 	r.sched = scheduleOf(o)
-	r.weightOf = map[string]int{}
-	for i, p := range r.trainer.Params() {
-		if p.Role == graph.Weight {
-			r.weightOf[p.Layer] = i
-		}
-	}
+	r.weightOf = weightBlocks(r.trainer.Params(), r.trainer.Hooks().Points())
 	for _, p := range r.trainer.Hooks().Points() {
 		r.layers = append(r.layers, p.Layer)
 	}
@@ -387,16 +382,19 @@ func (r *runner) endEpoch(step, epoch int) error {
 }
 
 func (r *runner) analyse(step, epoch int, lr float64, x []float32, y []int32, grads []*tensor.Dense) error {
-	params := r.trainer.Params()
+	var values []*tensor.Dense
+	for _, p := range r.trainer.Params() {
+		values = append(values, p.Value)
+	}
 	weight := func(layer string) *tensor.Dense {
-		if i, ok := r.weightOf[layer]; ok {
-			return params[i].Value
+		if b, ok := r.weightOf[layer]; ok {
+			return b.of(values)
 		}
 		return nil
 	}
 	grad := func(layer string) *tensor.Dense {
-		if i, ok := r.weightOf[layer]; ok {
-			return grads[i]
+		if b, ok := r.weightOf[layer]; ok {
+			return b.of(grads)
 		}
 		return nil
 	}

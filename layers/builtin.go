@@ -9,9 +9,9 @@ import (
 // lwca's own layer types register exactly as a user's do.
 func init() {
 	Register("linear", Define(LinearOptions{Bias: true}, Named, buildLinear))
-	Register("conv2d", Define(Conv2dOptions{Kernel: 3, Stride: 1, Pad: -1, Bias: true}, Named, buildConv2d))
+	Register("conv2d", Define(Conv2dOptions{Kernel: 3, Stride: 1, Pad: -1, Bias: true, Groups: 1}, Named, buildConv2d))
 	Register("batchnorm", Define(BatchNormOptions{}, Named, buildBatchNorm))
-	for _, a := range []graph.Activation{graph.ReLU, graph.Tanh, graph.Sigmoid} {
+	for _, a := range []graph.Activation{graph.ReLU, graph.Tanh, graph.Sigmoid, graph.GELU} {
 		Register(string(a), Define(struct{}{}, false, func(ctx *Context, _ struct{}) (graph.Layer, Shape, error) {
 			return a, ctx.In, nil
 		}))
@@ -20,6 +20,22 @@ func init() {
 		return nil, ctx.In, nil
 	}))
 	Register("flatten", Define(struct{}{}, false, buildFlatten))
+	Register("leaky_relu", Define(LeakyReLUOptions{Slope: graph.DefaultLeakySlope}, false, func(ctx *Context, o LeakyReLUOptions) (graph.Layer, Shape, error) {
+		return graph.LeakyReLU{Slope: o.Slope}, ctx.In, nil
+	}))
+	Register("dropout", Define(DropoutOptions{P: 0.5}, Named, func(ctx *Context, o DropoutOptions) (graph.Layer, Shape, error) {
+		return &graph.Dropout{Name: ctx.Name, P: o.P, Seed: o.Seed}, ctx.In, nil
+	}))
+	Register("groupnorm", Define(GroupNormOptions{Groups: 32, Eps: 1e-5}, Named, func(ctx *Context, o GroupNormOptions) (graph.Layer, Shape, error) {
+		c := ctx.In.Channels()
+		if c%o.Groups != 0 {
+			return nil, nil, fmt.Errorf("%d groups do not divide %d channels", o.Groups, c)
+		}
+		return &graph.GroupNorm{Name: ctx.Name, C: c, Groups: o.Groups, Eps: o.Eps}, ctx.In, nil
+	}))
+	Register("layernorm", Define(LayerNormOptions{Eps: 1e-5}, Named, func(ctx *Context, o LayerNormOptions) (graph.Layer, Shape, error) {
+		return &graph.LayerNorm{Name: ctx.Name, C: ctx.In.Channels(), Eps: o.Eps}, ctx.In, nil
+	}))
 	Register("maxpool2d", Define(PoolOptions{Kernel: 2}, false, func(ctx *Context, o PoolOptions) (graph.Layer, Shape, error) {
 		out, err := o.out(ctx.In)
 		return graph.MaxPool2d{Kernel: o.Kernel, Stride: o.Stride}, out, err
@@ -84,6 +100,10 @@ type Conv2dOptions struct {
 	Pad    int    `yaml:"pad"`    // zeros on every border; default −1: kernel/2 ("same" at stride 1)
 	Bias   bool   `yaml:"bias"`   // default true
 	Init   string `yaml:"init"`   // registered initialiser; default the model's
+	// Groups splits the channels into independent convolutions (out and the input channels
+	// divisible by it; the input channels for depthwise). Each group is its own block of the
+	// Fisher matrix and is recorded as its own layer, <name>.g1 … <name>.g<groups>. Default 1.
+	Groups int `yaml:"groups"`
 	// Mode is what the input hook records, patches or channels; default the analysis's
 	// conv_mode.
 	Mode string `yaml:"mode"`
@@ -95,7 +115,7 @@ func (o Conv2dOptions) Check() []Problem {
 	for _, f := range []struct {
 		key    string
 		v, min int
-	}{{"out", o.Out, 1}, {"kernel", o.Kernel, 1}, {"stride", o.Stride, 1}, {"pad", o.Pad, -1}} {
+	}{{"out", o.Out, 1}, {"kernel", o.Kernel, 1}, {"stride", o.Stride, 1}, {"pad", o.Pad, -1}, {"groups", o.Groups, 1}} {
 		if f.v < f.min {
 			ps = append(ps, Problem{Field: f.key, Msg: fmt.Sprintf("must be >= %d, got %d", f.min, f.v)})
 		}
@@ -119,6 +139,9 @@ func buildConv2d(ctx *Context, o Conv2dOptions) (graph.Layer, Shape, error) {
 	if h+2*pad < o.Kernel || w+2*pad < o.Kernel {
 		return nil, nil, fmt.Errorf("a %d×%d kernel with padding %d does not fit", o.Kernel, o.Kernel, pad)
 	}
+	if c%o.Groups != 0 || o.Out%o.Groups != 0 {
+		return nil, nil, fmt.Errorf("%d groups must divide the %d input and %d output channels", o.Groups, c, o.Out)
+	}
 	init, err := ctx.Initializer(o.Init)
 	if err != nil {
 		return nil, nil, err
@@ -128,7 +151,7 @@ func buildConv2d(ctx *Context, o Conv2dOptions) (graph.Layer, Shape, error) {
 		mode = ctx.Defaults.ConvMode
 	}
 	return &graph.Conv2d{Name: ctx.Name, In: c, Out: o.Out, KH: o.Kernel, KW: o.Kernel, Stride: o.Stride, Pad: pad,
-		Bias: o.Bias, Init: init, Mode: mode}, Shape{oh, ow, o.Out}, nil
+		Bias: o.Bias, Init: init, Mode: mode, Groups: o.Groups}, Shape{oh, ow, o.Out}, nil
 }
 
 // BatchNormOptions are the options of batchnorm, over the last dimension (image channels, or
@@ -202,4 +225,67 @@ func (o PoolOptions) out(in Shape) (Shape, error) {
 		return nil, fmt.Errorf("a %d×%d window does not fit", o.Kernel, o.Kernel)
 	}
 	return Shape{(h-o.Kernel)/s + 1, (w-o.Kernel)/s + 1, c}, nil
+}
+
+// LeakyReLUOptions are the options of leaky_relu, max(x, slope·x).
+type LeakyReLUOptions struct {
+	Slope float64 `yaml:"slope"` // ≥ 0; default 0.01
+}
+
+// Check implements registry.Checker.
+func (o LeakyReLUOptions) Check() []Problem {
+	if !(o.Slope >= 0 && o.Slope < 1e300) {
+		return []Problem{{Field: "slope", Msg: fmt.Sprintf("must be a finite number >= 0, got %g", o.Slope)}}
+	}
+	return nil
+}
+
+// DropoutOptions are the options of dropout: inverted dropout, seeded by the run's seed, the
+// layer's name and seed and a step counter that checkpoints carry, so that runs repeat and
+// resume exactly. Evaluation passes the input through; analysis passes (fixed or average
+// sources, true-Fisher probes) draw the next training step's masks without advancing the
+// counter, so their factors see the network as training does.
+type DropoutOptions struct {
+	P    float64 `yaml:"p"`    // probability of zeroing an element, in [0, 1); default 0.5
+	Seed uint64  `yaml:"seed"` // mixed with the run's seed; default 0
+}
+
+// Check implements registry.Checker.
+func (o DropoutOptions) Check() []Problem {
+	if !(o.P >= 0 && o.P < 1) {
+		return []Problem{{Field: "p", Msg: fmt.Sprintf("must be in [0, 1), got %g", o.P)}}
+	}
+	return nil
+}
+
+// GroupNormOptions are the options of groupnorm: per sample, statistics over the positions
+// and channels of each group of channels (images or features).
+type GroupNormOptions struct {
+	Groups int     `yaml:"groups"` // dividing the channels; default 32
+	Eps    float64 `yaml:"eps"`    // > 0; default 1e-5
+}
+
+// Check implements registry.Checker.
+func (o GroupNormOptions) Check() []Problem {
+	var ps []Problem
+	if o.Groups < 1 {
+		ps = append(ps, Problem{Field: "groups", Msg: fmt.Sprintf("must be >= 1, got %d", o.Groups)})
+	}
+	return append(ps, checkEps(o.Eps)...)
+}
+
+// LayerNormOptions are the options of layernorm: per sample and position, statistics over the
+// channels (the features of a sample, or the channels of each pixel).
+type LayerNormOptions struct {
+	Eps float64 `yaml:"eps"` // > 0; default 1e-5
+}
+
+// Check implements registry.Checker.
+func (o LayerNormOptions) Check() []Problem { return checkEps(o.Eps) }
+
+func checkEps(eps float64) []Problem {
+	if !(eps > 0 && eps < 1e300) {
+		return []Problem{{Field: "eps", Msg: fmt.Sprintf("must be a finite number > 0, got %g", eps)}}
+	}
+	return nil
 }

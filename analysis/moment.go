@@ -6,10 +6,6 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/lwca/lwca/backend/sgemm"
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
@@ -228,24 +224,26 @@ func (m *Moment) accumulate(y []float64, k int) {
 	for r := range k {
 		floats.Add(m.sum, y[r*d:(r+1)*d])
 	}
-	if impl := blas64.Implementation(); native(impl) {
-		// A native BLAS (see package backend) does the rank-k update an order of magnitude
-		// faster than the loop below.
-		impl.Dsyrk(blas.Upper, blas.Trans, d, k, 1, y, d, 1, m.sq, d)
-	} else {
-		rankKUpper(m.sq, y, k, d, bandWorkers(k, d))
+	rankK := DefaultRankK
+	if rankK == nil {
+		rankK = ParallelRankK
 	}
+	rankK(m.sq, y, k, d)
 	m.count += k
 }
 
-// native reports whether impl is something other than gonum's pure-Go BLAS.
-func native(impl blas.Float64) bool {
-	switch impl.(type) {
-	case gonum.Implementation, sgemm.Implementation: // the latter only replaces Sgemm
-		return false
-	}
-	return true
-}
+// RankKUpdate adds aᵀa to the upper triangle of the d×d row-major c, where a is k×d
+// row-major: the update of a second moment by k rows (BLAS dsyrk, upper, transposed).
+type RankKUpdate func(c, a []float64, k, d int)
+
+// DefaultRankK is the update that Moment uses. Its default is ParallelRankK, in pure Go; a
+// program with a native BLAS installs its dsyrk here, an order of magnitude faster (lwca's
+// command line does, through package backend), as it installs its eigensolver in
+// DefaultSolver. The analysis itself never asks which BLAS is present.
+var DefaultRankK RankKUpdate = ParallelRankK
+
+// ParallelRankK is the pure-Go RankKUpdate: bands of rows of c spread over the cores.
+func ParallelRankK(c, a []float64, k, d int) { rankKUpper(c, a, k, d, bandWorkers(k, d)) }
 
 // bandWorkers returns how many goroutines to use for a k×d update.
 func bandWorkers(k, d int) int {

@@ -356,3 +356,23 @@ func TestMomentPanics(t *testing.T) {
 		}
 	}
 }
+
+// Moment updates its second moment through DefaultRankK, the capability a program installs
+// (a native BLAS), and gives the same matrix as with the pure-Go update.
+func TestMomentUsesInstalledRankK(t *testing.T) {
+	defer func(old RankKUpdate) { DefaultRankK = old }(DefaultRankK)
+	rows := []float64{1, 2, 3, 4, 5, 6}
+	DefaultRankK = ParallelRankK
+	want := NewMoment(3)
+	want.AddRows64(rows, 2, 1)
+	calls := 0
+	DefaultRankK = func(c, a []float64, k, d int) { calls++; ParallelRankK(c, a, k, d) }
+	got := NewMoment(3)
+	got.AddRows64(rows, 2, 1)
+	if calls == 0 {
+		t.Fatal("the installed update was not called")
+	}
+	if !mat.EqualApprox(got.Matrix(FactorOptions{}), want.Matrix(FactorOptions{}), 0) {
+		t.Error("the installed update changed the moment")
+	}
+}

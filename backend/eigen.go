@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -59,4 +61,11 @@ func Eigenvalues(a *mat.SymDense) ([]float64, error) {
 		}
 	}
 	return SymEigenvalues(n, data)
+}
+
+// RankK adds aᵀa to the upper triangle of the d×d row-major c (a is k×d row-major) with the
+// installed BLAS's dsyrk; it has the signature of analysis.RankKUpdate, so the analysis's
+// second moments can be routed through a native BLAS.
+func RankK(c, a []float64, k, d int) {
+	blas64.Implementation().Dsyrk(blas.Upper, blas.Trans, d, k, 1, a, d, 1, c, d)
 }

@@ -171,3 +171,32 @@ func TestEigenvaluesOfSymDense(t *testing.T) {
 		}
 	}
 }
+
+// RankK, with whatever BLAS is installed, adds aᵀa to the upper triangle, as a brute-force
+// sum over the rows does; the lower triangle is left alone.
+func TestRankK(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const k, d = 7, 5
+	a := make([]float64, k*d)
+	for i := range a {
+		a[i] = rng.NormFloat64()
+	}
+	c := make([]float64, d*d)
+	for i := range c {
+		c[i] = float64(i)
+	}
+	RankK(c, a, k, d)
+	for i := range d {
+		for j := range d {
+			want := float64(i*d + j)
+			if j >= i {
+				for r := range k {
+					want += a[r*d+i] * a[r*d+j]
+				}
+			}
+			if math.Abs(c[i*d+j]-want) > 1e-12*(1+math.Abs(want)) {
+				t.Errorf("c[%d,%d] = %v, want %v", i, j, c[i*d+j], want)
+			}
+		}
+	}
+}

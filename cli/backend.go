@@ -32,6 +32,10 @@ func setupBackend(f flags) (backend.Info, error) {
 		return info, err
 	}
 	analysis.DefaultSolver = backend.Eigenvalues
+	analysis.DefaultRankK = analysis.ParallelRankK
+	if info.Name == string(backend.OpenBLAS) {
+		analysis.DefaultRankK = backend.RankK // gonum's own dsyrk is slower than the parallel loop
+	}
 	return info, nil
 }
 

@@ -147,7 +147,11 @@ func (s *Sweep) Execute(ctx context.Context, dir string, opts Options) ([]Result
 	var todo []int
 	for i := range s.Runs {
 		r := &s.Runs[i]
-		res[i] = Result{Run: r, Dir: filepath.Join(dir, r.Name), Status: NotStarted}
+		res[i] = Result{Run: r, Status: NotStarted}
+		var err error
+		if res[i].Dir, err = experiments.ChildDir(dir, r.Name); err != nil {
+			return nil, fmt.Errorf("sweep: run %d: %w", r.Index, err)
+		}
 		if r.Err != nil { // nothing is written for it: the manifest holds the problems
 			res[i].Status, res[i].Err = experiments.StatusFailed, r.Err
 			out.printf("[%d/%d] %s: invalid config:\n%s\n", i+1, len(s.Runs), r.Name, indent(r.Err.Error()))

@@ -94,3 +94,47 @@ func TestFullDiskKeepsEarlierResults(t *testing.T) {
 		t.Errorf("%d failures in a checkpoint write and %d resumed runs; the room sizes should give some of each", inCheckpoint, resumed)
 	}
 }
+
+// With the disk filled to the last byte during a run, the failed status still reaches
+// summary.json (written over the running status in place, as there is no room for a copy).
+func TestFullDiskRecordsFailedStatus(t *testing.T) {
+	cfg := smokeConfig(t, "train.checkpoint_every=4", "analysis.every=2")
+	disk := smallDisk(t, "4m")
+	dir := filepath.Join(disk, "run")
+	filler := filepath.Join(disk, "filler")
+	fill := func(step int) {
+		if step != 5 {
+			return
+		}
+		f, err := os.Create(filler)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for buf := make([]byte, 4096); ; {
+			if _, err := f.Write(buf); err != nil {
+				break
+			}
+		}
+		for buf := make([]byte, 1); ; { // the last partial page
+			if _, err := f.Write(buf); err != nil {
+				return
+			}
+		}
+	}
+	sum, err := Run(context.Background(), cfg, dir, Options{AfterStep: fill})
+	if err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("run on a disk filled at step 5: %v", err)
+	}
+	var got Summary
+	if b, rerr := os.ReadFile(filepath.Join(dir, SummaryFile)); rerr != nil || json.Unmarshal(b, &got) != nil {
+		t.Fatalf("summary.json unreadable after the failure: %v", rerr)
+	}
+	if got.Status != StatusFailed || got.Error != sum.Error {
+		t.Errorf("summary.json has status %q error %q, want failed with %q", got.Status, got.Error, sum.Error)
+	}
+	os.Remove(filler)
+	if _, err := Resume(context.Background(), dir, Options{}); err != nil {
+		t.Fatalf("resume after freeing space: %v", err)
+	}
+}

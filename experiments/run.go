@@ -150,6 +150,10 @@ func fresh(ctx context.Context, cfg config.Config, out string, opts Options) (*S
 // differs from the one the checkpoint was written with is refused unless
 // opts.AllowConfigChange.
 func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
+	// Not a run directory: say so rather than leave a lock file in it.
+	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err != nil {
+		return nil, fmt.Errorf("%s holds no run to resume: %w", dir, err)
+	}
 	lock, err := LockDir(dir)
 	if err != nil {
 		return nil, err

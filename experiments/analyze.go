@@ -81,6 +81,11 @@ func Analyze(ctx context.Context, runDir string, o AnalyzeOptions) (string, erro
 	}
 	// The analysis is written beside out and renamed to it as a whole, so that an interrupted
 	// analysis leaves the previous one or none, never a partial one that looks complete.
+	if _, err := os.Stat(out); err == nil { // before the lock file goes in; again under the lock
+		if err := checkAnalysisDir(out); err != nil {
+			return "", err
+		}
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return "", err
 	}

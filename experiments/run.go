@@ -117,6 +117,9 @@ func Run(ctx context.Context, cfg config.Config, out string, opts Options) (*Sum
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkRunDir(out); err != nil { // before the lock file goes in; again under the lock
+		return nil, err
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}

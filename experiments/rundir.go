@@ -100,11 +100,13 @@ func removeOrphans(dir string) error {
 var runEntries = []string{ConfigFile, MetricsFile, ConditioningFile, SummaryFile, SpectraDir, WeightsDir,
 	CheckpointDir, CheckpointDir + ".tmp", CheckpointDir + ".old", AnalysisDir, LockFile}
 
-// clearRun prepares dir for a fresh run. It removes only what lwca writes (a file the user
-// put into weights/ stays), and it refuses a directory that holds other files but no run
-// (no summary.json): that is not a run directory, and --out probably named the wrong one.
-func clearRun(dir string) error {
+// checkRunDir refuses a directory that holds other files but no run (no summary.json): that
+// is not a run directory, and --out probably named the wrong one. A missing directory is fine.
+func checkRunDir(dir string) error {
 	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("run directory: %w", err)
 	}
@@ -124,6 +126,15 @@ func clearRun(dir string) error {
 		}
 		return fmt.Errorf("%s is not empty (%s) and holds no run (no %s); a run goes into a new or empty directory or one that holds a run",
 			dir, strings.Join(foreign, ", "), SummaryFile)
+	}
+	return nil
+}
+
+// clearRun prepares the locked directory dir for a fresh run. It removes only what lwca
+// writes: a file the user put into weights/ stays.
+func clearRun(dir string) error {
+	if err := checkRunDir(dir); err != nil {
+		return err
 	}
 	if err := removeOrphans(dir); err != nil {
 		return err

@@ -45,6 +45,9 @@ func TestRunRemovesOnlyItsOwnFiles(t *testing.T) {
 			t.Errorf("%s changed by a refused run: %q %v", f, b, err)
 		}
 	}
+	if exists(filepath.Join(dir, LockFile)) {
+		t.Error("a refused run left its lock file")
+	}
 
 	// A run directory: the earlier run's files go, the user's stay.
 	os.Remove(filepath.Join(dir, "notes.txt"))

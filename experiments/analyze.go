@@ -98,6 +98,9 @@ func Analyze(ctx context.Context, runDir string, o AnalyzeOptions) (string, erro
 		return "", err
 	}
 	parent, base := filepath.Dir(out), filepath.Base(out)
+	if err := removeBeside(parent, base); err != nil {
+		return "", err
+	}
 	tmp, err := os.MkdirTemp(parent, "."+base+".tmp")
 	if err != nil {
 		return "", err
@@ -158,8 +161,7 @@ func Analyze(ctx context.Context, runDir string, o AnalyzeOptions) (string, erro
 }
 
 // checkAnalysisDir refuses an output directory that holds anything but an earlier analysis
-// (a run directory, say, or the user's files), and removes what an interrupted analysis into
-// it left beside it.
+// (a run directory, say, or the user's files).
 func checkAnalysisDir(out string) error {
 	ents, err := os.ReadDir(out)
 	if err != nil {
@@ -174,8 +176,13 @@ func checkAnalysisDir(out string) error {
 			}
 		}
 	}
-	parent, base := filepath.Dir(out), filepath.Base(out)
-	ents, err = os.ReadDir(parent)
+	return nil
+}
+
+// removeBeside removes the temporaries that an interrupted analysis into parent/base left
+// beside it; the caller holds the lock of parent/base.
+func removeBeside(parent, base string) error {
+	ents, err := os.ReadDir(parent)
 	if err != nil {
 		return err
 	}

@@ -268,6 +268,15 @@ func TestAnalyzeOutIsAtomic(t *testing.T) {
 	if len(ents) != 1 {
 		t.Errorf("temporaries beside the output: %v", ents)
 	}
+	// What a kill between the swap's renames leaves beside out goes with the next analysis.
+	writeFile(t, filepath.Join(filepath.Dir(out), ".an.tmp999", ConditioningFile), "partial")
+	writeFile(t, filepath.Join(filepath.Dir(out), ".an.old.tmp5", ConditioningFile), "old")
+	if _, err := Analyze(context.Background(), run, AnalyzeOptions{Step: 0, Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
+		t.Errorf("temporaries beside the output after a second analysis: %v", ents)
+	}
 	if _, err := Analyze(context.Background(), run, AnalyzeOptions{Step: 0, Out: run}); err == nil || !strings.Contains(err.Error(), "which an analysis does not write") {
 		t.Errorf("analyze --out into a run directory: %v, want a refusal", err)
 	}

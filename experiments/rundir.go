@@ -166,7 +166,7 @@ func clearRun(dir string) error {
 // ChildDir returns parent/name after checking that it is a directory directly inside parent:
 // name comes from a config or a sweep value, and must not lead elsewhere.
 func ChildDir(parent, name string) (string, error) {
-	if !filepath.IsLocal(name) || strings.ContainsAny(name, `/\`) || name != filepath.Clean(name) {
+	if !filepath.IsLocal(name) || name == "." || strings.ContainsAny(name, `/\`) || name != filepath.Clean(name) {
 		return "", fmt.Errorf("%q is not a directory name inside %s", name, parent)
 	}
 	return filepath.Join(parent, name), nil

@@ -284,3 +284,14 @@ func TestAnalyzeOutIsAtomic(t *testing.T) {
 		t.Error("the run directory lost its files")
 	}
 }
+
+func TestChildDir(t *testing.T) {
+	for _, name := range []string{"", ".", "..", "../x", "a/b", "/abs", `a\b`} {
+		if d, err := ChildDir("runs", name); err == nil {
+			t.Errorf("ChildDir(runs, %q) = %q, want an error", name, d)
+		}
+	}
+	if d, err := ChildDir("runs", "a..b"); err != nil || d != filepath.Join("runs", "a..b") {
+		t.Errorf("ChildDir(runs, a..b) = %q, %v", d, err)
+	}
+}

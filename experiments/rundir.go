@@ -59,7 +59,7 @@ func (l *DirLock) Release() {
 
 // tempName matches the temporary files and directories lwca writes before renaming them into
 // place (results.WriteFile, npy.WriteFile, checkpoint.SaveModel, Analyze): ".<name>.tmp<N>".
-var tempName = regexp.MustCompile(`^\..+\.tmp[0-9]*$`)
+var tempName = regexp.MustCompile(`^\..+\.tmp[0-9]+$`)
 
 // stepDir matches weights/step_<S> and analysis/step_<S>.
 var stepDir = regexp.MustCompile(`^step_[0-9]+$`)

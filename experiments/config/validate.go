@@ -87,7 +87,7 @@ func (c Config) check() []Problem {
 	k.intMin("model.pool_every", m.PoolEvery, 1)
 	k.intMin("model.depth", m.Depth, 1)
 	k.intMin("model.width", m.Width, 1)
-	k.oneOf("model.activation", m.Activation, ActReLU, ActTanh, ActSigmoid, ActIdentity)
+	k.oneOf("model.activation", m.Activation, ActReLU, ActTanh, ActSigmoid, ActIdentity, ActGELU)
 	k.oneOf("model.norm", m.Norm, NormNone, NormBatchNorm)
 	k.oneOf("model.bn_placement", m.BNPlacement, BNBefore, BNAfter)
 	k.known("model.init", lookupErr(graph.Initializers.Lookup(m.Init)))

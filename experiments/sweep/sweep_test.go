@@ -3,6 +3,7 @@ package sweep
 import (
 	"errors"
 	"fmt"
+	"github.com/lwca/lwca/optim"
 	"slices"
 	"strings"
 	"testing"
@@ -212,5 +213,38 @@ func TestMNISTSweepConfig(t *testing.T) {
 	}
 	if s.Runs[0].Name != "norm=none,lr=0.01,seed=1" {
 		t.Errorf("first run %q", s.Runs[0].Name)
+	}
+}
+
+// The SGD-vs-Adam sweep varies the whole optim section: each run gets its optimiser's own
+// options, and the SGD runs keep their heavy-ball momentum.
+func TestSGDVsAdamSweepConfig(t *testing.T) {
+	s, err := Load("../../configs/mnist_sgd_vs_adam.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Runs) != 2*2*2 {
+		t.Fatalf("%d runs, want 8", len(s.Runs))
+	}
+	types := map[string]int{}
+	for _, r := range s.Runs {
+		if r.Err != nil {
+			t.Fatalf("run %s: %v", r.Name, r.Err)
+		}
+		o := r.Config.Optim
+		types[o.Type]++
+		switch o.Type {
+		case "sgd":
+			if o.LR != 0.1 || o.Momentum() != 0.9 {
+				t.Errorf("run %s: sgd lr %v momentum %v", r.Name, o.LR, o.Momentum())
+			}
+		case "adam":
+			if a, ok := o.Options.(*optim.AdamOptions); !ok || o.LR != 0.001 || a.Beta2 != 0.999 {
+				t.Errorf("run %s: adam lr %v options %+v", r.Name, o.LR, o.Options)
+			}
+		}
+	}
+	if types["sgd"] != 4 || types["adam"] != 4 {
+		t.Errorf("optimisers %v", types)
 	}
 }

@@ -604,7 +604,7 @@ func TestManyErrors(t *testing.T) {
 		{"clases", "data.synthetic.clases", "unknown key"},
 		{"depth", "model.depth", "expected an integer"},
 		{"width", "model.width", "must be >= 1"},
-		{"gelu", "model.activation", "unknown value"},
+		{"swish", "model.activation", "unknown value"},
 		{"lr:", "optim.lr", "finite number > 0"},
 		{"momentum", "optim.momentum", "in [0, 1)"},
 		{"cosine", "optim.schedule.type", "unknown value"},

@@ -444,15 +444,19 @@ func TestImageFolderErrors(t *testing.T) {
 	}
 }
 
-// TestImageFolderCIFAR10JPEG loads the JPEG copy of CIFAR-10 that comes
-// with the project.
+// TestImageFolderCIFAR10JPEG loads the JPEG copy of CIFAR-10 from the
+// data root, where CI puts it.
 func TestImageFolderCIFAR10JPEG(t *testing.T) {
-	const path = "/work/shared/data/cifar10-jpeg.tar.gz"
 	if testing.Short() {
 		t.Skip("loads 60000 JPEG images")
 	}
-	if _, err := os.Stat(path); err != nil {
+	dir, err := RootFolder(CIFAR10Folder)
+	if err != nil {
 		t.Skip(err)
+	}
+	path := filepath.Join(dir, CIFAR10JPEGArchive)
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("no JPEG copy of CIFAR-10 in the data root: %v (set %s to a folder holding cifar10/%s)", err, RootEnv, CIFAR10JPEGArchive)
 	}
 	start := time.Now()
 	train, test, err := ImageFolder(path)

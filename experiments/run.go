@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/lwca/lwca/analysis"
@@ -68,6 +69,7 @@ type Summary struct {
 	Epochs         int            `json:"epochs"`
 	AnalysisSteps  int            `json:"analysis_steps"`
 	Layers         []string       `json:"layers"`
+	Data           string         `json:"data,omitempty"` // the training set's name, "/train" cut
 	Final          Final          `json:"final"`
 	BestTest       analysis.Float `json:"best_test_accuracy"`
 	WallSeconds    float64        `json:"wall_seconds"`
@@ -99,6 +101,10 @@ type testRecord struct {
 // checkpoint and returns with status stopped; Resume continues it.
 func Run(ctx context.Context, cfg config.Config, out string, opts Options) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	// Missing data fails here, with how to fetch it, not in a run directory left behind.
+	if _, err := DataSource(cfg.Data); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -133,6 +139,9 @@ func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := DataSource(cfg.Data); err != nil {
+		return nil, err
+	}
 	sum := st.Summary
 	sum.Status, sum.Error, sum.Backend = StatusRunning, "", opts.Backend
 	return execute(ctx, cfg, dir, opts, &sum, st)
@@ -153,6 +162,7 @@ func execute(ctx context.Context, cfg config.Config, out string, opts Options, s
 	r, err := newRunner(cfg, out, opts, st)
 	if err == nil {
 		sum.Layers = r.layers
+		sum.Data = strings.TrimSuffix(r.train.Name, "/train") // which copy: cifar10 or cifar10-jpeg
 		r.sum, r.writeSummary, r.stampWall = sum, writeSummary, stampWall
 		err = r.loop(ctx)
 		if cerr := r.close(); err == nil {

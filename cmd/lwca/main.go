@@ -31,7 +31,7 @@ const usage = `usage:
   lwca analyze RUN_DIR [--step S] [--batch-size N] [--out DIR]
   lwca sweep CONFIG [--out DIR] [--workers N] [--emit slurm]
   lwca compare RUN_OR_SWEEP_DIR... [--out DIR]
-  lwca data get cifar10 --dir DIR
+  lwca data get cifar10|fashion-mnist [--dir DIR]
   lwca reproduce NAME [--quick] [--out DIR]   (bn-stability, bn-conditioning, false-minimum, last-layer)
   lwca bench [--only w1,w2] [--repeat N] [--slow] [--no-torch] [--torch-threads N]
   lwca version

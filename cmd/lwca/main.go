@@ -45,6 +45,9 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits wit
 analyze runs the conditioning analysis on a model state that a run saved
 (analysis.save_weights_every), on a fixed, seeded batch of N training samples.
 
+data get downloads a data set into the data root, $LWCA_DATA (default ~/.cache/lwca/data),
+where configs that name the data set (dataset: cifar10) find it.
+
 Every command takes --backend auto|openblas|gonum (or LWCA_BACKEND) and --threads N.
 `
 

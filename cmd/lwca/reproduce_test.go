@@ -14,7 +14,8 @@ import (
 // cores, all told) and asserts that each effect goes the paper's way: the headline check of
 // each finding (its first check line) must hold. The finer per-layer checks are reported, not
 // asserted: two of bn-conditioning's do not hold here (see REPRODUCTION.md). It is skipped
-// under -short, and the last-layer study is skipped when CIFAR-10 is not in the data root.
+// under -short, and the last-layer study is skipped when CIFAR-10 is not in the data root
+// (a failure under LWCA_REQUIRE_DATA=1).
 func TestReproduceQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real training for minutes; skipped under -short")
@@ -23,6 +24,9 @@ func TestReproduceQuick(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if name == "last-layer" {
 				if _, err := data.DefaultCIFAR10Dir(); err != nil {
+					if os.Getenv("LWCA_REQUIRE_DATA") == "1" {
+						t.Fatalf("LWCA_REQUIRE_DATA=1 but %v", err)
+					}
 					t.Skip(err) // it names the folder looked in and LWCA_DATA
 				}
 			}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lwca/lwca/data"
 )
 
 // lineOf returns the 1-based number of the first line of src containing
@@ -917,9 +919,9 @@ func TestShippedConfigs(t *testing.T) {
 			t.Errorf("%v", err)
 			continue
 		}
-		if p := c.Data.Path; p != "" && !strings.HasPrefix(p, "$LWCA_DATA") {
-			if rel, err := filepath.Rel(repo, p); err != nil || !filepath.IsLocal(rel) {
-				t.Errorf("%s: data.path %q is outside the repository; name the data set, or $LWCA_DATA/NAME", f, p)
+		if _, inRoot := data.InRoot(c.Data.Path); !inRoot && c.Data.Path != "" {
+			if rel, err := filepath.Rel(repo, c.Data.Path); err != nil || !filepath.IsLocal(rel) {
+				t.Errorf("%s: data.path %q is outside the repository; name the data set, or $LWCA_DATA/NAME", f, c.Data.Path)
 			}
 		}
 		b, err := c.Marshal()

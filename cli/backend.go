@@ -2,7 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"strconv"
+	"runtime"
 
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/backend"
@@ -11,20 +11,20 @@ import (
 
 // setupBackend loads the numeric backend chosen by --backend (or LWCA_BACKEND; default auto)
 // and --threads, and routes the analysis's eigenvalue solver through it.
-func setupBackend(f flags) (backend.Info, error) {
+func (g *globals) setupBackend() (backend.Info, error) {
 	mode, err := backend.ModeFromEnv()
 	if err != nil {
 		return backend.Info{}, err
 	}
-	if s := f.last("backend"); s != "" {
-		if mode, err = backend.ParseMode(s); err != nil {
-			return backend.Info{}, usageError{err.Error()}
+	if g.Backend != "" {
+		if mode, err = backend.ParseMode(g.Backend); err != nil {
+			return backend.Info{}, usageError{msg: err.Error()}
 		}
 	}
 	threads := 0
-	if s := f.last("threads"); s != "" {
-		if threads, err = strconv.Atoi(s); err != nil || threads < 0 {
-			return backend.Info{}, usageError{fmt.Sprintf("--threads %q: expected a whole number ≥ 0 (0: every core)", s)}
+	if g.Threads != nil {
+		if threads = *g.Threads; threads < 0 {
+			return backend.Info{}, usageError{msg: fmt.Sprintf("--threads %d: expected a whole number ≥ 0 (0: every core)", threads)}
 		}
 	}
 	info, err := backend.Init(mode, threads)
@@ -37,6 +37,19 @@ func setupBackend(f flags) (backend.Info, error) {
 		analysis.DefaultRankK = backend.RankK // gonum's own dsyrk is slower than the parallel loop
 	}
 	return info, nil
+}
+
+// backendDetails prints, under --verbose, what the one-line summary of the backend leaves out.
+func (g *globals) backendDetails(i backend.Info) {
+	if !g.Verbose {
+		return
+	}
+	fmt.Fprintf(g.stderr, "lwca: backend %s, %d threads, GOMAXPROCS %d\n", i.Name, i.Threads, runtime.GOMAXPROCS(0))
+	for _, kv := range [][2]string{{"library", i.Library}, {"core", i.Core}, {"version", i.Version}} {
+		if kv[1] != "" {
+			fmt.Fprintf(g.stderr, "lwca: backend %s: %s\n", kv[0], kv[1])
+		}
+	}
 }
 
 func backendRecord(i backend.Info) map[string]any {
@@ -56,8 +69,8 @@ func backendRecord(i backend.Info) map[string]any {
 // convThreads gives convolutional networks one BLAS thread unless --threads says otherwise:
 // their convolutions already spread the products over the cores, and BLAS threads on top
 // spin against them (measured: ResNet-20 steps take longer with a BLAS thread per core).
-func convThreads(f flags, cfg config.Config, info backend.Info) (backend.Info, error) {
-	if f.last("threads") != "" || cfg.Model.Arch == config.ArchMLP || info.Threads == 1 {
+func (g *globals) convThreads(cfg config.Config, info backend.Info) (backend.Info, error) {
+	if g.Threads != nil || cfg.Model.Arch == config.ArchMLP || info.Threads == 1 {
 		return info, nil
 	}
 	return backend.Init(backend.Mode(info.Name), 1)

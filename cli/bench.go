@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,27 +22,35 @@ import (
 	"github.com/lwca/lwca/experiments/config"
 )
 
-// cmdBench runs lwca's workloads and PyTorch's reference of the same workloads side by side,
-// in --repeat rounds (default 1) whose ratios it sums up: on a shared machine one round's
-// ratio can be far off.
-func cmdBench(args []string, stdout, stderr io.Writer) error {
-	f, err := parseFlags(args, append([]string{"only", "python", "torch-threads", "repeat"}, commonValued...), []string{"no-torch", "slow"})
+type benchCmd struct {
+	Only         []string `placeholder:"W,..." help:"Run only these workloads (analysis_overhead included)."`
+	Repeat       int      `default:"1" placeholder:"N" help:"Rounds, each side by side; more than one adds medians."`
+	Slow         bool     `help:"Add the slow workloads (4608×4608 eigenvalues)."`
+	NoTorch      bool     `help:"Skip the PyTorch reference."`
+	TorchThreads string   `placeholder:"N" help:"PyTorch's threads (default: lwca's)."`
+	Python       string   `default:"/usr/bin/python3" placeholder:"PATH" help:"The Python with torch that runs the reference."`
+}
+
+// Help explains the rounds: on a shared machine one round's ratio can be far off.
+func (c *benchCmd) Help() string {
+	return `bench runs lwca's workloads and PyTorch's reference of the same workloads side by side, in
+--repeat rounds whose ratios it sums up: on a shared machine one round's ratio can be far off.`
+}
+
+func (c *benchCmd) Run(g *globals) error {
+	stdout, stderr := g.stdout, g.info()
+	rounds := c.Repeat
+	if rounds < 1 {
+		return usageError{msg: fmt.Sprintf("--repeat %d: expected a whole number ≥ 1", rounds)}
+	}
+	info, err := g.setupBackend()
 	if err != nil {
 		return err
 	}
-	rounds := 1
-	if r := f.last("repeat"); r != "" {
-		if rounds, err = strconv.Atoi(r); err != nil || rounds < 1 {
-			return usageError{fmt.Sprintf("--repeat %q: expected a whole number ≥ 1", r)}
-		}
-	}
-	info, err := setupBackend(f)
-	if err != nil {
-		return err
-	}
+	g.backendDetails(info)
 	var selected []bench.Workload
 	only := map[string]bool{}
-	for _, w := range strings.Split(f.last("only"), ",") {
+	for _, w := range c.Only {
 		if w != "" {
 			only[w] = true
 		}
@@ -51,26 +58,23 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	known := map[string]bool{"analysis_overhead": true}
 	for _, w := range bench.Workloads() {
 		known[w.Name] = true
-		if (len(only) == 0 && (!w.Slow || f.last("slow") != "")) || only[w.Name] {
+		if (len(only) == 0 && (!w.Slow || c.Slow)) || only[w.Name] {
 			selected = append(selected, w)
 		}
 	}
 	for w := range only {
 		if !known[w] {
-			return usageError{fmt.Sprintf("--only: unknown workload %q", w)}
+			return usageError{msg: fmt.Sprintf("--only: unknown workload %q", w)}
 		}
 	}
 	overhead := len(only) == 0 || only["analysis_overhead"]
 	fmt.Fprintf(stdout, "lwca bench: backend %s; GOMAXPROCS %d\n", info, runtime.GOMAXPROCS(0))
 
 	threads := strconv.Itoa(info.Threads)
-	if t := f.last("torch-threads"); t != "" {
-		threads = t
+	if c.TorchThreads != "" {
+		threads = c.TorchThreads
 	}
-	python := f.last("python")
-	if python == "" {
-		python = "/usr/bin/python3"
-	}
+	python := c.Python
 	var names []string
 	for _, w := range selected {
 		names = append(names, w.Name)
@@ -83,19 +87,19 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			prefix = fmt.Sprintf("round %d: ", round)
 		}
 		torch := map[string]float64{}
-		if f.last("no-torch") == "" {
+		if !c.NoTorch {
 			if torch, err = runTorch(python, threads, names, stderr); err != nil {
 				fmt.Fprintf(stdout, "pytorch reference unavailable: %v (apt-get install python3-torch python3-scipy)\n", err)
 			}
 		}
 		for _, w := range selected {
-			if w.ConvNet && f.last("threads") == "" {
+			if w.ConvNet && g.Threads == nil {
 				if _, err := backend.Init(backend.Mode(info.Name), 1); err != nil {
 					return err
 				}
 			}
 			r := testing.Benchmark(w.Run)
-			if w.ConvNet && f.last("threads") == "" {
+			if w.ConvNet && g.Threads == nil {
 				if _, err := backend.Init(backend.Mode(info.Name), info.Threads); err != nil {
 					return err
 				}

@@ -10,55 +10,65 @@ import (
 	"github.com/lwca/lwca/compare"
 )
 
-// cmdCompare implements
-//
-//	lwca compare RUN_OR_SWEEP_DIR... [--out DIR] [--align step|epoch] [--steps 0,500,...]
-//	    [--p 0.5] [--spread minmax|std] [--depth-at S,...] [--spectra-at S,...] [--smooth N] [--title T]
-func cmdCompare(args []string, stdout, stderr io.Writer) error {
-	f, err := parseFlags(args, []string{"out", "align", "steps", "p", "spread", "depth-at", "spectra-at", "smooth", "title"}, nil)
-	if err != nil {
-		return err
-	}
-	if len(f.positional) == 0 {
-		return usageError{"compare takes one or more run or sweep directories"}
-	}
+type compareCmd struct {
+	Dirs      []string `arg:"" placeholder:"RUN_OR_SWEEP_DIR" help:"Run directories, sweep directories or directories of run directories."`
+	Out       string   `short:"o" placeholder:"DIR" help:"Output directory (default: DIR/compare for one argument, else runs/compare)."`
+	Align     string   `placeholder:"step|epoch" help:"Align runs by step (default) or by epoch."`
+	Steps     string   `placeholder:"S,..." help:"Aligned steps (or epochs) for the tables (default: up to five shared analysis steps)."`
+	P         *float64 `placeholder:"P" help:"Which kappa_p the tables and figures show, in (0, 1] (default 0.5)."`
+	Spread    string   `placeholder:"minmax|std" help:"Band around a group's mean: smallest to largest run (default), or one standard deviation."`
+	DepthAt   string   `placeholder:"S,..." help:"Steps of the depth figures."`
+	SpectraAt string   `placeholder:"S,..." help:"Steps of the spectrum figures."`
+	Smooth    *int     `placeholder:"N" help:"Smooth the training curves over N steps."`
+	Title     string   `placeholder:"T" help:"Title of the report."`
+}
+
+func (c *compareCmd) Run(g *globals) error {
 	var opts compare.Options
-	if opts.Align, err = compare.ParseAlignment(f.last("align")); err != nil {
-		return usageError{err.Error()}
+	var err error
+	if opts.Align, err = compare.ParseAlignment(c.Align); err != nil {
+		return usageError{msg: err.Error()}
 	}
-	for name, dst := range map[string]*[]int{"steps": &opts.Targets, "depth-at": &opts.DepthAt, "spectra-at": &opts.SpectraAt} {
-		if s := f.last(name); s != "" {
-			if *dst, err = intList(s); err != nil {
-				return usageError{fmt.Sprintf("--%s %q: %v", name, s, err)}
+	for name, v := range map[string]struct {
+		s   string
+		dst *[]int
+	}{"steps": {c.Steps, &opts.Targets}, "depth-at": {c.DepthAt, &opts.DepthAt}, "spectra-at": {c.SpectraAt, &opts.SpectraAt}} {
+		if v.s != "" {
+			if *v.dst, err = intList(v.s); err != nil {
+				return usageError{msg: fmt.Sprintf("--%s %q: %v", name, v.s, err)}
 			}
 		}
 	}
-	if s := f.last("p"); s != "" {
-		if opts.P, err = strconv.ParseFloat(s, 64); err != nil || !(opts.P > 0 && opts.P <= 1) {
-			return usageError{fmt.Sprintf("--p %q: expected a fraction in (0, 1]", s)}
+	if c.P != nil {
+		if opts.P = *c.P; !(opts.P > 0 && opts.P <= 1) {
+			return usageError{msg: fmt.Sprintf("--p %v: expected a fraction in (0, 1]", opts.P)}
 		}
 	}
-	switch s := f.last("spread"); s {
+	switch c.Spread {
 	case "", "minmax":
 	case "std":
 		opts.Spread = compare.SpreadStd
 	default:
-		return usageError{fmt.Sprintf("--spread %q: expected minmax or std", s)}
+		return usageError{msg: fmt.Sprintf("--spread %q: expected minmax or std", c.Spread)}
 	}
-	if s := f.last("smooth"); s != "" {
-		if opts.Smooth, err = strconv.Atoi(s); err != nil || opts.Smooth < 1 {
-			return usageError{fmt.Sprintf("--smooth %q: expected a whole number of steps ≥ 1", s)}
+	if c.Smooth != nil {
+		if opts.Smooth = *c.Smooth; opts.Smooth < 1 {
+			return usageError{msg: fmt.Sprintf("--smooth %d: expected a whole number of steps ≥ 1", opts.Smooth)}
 		}
 	}
-	opts.Title = f.last("title")
-	out := f.last("out")
+	opts.Title = c.Title
+	out := c.Out
 	if out == "" {
 		out = filepath.Join("runs", "compare")
-		if len(f.positional) == 1 {
-			out = filepath.Join(f.positional[0], "compare")
+		if len(c.Dirs) == 1 {
+			out = filepath.Join(c.Dirs[0], "compare")
 		}
 	}
-	runs, warnings, err := compare.Discover(f.positional...)
+	stdout, stderr := g.stdout, g.info()
+	if g.Quiet { // the report's path is the result
+		stdout = io.Discard
+	}
+	runs, warnings, err := compare.Discover(c.Dirs...)
 	if err != nil {
 		return err
 	}
@@ -98,7 +108,7 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "  %s: %s %s: %s\n", d.Diagnostic, d.Run, d.Layer, d.Message)
 	}
-	fmt.Fprintf(stdout, "report: %s (tables.md, tables/, figures/ beside it)\n", filepath.Join(out, "report.html"))
+	fmt.Fprintf(g.stdout, "report: %s (tables.md, tables/, figures/ beside it)\n", filepath.Join(out, "report.html"))
 	return nil
 }
 

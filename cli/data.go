@@ -20,20 +20,27 @@ import (
 	"github.com/lwca/lwca/data"
 )
 
-// dataUsage is the usage line of the data command.
-const dataUsage = `  lwca data get cifar10|fashion-mnist [--dir DIR] [--url URL]
-`
+type dataCmd struct {
+	Get dataGetCmd `cmd:"" help:"Download a data set into the data root, every file checked."`
+}
 
-const dataHelp = `data get NAME downloads a data set into its folder of the data root, $` + data.RootEnv + `/NAME
+type dataGetCmd struct {
+	Name string `arg:"" placeholder:"NAME" help:"cifar10 or fashion-mnist."`
+	Dir  string `short:"d" placeholder:"DIR" help:"Download into DIR instead of the data root."`
+	URL  string `name:"url" placeholder:"URL" help:"Another source, such as a local mirror."`
+}
+
+func (c *dataGetCmd) Help() string {
+	return `data get NAME downloads a data set into its folder of the data root, $` + data.RootEnv + `/NAME
 (default: <user cache dir>/lwca/data, ~/.cache/lwca/data on Linux), where configs that name
 the data set find it, or into --dir DIR. Every file is checked against its published MD5 and
 kept only if it matches; a valid copy already there is not fetched again.
   cifar10        cifar-10-binary.tar.gz, the CIFAR-10 binary archive (about 170 MB)
   fashion-mnist  the four Fashion-MNIST IDX files (about 30 MB)
 --url, or the environment variable LWCA_CIFAR10_URL / LWCA_FASHION_MNIST_URL, names another
-source, such as a local mirror: the archive's URL for cifar10, the URL of the folder holding
-the four files for fashion-mnist.
-`
+source: the archive's URL for cifar10, the URL of the folder holding the four files for
+fashion-mnist.`
+}
 
 // remoteFile is one file of a data set's distribution and its published MD5.
 type remoteFile struct{ name, md5 string }
@@ -68,33 +75,23 @@ func (s *remoteSet) fileURL(src string, f remoteFile) string {
 	return strings.TrimSuffix(src, "/") + "/" + f.name
 }
 
-func cmdData(args []string, stdout, stderr io.Writer) error {
-	f, err := parseFlags(args, []string{"dir", "url"}, nil)
-	if err != nil {
-		return err
-	}
-	known := strings.Join(slices.Sorted(maps.Keys(remoteSets)), ", ")
-	p := f.positional
-	switch {
-	case len(p) == 0 || p[0] != "get":
-		return usageError{"data: want `data get NAME [--dir DIR]`\n\n" + dataHelp}
-	case len(p) != 2:
-		return usageError{"data get takes one data set name: " + known}
-	}
-	name := p[1]
+func (c *dataGetCmd) Run(g *globals) error {
+	stdout, stderr := g.stdout, g.info()
+	name := c.Name
 	set, ok := remoteSets[name]
 	if !ok {
-		return usageError{fmt.Sprintf("data get: unknown data set %q; known: %s", name, known)}
+		known := strings.Join(slices.Sorted(maps.Keys(remoteSets)), ", ")
+		return usageError{msg: fmt.Sprintf("data get: unknown data set %q; known: %s", name, known)}
 	}
 	rootDir, err := data.RootFolder(set.folder)
-	dir := f.last("dir")
+	dir := c.Dir
 	if dir == "" {
 		if err != nil {
 			return fmt.Errorf("%w; or pass --dir DIR", err)
 		}
 		dir = rootDir
 	}
-	src := cmp.Or(f.last("url"), os.Getenv(set.env), set.url)
+	src := cmp.Or(c.URL, os.Getenv(set.env), set.url)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for _, file := range set.files {

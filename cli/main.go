@@ -11,14 +11,9 @@
 //
 //	func main() { cli.Main() }
 //
-// The commands:
-//
-//	lwca run CONFIG [--out DIR] [--set a.b=value ...]   train one experiment into a run directory
-//	lwca run --resume RUN_DIR                           continue an interrupted run
-//	lwca analyze RUN_DIR [--step S] [--batch-size N]    analyse a saved model state
-//	lwca version                                        print the version and numeric backend
-//
-// See README.md for the config format and the files a run writes.
+// The commands are the fields of type commands; kong builds the parser, the help (lwca help
+// CMD, lwca CMD --help), the suggestions for mistyped names and the shell completion from
+// their struct tags. See README.md for the config format and the files a run writes.
 package cli
 
 import (
@@ -34,37 +29,55 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/alecthomas/kong"
+	"github.com/willabides/kongplete"
+
 	"github.com/lwca/lwca/experiments"
 	"github.com/lwca/lwca/experiments/config"
 )
 
-const usage = `usage:
-  lwca run CONFIG [--out DIR] [--overwrite] [--set a.b=value ...]
-  lwca run --resume RUN_DIR [--allow-config-change]
-  lwca analyze RUN_DIR [--step S] [--batch-size N] [--out DIR]
-  lwca sweep CONFIG [--out DIR] [--workers N] [--emit slurm]
-  lwca compare RUN_OR_SWEEP_DIR... [--out DIR]
-  lwca data get cifar10|fashion-mnist [--dir DIR]
-  lwca reproduce NAME [--quick] [--out DIR]   (bn-stability, bn-conditioning, false-minimum, last-layer)
-  lwca bench [--only w1,w2] [--repeat N] [--slow] [--no-torch] [--torch-threads N]
-  lwca version
+// commands is the command line: the global flags and one field per command. A new command is
+// one more field here, a struct with its flags and a Run(*globals) error method.
+type commands struct {
+	globals
 
-run trains the experiment described by the YAML file CONFIG. Results go to --out DIR, by
-default runs/<name> (runs/<name>.2, .3, … when that already holds a run). --set overrides
-any config field with a dotted path, e.g. --set optim.lr=0.05 --set train.steps=100.
-Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits with status 3;
---resume RUN_DIR continues it (from step 0 if it ended before its first checkpoint; a
-config.yaml edited since the checkpoint needs --allow-config-change). A second Ctrl-C stops
-at once. A run directory is locked while a process works in it.
+	Run        runCmd        `cmd:"" help:"Train one experiment into a run directory."`
+	Analyze    analyzeCmd    `cmd:"" aliases:"analyse" help:"Analyse a saved model state of a run."`
+	Sweep      sweepCmd      `cmd:"" help:"Train many runs from one config."`
+	Compare    compareCmd    `cmd:"" help:"Tables, figures and report.html for runs and sweeps."`
+	Reproduce  reproduceCmd  `cmd:"" help:"Reproduce one of the paper's findings (REPRODUCTION.md)."`
+	Data       dataCmd       `cmd:"" help:"Download data sets into the data root."`
+	Bench      benchCmd      `cmd:"" help:"Measure lwca's speed next to PyTorch on this machine."`
+	Version    versionCmd    `cmd:"" help:"Print the version and the numeric backend."`
+	Help       helpCmd       `cmd:"" help:"Show the help of a command."`
+	Completion completionCmd `cmd:"" help:"Print the shell code that completes lwca's commands and flags."`
+}
 
-analyze runs the conditioning analysis on a model state that a run saved
-(analysis.save_weights_every), on a fixed, seeded batch of N training samples.
+// globals are the flags every command takes, and where commands print.
+type globals struct {
+	Backend string `placeholder:"auto|openblas|gonum" help:"Numeric backend (default: $$LWCA_BACKEND, else auto)."`
+	Threads *int   `placeholder:"N" help:"BLAS threads; 0: one per core (default: 1 for convolutional networks, else one per core)."`
+	Quiet   bool   `short:"q" xor:"verbosity" help:"Print only errors and the final result."`
+	Verbose bool   `short:"v" xor:"verbosity" help:"Print more: backend details, per-layer analysis times."`
 
-data get downloads a data set into the data root, $LWCA_DATA (default ~/.cache/lwca/data),
-where configs that name the data set (dataset: cifar10) find it.
+	stdout, stderr io.Writer `kong:"-"`
+}
 
-Every command takes --backend auto|openblas|gonum (or LWCA_BACKEND) and --threads N.
-`
+// info is where commands say what they are doing: stderr, nothing under --quiet.
+func (g *globals) info() io.Writer {
+	if g.Quiet {
+		return io.Discard
+	}
+	return g.stderr
+}
+
+// progress is the runs' progress destination: stderr, nil (silent) under --quiet.
+func (g *globals) progress() io.Writer {
+	if g.Quiet {
+		return nil
+	}
+	return g.stderr
+}
 
 // Main runs the command line on the program's arguments and exits with its status.
 func Main() { os.Exit(Run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -74,40 +87,22 @@ func Main() { os.Exit(Run(os.Args[1:], os.Stdout, os.Stderr)) }
 func Run(args []string, stdout, stderr io.Writer) int { return run(args, stdout, stderr) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	var err error
-	switch args[0] {
-	case "run":
-		err = cmdRun(args[1:], stdout, stderr)
-	case "analyze", "analyse":
-		err = cmdAnalyze(args[1:], stdout, stderr)
-	case "data":
-		err = cmdData(args[1:], stdout, stderr)
-	case "reproduce":
-		err = cmdReproduce(args[1:], stdout, stderr)
-	case "bench":
-		err = cmdBench(args[1:], stdout, stderr)
-	case "compare":
-		err = cmdCompare(args[1:], stdout, stderr)
-	case "sweep":
-		err = cmdSweep(args[1:], stdout, stderr)
-	case "version":
-		err = cmdVersion(args[1:], stdout)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage+"\n"+dataUsage)
-	default:
-		err = usageError{fmt.Sprintf("unknown command %q", args[0])}
-	}
+	err := execute(args, stdout, stderr)
 	var ue usageError
+	var done exitStatus
 	switch {
+	case errors.As(err, &done):
+		return int(done)
 	case errors.Is(err, errInterrupted):
 		fmt.Fprintf(stderr, "lwca: %v\n", err)
 		return 3
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "lwca: %v\n\n%s", err, usage)
+		fmt.Fprintf(stderr, "lwca: %v\n", err)
+		if ue.cmd != "" {
+			fmt.Fprintf(stderr, "see: lwca %s --help\n", ue.cmd)
+		} else {
+			fmt.Fprintln(stderr, "see: lwca --help")
+		}
 		return 2
 	case err != nil:
 		fmt.Fprintf(stderr, "lwca: %v\n", err)
@@ -116,63 +111,134 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-type usageError struct{ msg string }
+// exitStatus ends the command line early with a status: help was shown (0), or shell
+// completion answered.
+type exitStatus int
+
+func (e exitStatus) Error() string { return "exit status " + strconv.Itoa(int(e)) }
+
+// newParser builds the command line for cmds.
+func newParser(cmds *commands, stdout, stderr io.Writer) (*kong.Kong, error) {
+	return kong.New(cmds,
+		kong.Name("lwca"),
+		kong.Description("lwca trains networks and analyses the conditioning of every weighted layer during training."),
+		kong.Writers(stdout, stderr),
+		// Help and completion end the parse; the panic carries the status back to execute.
+		kong.Exit(func(code int) { panic(exitStatus(code)) }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, WrapUpperBound: 100}),
+	)
+}
+
+// execute parses args and runs the command. Errors of the command line itself are
+// usageErrors; exitStatus means help or completion was printed.
+func execute(args []string, stdout, stderr io.Writer) (err error) {
+	cmds := &commands{globals: globals{stdout: stdout, stderr: stderr}}
+	if len(args) == 0 { // the overview, on stderr: a command was expected
+		args, stdout = []string{"--help"}, stderr
+		defer func() {
+			if err == exitStatus(0) {
+				err = exitStatus(2)
+			}
+		}()
+	}
+	k, err := newParser(cmds, stdout, stderr)
+	if err != nil {
+		return err // a mistake in the definitions above
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s, ok := r.(exitStatus)
+			if !ok {
+				panic(r)
+			}
+			err = s
+		}
+	}()
+	kongplete.Complete(k) // answers the shell when it asks for completions, else does nothing
+	ctx, err := k.Parse(args)
+	if err != nil {
+		cmd := ""
+		var pe *kong.ParseError
+		if errors.As(err, &pe) && pe.Context != nil {
+			cmd = commandPath(pe.Context)
+		}
+		return usageError{err.Error(), cmd}
+	}
+	err = ctx.Run(&cmds.globals)
+	if ue, ok := err.(usageError); ok && ue.cmd == "" {
+		ue.cmd = commandPath(ctx)
+		err = ue
+	}
+	return err
+}
+
+// commandPath is the command a parse reached, "data get" for instance, without arguments.
+func commandPath(ctx *kong.Context) string {
+	var names []string
+	for _, p := range ctx.Path {
+		if p.Command != nil {
+			names = append(names, p.Command.Name)
+		}
+	}
+	return strings.Join(names, " ")
+}
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct {
+	msg string
+	cmd string // the command whose help to point at; "" for the overview
+}
 
 func (e usageError) Error() string { return e.msg }
 
-// flags parses "--name value", "--name=value" and boolean "--name" options anywhere among
-// positional arguments.
-type flags struct {
-	positional []string
-	values     map[string][]string
+// helpCmd shows the help of a command: lwca help sweep is lwca sweep --help.
+type helpCmd struct {
+	Command []string `arg:"" optional:"" help:"The command, e.g. run or data get."`
 }
 
-func parseFlags(args []string, valued, boolean []string) (flags, error) {
-	f := flags{values: map[string][]string{}}
-	isValued := map[string]bool{}
-	for _, v := range valued {
-		isValued[v] = true
+func (c *helpCmd) Run(ctx *kong.Context) error {
+	_, err := ctx.Kong.Parse(append(c.Command, "--help"))
+	if err != nil {
+		return usageError{msg: err.Error(), cmd: "help"}
 	}
-	isBool := map[string]bool{}
-	for _, b := range boolean {
-		isBool[b] = true
-	}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			f.positional = append(f.positional, a)
-			continue
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		switch {
-		case isBool[name] && !hasVal:
-			f.values[name] = append(f.values[name], "true")
-		case isValued[name] && hasVal:
-			f.values[name] = append(f.values[name], val)
-		case isValued[name]:
-			if i+1 >= len(args) {
-				return f, usageError{fmt.Sprintf("--%s needs a value", name)}
-			}
-			i++
-			f.values[name] = append(f.values[name], args[i])
-		default:
-			return f, usageError{fmt.Sprintf("unknown option %s", a)}
-		}
-	}
-	return f, nil
+	return nil
 }
 
-func (f flags) last(name string) string {
-	if v := f.values[name]; len(v) > 0 {
-		return v[len(v)-1]
+// completionCmd prints the code a shell needs to complete lwca: the shell then runs lwca
+// itself, which answers through kongplete.
+type completionCmd struct {
+	Shell string `arg:"" enum:"bash,zsh,fish" help:"bash, zsh or fish."`
+}
+
+func (c *completionCmd) Help() string {
+	return "Add its output to the shell's start-up file, e.g. for bash:\n  lwca completion bash >> ~/.bashrc"
+}
+
+func (c *completionCmd) Run(g *globals) error {
+	bin, err := os.Executable()
+	if err != nil {
+		return err
 	}
-	return ""
+	name := filepath.Base(bin)
+	switch c.Shell {
+	case "bash":
+		fmt.Fprintf(g.stdout, "complete -C %q %s\n", bin, name)
+	case "zsh":
+		fmt.Fprintf(g.stdout, "autoload -U +X bashcompinit && bashcompinit\ncomplete -C %q %s\n", bin, name)
+	case "fish":
+		fmt.Fprintf(g.stdout, `function __complete_%[2]s
+    set -lx COMP_LINE (commandline -cp)
+    test -z (commandline -ct)
+    and set COMP_LINE "$COMP_LINE "
+    %[1]q
+end
+complete -f -c %[2]s -a "(__complete_%[2]s)"
+`, bin, name)
+	}
+	return nil
 }
 
 var errInterrupted = errors.New("interrupted; the run can be continued with lwca run --resume")
-
-// commonFlags are accepted by every command.
-var commonValued = []string{"backend", "threads"}
 
 // signalContext is cancelled by the first SIGINT/SIGTERM; a second one ends the process at
 // once (the default behaviour is restored after the first).
@@ -185,47 +251,59 @@ func signalContext() (context.Context, func()) {
 	return ctx, stop
 }
 
-func cmdRun(args []string, stdout, stderr io.Writer) error {
-	f, err := parseFlags(args, append([]string{"out", "set", "resume"}, commonValued...), []string{"overwrite", "allow-config-change"})
+type runCmd struct {
+	Config            string   `arg:"" optional:"" placeholder:"CONFIG" help:"The experiment's YAML config."`
+	Out               string   `short:"o" placeholder:"DIR" help:"Run directory (default: runs/<name>, or runs/<name>.2, .3, … when that holds a run)."`
+	Overwrite         bool     `help:"Replace the run in --out (only the files lwca writes)."`
+	Set               []string `short:"s" sep:"none" placeholder:"PATH=VALUE" help:"Override a config field by its dotted path, e.g. optim.lr=0.05; repeatable."`
+	Resume            string   `short:"r" placeholder:"RUN_DIR" help:"Continue an interrupted run with its own config.yaml."`
+	AllowConfigChange bool     `help:"With --resume: accept a config.yaml edited since the checkpoint."`
+}
+
+func (c *runCmd) Help() string {
+	return `Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits with status 3;
+--resume RUN_DIR continues it (from step 0 if it ended before its first checkpoint). A second
+Ctrl-C stops at once. A run directory is locked while a process works in it.`
+}
+
+func (c *runCmd) Run(g *globals) error {
+	if c.Resume == "" && c.AllowConfigChange {
+		return usageError{msg: "--allow-config-change goes with --resume RUN_DIR"}
+	}
+	if c.Resume != "" && (c.Config != "" || len(c.Set) != 0 || c.Out != "") {
+		return usageError{msg: "--resume RUN_DIR takes no CONFIG, --set or --out: the run's own config.yaml is used"}
+	}
+	if c.Resume == "" && c.Config == "" {
+		return usageError{msg: "run takes a CONFIG file, or --resume RUN_DIR"}
+	}
+	info, err := g.setupBackend()
 	if err != nil {
 		return err
 	}
-	info, err := setupBackend(f)
-	if err != nil {
-		return err
-	}
-	opts := experiments.Options{Progress: stderr, Backend: backendRecord(info)}
+	opts := experiments.Options{Progress: g.progress(), Verbose: g.Verbose}
 	ctx, stop := signalContext()
 	defer stop()
 	var sum *experiments.Summary
-	out := f.last("resume")
-	if out == "" && f.last("allow-config-change") != "" {
-		return usageError{"--allow-config-change goes with --resume RUN_DIR"}
-	}
+	out := c.Resume
 	if out != "" {
-		opts.AllowConfigChange = f.last("allow-config-change") != ""
-		if len(f.positional) != 0 || len(f.values["set"]) != 0 || f.last("out") != "" {
-			return usageError{"--resume RUN_DIR takes no CONFIG, --set or --out: the run's own config.yaml is used"}
-		}
+		opts.AllowConfigChange = c.AllowConfigChange
 		if cfg, err := config.Load(filepath.Join(out, experiments.ConfigFile), nil); err == nil {
-			if info, err = convThreads(f, cfg, info); err != nil {
+			if info, err = g.convThreads(cfg, info); err != nil {
 				return err
 			}
-			opts.Backend = backendRecord(info)
 		}
-		fmt.Fprintf(stderr, "lwca: resuming %s (%s)\n", out, info)
+		opts.Backend = backendRecord(info)
+		fmt.Fprintf(g.info(), "lwca: resuming %s (%s)\n", out, info)
+		g.backendDetails(info)
 		if sum, err = experiments.Resume(ctx, out, opts); err != nil {
 			return err
 		}
 	} else {
-		if len(f.positional) != 1 {
-			return usageError{"run takes exactly one CONFIG file"}
-		}
-		cfg, err := config.Load(f.positional[0], f.values["set"])
+		cfg, err := config.Load(c.Config, c.Set)
 		if err != nil {
 			return err
 		}
-		out = f.last("out")
+		out = c.Out
 		switch {
 		case out == "":
 			// The config validated the name; ChildDir keeps runs/ the parent whatever it is.
@@ -234,19 +312,20 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			out = freeRunDir(dir)
-		case holdsRun(out) && f.last("overwrite") == "":
+		case holdsRun(out) && !c.Overwrite:
 			return fmt.Errorf("%s already holds a run; choose another --out, add --overwrite, or continue it with --resume", out)
 		}
-		if info, err = convThreads(f, cfg, info); err != nil {
+		if info, err = g.convThreads(cfg, info); err != nil {
 			return err
 		}
 		opts.Backend = backendRecord(info)
-		fmt.Fprintf(stderr, "lwca: running %s into %s (%s)\n", cfg.Name, out, info)
+		fmt.Fprintf(g.info(), "lwca: running %s into %s (%s)\n", cfg.Name, out, info)
+		g.backendDetails(info)
 		if sum, err = experiments.Run(ctx, cfg, out, opts); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "%s: %s after %d steps, test accuracy %.4f (best %.4f), %.1fs; results in %s\n",
+	fmt.Fprintf(g.stdout, "%s: %s after %d steps, test accuracy %.4f (best %.4f), %.1fs; results in %s\n",
 		sum.Name, sum.Status, sum.Steps, float64(sum.Final.TestAccuracy), float64(sum.BestTest), sum.WallSeconds, out)
 	if sum.Status == experiments.StatusStopped {
 		return errInterrupted
@@ -254,43 +333,56 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func cmdAnalyze(args []string, stdout, stderr io.Writer) error {
-	f, err := parseFlags(args, append([]string{"step", "batch-size", "out"}, commonValued...), nil)
-	if err != nil {
-		return err
+type analyzeCmd struct {
+	RunDir    string `arg:"" placeholder:"RUN_DIR" help:"The run directory."`
+	Step      *int   `placeholder:"S" help:"Saved step to analyse (default: the latest)."`
+	BatchSize *int   `placeholder:"N" help:"Samples in the analysis batch (default: the run's analysis.batch_size)."`
+	Out       string `short:"o" placeholder:"DIR" help:"Output directory (default: RUN_DIR/analysis/step_<S>)."`
+}
+
+func (c *analyzeCmd) Help() string {
+	return `analyze runs the conditioning analysis on a model state that a run saved
+(analysis.save_weights_every), on a fixed, seeded batch of N training samples.`
+}
+
+func (c *analyzeCmd) Run(g *globals) error {
+	o := experiments.AnalyzeOptions{Step: -1, Out: c.Out}
+	if g.Verbose {
+		o.Progress = g.stderr
 	}
-	if len(f.positional) != 1 {
-		return usageError{"analyze takes exactly one RUN_DIR"}
-	}
-	o := experiments.AnalyzeOptions{Step: -1, Out: f.last("out")}
-	for name, dst := range map[string]*int{"step": &o.Step, "batch-size": &o.BatchSize} {
-		if s := f.last(name); s != "" {
-			if *dst, err = strconv.Atoi(s); err != nil || *dst < 0 {
-				return usageError{fmt.Sprintf("--%s %q: expected a whole number ≥ 0", name, s)}
-			}
+	for name, v := range map[string]*int{"step": c.Step, "batch-size": c.BatchSize} {
+		if v != nil && *v < 0 {
+			return usageError{msg: fmt.Sprintf("--%s %d: expected a whole number ≥ 0", name, *v)}
 		}
 	}
-	if _, err := setupBackend(f); err != nil {
-		return err
+	if c.Step != nil {
+		o.Step = *c.Step
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	out, err := experiments.Analyze(ctx, f.positional[0], o)
+	if c.BatchSize != nil {
+		o.BatchSize = *c.BatchSize
+	}
+	info, err := g.setupBackend()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "analysis written to %s\n", out)
+	g.backendDetails(info)
+	ctx, stop := signalContext()
+	defer stop()
+	out, err := experiments.Analyze(ctx, c.RunDir, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "analysis written to %s\n", out)
 	return nil
 }
 
-func cmdVersion(args []string, stdout io.Writer) error {
-	f, err := parseFlags(args, commonValued, nil)
-	if err != nil {
-		return err
-	}
-	info, err := setupBackend(f)
-	fmt.Fprintln(stdout, versionString())
-	fmt.Fprintf(stdout, "backend: %s\n", info)
+type versionCmd struct{}
+
+func (versionCmd) Run(g *globals) error {
+	info, err := g.setupBackend()
+	fmt.Fprintln(g.stdout, versionString())
+	fmt.Fprintf(g.stdout, "backend: %s\n", info)
+	g.backendDetails(info)
 	return err
 }
 

@@ -2,73 +2,69 @@ package cli
 
 import (
 	"fmt"
-	"io"
 	"path/filepath"
-	"strings"
 
 	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/reproduce"
 )
 
-// cmdReproduce implements
-//
-//	lwca reproduce NAME [--out DIR] [--quick] [--configs DIR] [--dry-run]
-//
-// NAME is one of bn-stability, bn-conditioning, false-minimum, last-layer. It runs the
-// experiment's configs one after the other, writes the comparison report and prints one line
-// per check. A check that fails is a result: the status is 0 unless a run could not be done.
-func cmdReproduce(args []string, stdout, stderr io.Writer) error {
-	f, err := parseFlags(args, append([]string{"out", "configs"}, commonValued...), []string{"quick", "dry-run"})
+type reproduceCmd struct {
+	Name    string `arg:"" placeholder:"NAME" help:"bn-stability, bn-conditioning, false-minimum or last-layer."`
+	Out     string `short:"o" placeholder:"DIR" help:"Output directory (default: runs/reproduce/NAME, NAME-quick with --quick)."`
+	Quick   bool   `help:"The small variant: a few minutes on two cores."`
+	Configs string `placeholder:"DIR" help:"The experiments' base configs (default: configs/reproduce, found from the working directory up)."`
+	DryRun  bool   `short:"n" help:"List the runs; train nothing."`
+}
+
+func (c *reproduceCmd) Help() string {
+	return `reproduce runs the experiment's configs one after the other, writes the comparison report and
+prints one line per check. A check that fails is a result: the status is 0 unless a run could
+not be done.`
+}
+
+func (c *reproduceCmd) Run(g *globals) error {
+	name, quick, stdout := c.Name, c.Quick, g.stdout
+	plan, err := reproduce.Plan(name, quick)
 	if err != nil {
-		return err
+		return usageError{msg: err.Error()}
 	}
-	if len(f.positional) != 1 {
-		return usageError{"reproduce takes exactly one NAME: " + strings.Join(reproduce.Names(), ", ")}
-	}
-	name, quick := f.positional[0], f.last("quick") != ""
-	if f.last("dry-run") != "" {
-		plan, err := reproduce.Plan(name, quick)
-		if err != nil {
-			return usageError{err.Error()}
-		}
+	if c.DryRun {
 		for _, l := range plan {
 			fmt.Fprintln(stdout, l)
 		}
 		return nil
 	}
-	if _, err := reproduce.Plan(name, quick); err != nil {
-		return usageError{err.Error()}
-	}
-	configs := f.last("configs")
+	configs := c.Configs
 	if configs == "" {
 		if configs, err = reproduce.FindConfigs("."); err != nil {
 			return err
 		}
 	}
-	out := f.last("out")
+	out := c.Out
 	if out == "" {
 		out = filepath.Join("runs", "reproduce", name)
 		if quick {
 			out += "-quick"
 		}
 	}
-	info, err := setupBackend(f)
+	info, err := g.setupBackend()
 	if err != nil {
 		return err
 	}
+	g.backendDetails(info)
 	if name == "last-layer" { // convolutional networks: one BLAS thread unless --threads says otherwise
 		cfg, err := config.Load(filepath.Join(configs, "cifar10_resnet_lastlayer.yaml"), nil)
 		if err != nil {
 			return err
 		}
-		if info, err = convThreads(f, cfg, info); err != nil {
+		if info, err = g.convThreads(cfg, info); err != nil {
 			return err
 		}
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	fmt.Fprintf(stderr, "lwca: reproduce %s (quick %v) into %s (%s)\n", name, quick, out, info)
-	res, err := reproduce.Run(ctx, name, reproduce.Options{Configs: configs, Out: out, Quick: quick, Progress: stderr,
+	fmt.Fprintf(g.info(), "lwca: reproduce %s (quick %v) into %s (%s)\n", name, quick, out, info)
+	res, err := reproduce.Run(ctx, name, reproduce.Options{Configs: configs, Out: out, Quick: quick, Progress: g.progress(),
 		Backend: backendRecord(info)})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -80,21 +76,25 @@ func cmdReproduce(args []string, stdout, stderr io.Writer) error {
 	if quick {
 		variant = "quick"
 	}
-	fmt.Fprintf(stdout, "%s (%s), %d runs, %.0f s\n", name, variant, len(res.Runs), res.WallSeconds)
-	for _, c := range res.Checks {
-		fmt.Fprintln(stdout, c)
+	if !g.Quiet { // the verdict line is the result
+		fmt.Fprintf(stdout, "%s (%s), %d runs, %.0f s\n", name, variant, len(res.Runs), res.WallSeconds)
+		for _, ch := range res.Checks {
+			fmt.Fprintln(stdout, ch)
+		}
 	}
 	verdict := "the expected direction holds in every check"
 	if !res.Passed() {
 		n := 0
-		for _, c := range res.Checks {
-			if !c.Pass {
+		for _, ch := range res.Checks {
+			if !ch.Pass {
 				n++
 			}
 		}
 		verdict = fmt.Sprintf("the expected direction does NOT hold in %d of %d checks", n, len(res.Checks))
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", name, verdict)
-	fmt.Fprintf(stdout, "report: %s; checks: %s\n", filepath.Join(out, "compare", "report.html"), filepath.Join(out, "checks.md"))
+	if !g.Quiet {
+		fmt.Fprintf(stdout, "report: %s; checks: %s\n", filepath.Join(out, "compare", "report.html"), filepath.Join(out, "checks.md"))
+	}
 	return nil
 }

@@ -2,9 +2,8 @@ package cli
 
 import (
 	"fmt"
-	"io"
+
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/lwca/lwca/experiments"
@@ -21,28 +20,37 @@ func (e sweepInterrupted) Error() string {
 
 func (e sweepInterrupted) Is(target error) bool { return target == errInterrupted }
 
-// cmdSweep implements
-//
-//	lwca sweep CONFIG [--out DIR] [--workers N] [--set a.b=value ...] [--overwrite] [--dry-run] [--emit slurm]
-func cmdSweep(args []string, stdout, stderr io.Writer) error {
-	f, err := parseFlags(args, append([]string{"out", "workers", "set", "emit"}, commonValued...), []string{"overwrite", "dry-run"})
-	if err != nil {
-		return err
-	}
-	if len(f.positional) != 1 {
-		return usageError{"sweep takes exactly one CONFIG file"}
-	}
+type sweepCmd struct {
+	Config    string   `arg:"" placeholder:"CONFIG" help:"A config with a sweep: section."`
+	Out       string   `short:"o" placeholder:"DIR" help:"Sweep directory (default: runs/<name>)."`
+	Workers   *int     `short:"w" placeholder:"N" help:"Runs trained at once (default 1); with --emit slurm, the array's %N (default: no limit)."`
+	Set       []string `short:"s" sep:"none" placeholder:"PATH=VALUE" help:"Override a config field in every run; repeatable."`
+	Overwrite bool     `help:"Retrain runs whose directory holds a finished run of another config."`
+	DryRun    bool     `short:"n" help:"List the runs and their overrides; train nothing."`
+	Emit      string   `placeholder:"slurm" help:"Write a Slurm job array instead of training."`
+}
+
+func (c *sweepCmd) Help() string {
+	return `Every combination of the values under sweep: is one run; the same command again skips
+finished runs and retrains the rest. Ctrl-C stops the running runs after their current step.`
+}
+
+func (c *sweepCmd) Run(g *globals) error {
+	stdout := g.stdout
 	workers := 0
-	if s := f.last("workers"); s != "" {
-		if workers, err = strconv.Atoi(s); err != nil || workers < 1 {
-			return usageError{fmt.Sprintf("--workers %q: expected a whole number ≥ 1", s)}
+	if c.Workers != nil {
+		if workers = *c.Workers; workers < 1 {
+			return usageError{msg: fmt.Sprintf("--workers %d: expected a whole number ≥ 1", workers)}
 		}
 	}
-	sw, err := sweep.Load(f.positional[0], f.values["set"])
+	if c.Emit != "" && c.Emit != "slurm" {
+		return usageError{msg: fmt.Sprintf("--emit %q: the only emitter is slurm", c.Emit)}
+	}
+	sw, err := sweep.Load(c.Config, c.Set)
 	if err != nil {
 		return err
 	}
-	out := f.last("out")
+	out := c.Out
 	if out == "" {
 		if out, err = experiments.ChildDir("runs", sw.Name); err != nil {
 			return err
@@ -54,7 +62,7 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 			invalid++
 		}
 	}
-	if f.last("dry-run") != "" {
+	if c.DryRun {
 		for _, r := range sw.Runs {
 			fmt.Fprintf(stdout, "%d\t%s\t%s\n", r.Index, filepath.Join(out, r.Name), strings.Join(r.Overrides, " "))
 			if r.Err != nil {
@@ -66,32 +74,25 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	switch emit := f.last("emit"); emit {
-	case "":
-	case "slurm":
+	if c.Emit == "slurm" {
 		path, err := sw.WriteSlurm(out, sweep.SlurmOptions{Parallel: workers})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%d runs: submit with\n  sbatch %s\nthen compare with\n  lwca compare %s\n", len(sw.Runs), path, out)
 		return nil
-	default:
-		return usageError{fmt.Sprintf("--emit %q: the only emitter is slurm", emit)}
 	}
-	info, err := setupBackend(f)
+	info, err := g.setupBackend()
 	if err != nil {
 		return err
 	}
+	g.backendDetails(info)
 	ctx, stop := signalContext()
 	defer stop()
-	fmt.Fprintf(stderr, "lwca: sweep %s: %d runs into %s, %d at a time (%s)\n", sw.Name, len(sw.Runs), out, max(workers, 1), info)
-	res, err := sw.Execute(ctx, out, sweep.Options{Workers: workers, Progress: stderr,
-		Overwrite: f.last("overwrite") != "", Backend: backendRecord(info)})
+	fmt.Fprintf(g.info(), "lwca: sweep %s: %d runs into %s, %d at a time (%s)\n", sw.Name, len(sw.Runs), out, max(workers, 1), info)
+	res, err := sw.Execute(ctx, out, sweep.Options{Workers: workers, Progress: g.progress(), Verbose: g.Verbose,
+		Overwrite: c.Overwrite, Backend: backendRecord(info)})
 	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout)
-	if err := sweep.WriteTable(stdout, res); err != nil {
 		return err
 	}
 	failed := 0
@@ -100,7 +101,15 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 			failed++
 		}
 	}
-	fmt.Fprintf(stdout, "\ncompare with: lwca compare %s\n", out)
+	if g.Quiet { // one line: how many runs failed, and the next command
+		fmt.Fprintf(stdout, "%d of %d runs failed; compare with: lwca compare %s\n", failed, len(res), out)
+	} else {
+		fmt.Fprintln(stdout)
+		if err := sweep.WriteTable(stdout, res); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\ncompare with: lwca compare %s\n", out)
+	}
 	switch {
 	case ctx.Err() != nil:
 		return sweepInterrupted{failed}

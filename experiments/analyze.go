@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lwca/lwca/checkpoint"
 	"github.com/lwca/lwca/experiments/config"
@@ -23,6 +25,8 @@ type AnalyzeOptions struct {
 	Step      int    // saved step to analyse; < 0: the latest saved state
 	BatchSize int    // samples in the analysis batch; 0: the run's analysis.batch_size
 	Out       string // output directory; "": RUN_DIR/analysis/step_<S>
+	// Progress, if set, receives a line per analysed layer with its time.
+	Progress io.Writer
 }
 
 // SavedSteps lists the steps whose model state a run saved under weights/.
@@ -123,6 +127,13 @@ func Analyze(ctx context.Context, runDir string, o AnalyzeOptions) (string, erro
 		return "", err
 	}
 	a, err := newAnalyzer(cfg, tmp, net, store, trainSet, nil, condLog)
+	if err == nil && o.Progress != nil {
+		a.onLayer = func(step, done, n int, layer string, took time.Duration) {
+			if done > 0 {
+				fmt.Fprintf(o.Progress, "lwca: step %d: analysed %s (layer %d of %d) in %s\n", step, layer, done, n, took.Round(time.Millisecond))
+			}
+		}
+	}
 	if err == nil {
 		_, err = checkpoint.LoadModel(filepath.Join(runDir, WeightsDir, fmt.Sprintf("step_%d", step)), store)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"time"
 
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/data"
@@ -33,6 +34,10 @@ type analyzer struct {
 	// gradsOf, if set, is called after each analysis pass of a step, before the factors are
 	// read (lwca analyze takes the norms' gradients from the probe).
 	gradsOf func(pass, passes int)
+	// onLayer, if set, hears of the analysis of a step as it goes: done of its n layers are
+	// finished, the last of them layer, which took took (done 0: the analysis begins). It is
+	// called from the analysis worker when analysis.concurrent is set.
+	onLayer func(step, done, n int, layer string, took time.Duration)
 	queue   chan analysisWork
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -221,11 +226,15 @@ func (a *analyzer) worker() {
 
 func (a *analyzer) do(w analysisWork) error {
 	las := make([]LayerAnalysis, 0, len(w.jobs))
-	for _, j := range w.jobs {
+	a.reportLayer(w.step, 0, len(w.jobs), "", 0)
+	for k, j := range w.jobs {
+		start := time.Now()
 		la, err := a.cond.solve(j, w.lr, w.momentum)
 		if err != nil {
+			a.reportLayer(w.step, len(w.jobs), len(w.jobs), "", 0) // the analysis is over
 			return fmt.Errorf("step %d: %w", w.step, err)
 		}
+		a.reportLayer(w.step, k+1, len(w.jobs), j.layer, time.Since(start))
 		if rec, ok := w.fidelity[j.layer]; ok {
 			for _, f := range rec {
 				la.Fidelity = append(la.Fidelity, analysis.Field{Key: "kfac_" + f.Key, Value: f.Value})
@@ -242,6 +251,12 @@ func (a *analyzer) do(w analysisWork) error {
 		return a.spec.write(w.step, w.epoch, las)
 	}
 	return nil
+}
+
+func (a *analyzer) reportLayer(step, done, n int, layer string, took time.Duration) {
+	if a.onLayer != nil {
+		a.onLayer(step, done, n, layer, took)
+	}
 }
 
 func (a *analyzer) setError(err error) {

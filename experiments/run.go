@@ -48,6 +48,11 @@ const (
 type Options struct {
 	// Progress receives the progress bar or log lines; nil is silent.
 	Progress io.Writer
+	// Display, if set, is the terminal display the run's bar joins (a sweep's workers share
+	// one); unset, a terminal Progress gets a display of the run's own.
+	Display *Display
+	// Verbose adds a line per analysed layer with its time.
+	Verbose bool
 	// Backend describes the numeric backend, for summary.json.
 	Backend map[string]any
 	// AfterStep, if set, is called after every completed step (tests, external monitors).
@@ -332,9 +337,11 @@ func newRunner(cfg config.Config, out string, opts Options, st *runState) (*runn
 	if st != nil {
 		done = st.Step
 	}
-	r.progress = newProgress(opts.Progress, cfg.Name, r.totalSteps, done, cfg.Train.LogEvery)
+	r.progress = newProgress(opts, cfg.Name, r.totalSteps, done, cfg.Train.LogEvery)
+	r.analyzer.onLayer = r.progress.layer
 	if st != nil {
 		if err := r.restore(st); err != nil {
+			r.progress.close()
 			return nil, err
 		}
 	}
@@ -346,6 +353,7 @@ func (r *runner) close() error {
 	if r.analyzer != nil {
 		err = r.analyzer.close()
 	}
+	r.progress.close() // after the analysis, which reports to it
 	return errors.Join(err, r.metrics.Close(), r.condLog.Close())
 }
 

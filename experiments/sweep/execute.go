@@ -105,6 +105,8 @@ type Options struct {
 	Overwrite bool
 	// Backend describes the numeric backend, for each run's summary.json.
 	Backend map[string]any
+	// Verbose is passed on to the runs (a line per analysed layer).
+	Verbose bool
 	// Run trains one run; nil means experiments.Run.
 	Run RunFunc
 }
@@ -143,7 +145,16 @@ func (s *Sweep) Execute(ctx context.Context, dir string, opts Options) ([]Result
 		run = experiments.Run
 	}
 	workers := max(opts.Workers, 1)
+	// On a terminal, runs trained at once share one display, a bar per worker.
+	var display *experiments.Display
+	if workers > 1 {
+		display = experiments.NewDisplay(opts.Progress)
+	}
 	out := newLines(opts.Progress)
+	if display != nil {
+		out = newLines(display)
+		defer display.Wait()
+	}
 	res := make([]Result, len(s.Runs))
 	var todo []int
 	for i := range s.Runs {
@@ -179,13 +190,13 @@ func (s *Sweep) Execute(ctx context.Context, dir string, opts Options) ([]Result
 			for i := range jobs {
 				r := &s.Runs[i]
 				out.printf("[%d/%d] %s: starting\n", i+1, len(s.Runs), r.Name)
-				progress := opts.Progress // one run at a time: a terminal keeps its progress bar
+				ro := experiments.Options{Progress: opts.Progress, Display: display, Backend: opts.Backend, Verbose: opts.Verbose}
 				var lw *lineWriter
-				if workers > 1 && opts.Progress != nil {
+				if workers > 1 && opts.Progress != nil && display == nil { // plain lines, whole
 					lw = &lineWriter{l: out}
-					progress = lw
+					ro.Progress = lw
 				}
-				sum, err := run(ctx, r.Config, res[i].Dir, experiments.Options{Progress: progress, Backend: opts.Backend})
+				sum, err := run(ctx, r.Config, res[i].Dir, ro)
 				if lw != nil {
 					lw.flush()
 				}

@@ -42,12 +42,25 @@ type Array struct {
 	File  string `json:"file"`
 }
 
-// SaveModel writes store's parameters and buffers into dir (created if needed), one .npy
-// file each, and model.json last, so a directory with model.json is complete.
-func SaveModel(dir string, store *graph.Store, step int) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// SaveModel writes store's parameters and buffers into dir, one .npy file each and
+// model.json, as a whole: they go into a temporary directory beside dir, which is synced and
+// renamed to dir (replacing an older dir). A crash leaves dir absent or complete, and at
+// worst the temporary ".<dir>.tmp<N>" beside it, which lwca removes when it resumes.
+func SaveModel(dir string, store *graph.Store, step int) (err error) {
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	final := dir
+	dir, err = os.MkdirTemp(parent, "."+filepath.Base(final)+".tmp")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	m := Manifest{Format: 1, Dtype: store.Dtype.String(), Step: step}
 	save := func(name, kind, layer string, t *tensor.Dense) error {
 		file := name + ".npy"
@@ -68,7 +81,22 @@ func SaveModel(dir string, store *graph.Store, step int) error {
 			return err
 		}
 	}
-	return writeJSON(filepath.Join(dir, ModelFile), m)
+	if err := writeJSON(filepath.Join(dir, ModelFile), m); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	results.SyncDir(dir)
+	// A resumed run saves a step again that it saved before it was stopped.
+	if err := os.RemoveAll(final); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := os.Rename(dir, final); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	results.SyncDir(parent)
+	return nil
 }
 
 // LoadModel reads a state saved by SaveModel into store, which must hold the same arrays

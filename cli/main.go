@@ -40,7 +40,7 @@ import (
 
 const usage = `usage:
   lwca run CONFIG [--out DIR] [--overwrite] [--set a.b=value ...]
-  lwca run --resume RUN_DIR
+  lwca run --resume RUN_DIR [--allow-config-change]
   lwca analyze RUN_DIR [--step S] [--batch-size N] [--out DIR]
   lwca sweep CONFIG [--out DIR] [--workers N] [--emit slurm]
   lwca compare RUN_OR_SWEEP_DIR... [--out DIR]
@@ -53,7 +53,9 @@ run trains the experiment described by the YAML file CONFIG. Results go to --out
 default runs/<name> (runs/<name>.2, .3, … when that already holds a run). --set overrides
 any config field with a dotted path, e.g. --set optim.lr=0.05 --set train.steps=100.
 Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits with status 3;
---resume RUN_DIR continues it. A second Ctrl-C stops at once.
+--resume RUN_DIR continues it (from step 0 if it ended before its first checkpoint; a
+config.yaml edited since the checkpoint needs --allow-config-change). A second Ctrl-C stops
+at once. A run directory is locked while a process works in it.
 
 analyze runs the conditioning analysis on a model state that a run saved
 (analysis.save_weights_every), on a fixed, seeded batch of N training samples.
@@ -181,7 +183,7 @@ func signalContext() (context.Context, func()) {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
-	f, err := parseFlags(args, append([]string{"out", "set", "resume"}, commonValued...), []string{"overwrite"})
+	f, err := parseFlags(args, append([]string{"out", "set", "resume"}, commonValued...), []string{"overwrite", "allow-config-change"})
 	if err != nil {
 		return err
 	}
@@ -194,7 +196,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	var sum *experiments.Summary
 	out := f.last("resume")
+	if out == "" && f.last("allow-config-change") != "" {
+		return usageError{"--allow-config-change goes with --resume RUN_DIR"}
+	}
 	if out != "" {
+		opts.AllowConfigChange = f.last("allow-config-change") != ""
 		if len(f.positional) != 0 || len(f.values["set"]) != 0 || f.last("out") != "" {
 			return usageError{"--resume RUN_DIR takes no CONFIG, --set or --out: the run's own config.yaml is used"}
 		}
@@ -219,7 +225,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		out = f.last("out")
 		switch {
 		case out == "":
-			out = freeRunDir(filepath.Join("runs", cfg.Name))
+			// The config validated the name; ChildDir keeps runs/ the parent whatever it is.
+			dir, err := experiments.ChildDir("runs", cfg.Name)
+			if err != nil {
+				return err
+			}
+			out = freeRunDir(dir)
 		case holdsRun(out) && f.last("overwrite") == "":
 			return fmt.Errorf("%s already holds a run; choose another --out, add --overwrite, or continue it with --resume", out)
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lwca/lwca/experiments"
 	"github.com/lwca/lwca/experiments/sweep"
 )
 
@@ -43,7 +44,9 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 	}
 	out := f.last("out")
 	if out == "" {
-		out = filepath.Join("runs", sw.Name)
+		if out, err = experiments.ChildDir("runs", sw.Name); err != nil {
+			return err
+		}
 	}
 	invalid := 0
 	for _, r := range sw.Runs {

@@ -78,14 +78,36 @@ func Analyze(ctx context.Context, runDir string, o AnalyzeOptions) (string, erro
 	}
 	out := o.Out
 	if out == "" {
-		out = filepath.Join(runDir, "analysis", fmt.Sprintf("step_%d", step))
+		out = filepath.Join(runDir, AnalysisDir, fmt.Sprintf("step_%d", step))
 	}
-	for _, f := range []string{ConditioningFile, SpectraDir} {
-		if err := os.RemoveAll(filepath.Join(out, f)); err != nil {
+	// The analysis is written beside out and renamed to it as a whole, so that an interrupted
+	// analysis leaves the previous one or none, never a partial one that looks complete.
+	if _, err := os.Stat(out); err == nil { // before the lock file goes in; again under the lock
+		if err := checkAnalysisDir(out); err != nil {
 			return "", err
 		}
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", err
+	}
+	lock, err := LockDir(out)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Release()
+	if err := checkAnalysisDir(out); err != nil {
+		return "", err
+	}
+	parent, base := filepath.Dir(out), filepath.Base(out)
+	if err := removeBeside(parent, base); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+base+".tmp")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp) // gone after the rename; the partial output after a failure
+	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", err
 	}
 	trainSet, _, err := LoadData(cfg.Data, cfg.Seed)
@@ -96,11 +118,11 @@ func Analyze(ctx context.Context, runDir string, o AnalyzeOptions) (string, erro
 	if err != nil {
 		return "", err
 	}
-	condLog, err := results.OpenLog(filepath.Join(out, ConditioningFile))
+	condLog, err := results.OpenLog(filepath.Join(tmp, ConditioningFile))
 	if err != nil {
 		return "", err
 	}
-	a, err := newAnalyzer(cfg, out, net, store, trainSet, nil, condLog)
+	a, err := newAnalyzer(cfg, tmp, net, store, trainSet, nil, condLog)
 	if err == nil {
 		_, err = checkpoint.LoadModel(filepath.Join(runDir, WeightsDir, fmt.Sprintf("step_%d", step)), store)
 	}
@@ -113,7 +135,7 @@ func Analyze(ctx context.Context, runDir string, o AnalyzeOptions) (string, erro
 	if a != nil {
 		err = errors.Join(err, a.close())
 	}
-	err = errors.Join(err, condLog.Close())
+	err = errors.Join(err, condLog.Sync(), condLog.Close())
 	if err != nil {
 		return "", err
 	}
@@ -121,7 +143,59 @@ func Analyze(ctx context.Context, runDir string, o AnalyzeOptions) (string, erro
 	if err != nil {
 		return "", err
 	}
-	return out, results.WriteFile(filepath.Join(out, ConfigFile), resolved)
+	if err := results.WriteFile(filepath.Join(tmp, ConfigFile), resolved); err != nil {
+		return "", err
+	}
+	results.SyncDir(filepath.Join(tmp, SpectraDir))
+	results.SyncDir(tmp)
+	// Swap: out → old, tmp → out. A crash between the renames leaves no out (and temporaries
+	// that the next analysis into out removes).
+	old := filepath.Join(parent, "."+base+".old"+strings.TrimPrefix(filepath.Base(tmp), "."+base))
+	if err := os.Rename(out, old); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return "", err
+	}
+	results.SyncDir(parent)
+	return out, os.RemoveAll(old)
+}
+
+// checkAnalysisDir refuses an output directory that holds anything but an earlier analysis
+// (a run directory, say, or the user's files).
+func checkAnalysisDir(out string) error {
+	ents, err := os.ReadDir(out)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		switch e.Name() {
+		case ConfigFile, ConditioningFile, SpectraDir, LockFile:
+		default:
+			if !tempName.MatchString(e.Name()) {
+				return fmt.Errorf("%s holds %s, which an analysis does not write; lwca analyze --out replaces only an earlier analysis: choose a new or empty directory", out, e.Name())
+			}
+		}
+	}
+	return nil
+}
+
+// removeBeside removes the temporaries that an interrupted analysis into parent/base left
+// beside it; the caller holds the lock of parent/base.
+func removeBeside(parent, base string) error {
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if rest, ok := strings.CutPrefix(e.Name(), "."+base+"."); ok && tempName.MatchString(e.Name()) &&
+			(strings.HasPrefix(rest, "tmp") || strings.HasPrefix(rest, "old.tmp")) {
+			if err := os.RemoveAll(filepath.Join(parent, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func analyzeOnce(cfg config.Config, a *analyzer, store *graph.Store, trainN, step int) error {

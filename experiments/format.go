@@ -24,6 +24,7 @@ const (
 	SpectraDir       = rundir.SpectraDir    // the factors' full spectra
 	WeightsDir       = rundir.WeightsDir    // weights/step_<S>/: model states for lwca analyze
 	CheckpointDir    = rundir.CheckpointDir // the last checkpoint, for lwca run --resume
+	AnalysisDir      = rundir.AnalysisDir   // analysis/step_<S>/: lwca analyze's default output
 )
 
 // Factor names in conditioning records.
@@ -38,6 +39,8 @@ type (
 	Summary = rundir.Summary
 	// Final holds a run's closing figures.
 	Final = rundir.Final
+	// ConfigChange is one resume with an edited config.yaml.
+	ConfigChange = rundir.ConfigChange
 	// SpectraIndex is spectra/index.json.
 	SpectraIndex = rundir.SpectraIndex
 	// SpectrumFile names the spectra file of one layer's factor.

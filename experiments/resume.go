@@ -1,20 +1,26 @@
 package experiments
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/lwca/lwca/checkpoint"
 	"github.com/lwca/lwca/data"
+	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/npy"
 	"github.com/lwca/lwca/optim"
 	"github.com/lwca/lwca/results"
+	"github.com/lwca/lwca/rundir"
+	"gopkg.in/yaml.v3"
 	"gorgonia.org/tensor"
 )
 
@@ -33,6 +39,9 @@ type runState struct {
 	Optimizer       *optimizerState    `json:"optimizer"`
 	Velocity        []string           `json:"velocity,omitempty"` // format 1: SGD's optimizer/<param>.velocity.npy
 	Summary         Summary            `json:"summary"`
+	// ConfigSHA256 is the hash of the resolved config the checkpoint was written with, also
+	// kept as checkpoint/config.yaml to name what changed; "" in older checkpoints.
+	ConfigSHA256 string `json:"config_sha256,omitempty"`
 }
 
 // optimizerState is the optimiser's part of state.json. Its buffers are the files
@@ -43,9 +52,13 @@ type optimizerState struct {
 	Scalars map[string]float64  `json:"scalars,omitempty"` // such as Adam's step count
 }
 
+// errNoCheckpoint: the run ended before writing its first checkpoint.
+var errNoCheckpoint = errors.New("no checkpoint")
+
 // checkpoint writes the complete state after the steps run so far. The directory is built
-// beside the old one and swapped in, so a crash at any point leaves a usable checkpoint.
-func (r *runner) checkpoint() error {
+// beside the old one and swapped in, so a crash at any point leaves a usable checkpoint; a
+// failed write removes its partial directory.
+func (r *runner) checkpoint() (err error) {
 	if err := errors.Join(r.analyzer.flush(), r.metrics.Sync(), r.condLog.Sync()); err != nil {
 		return err
 	}
@@ -72,6 +85,22 @@ func (r *runner) checkpoint() error {
 	tmp, old := final+".tmp", final+".old"
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	resolved, err := r.cfg.Marshal()
+	if err != nil {
+		return err
+	}
+	st.ConfigSHA256 = configHash(resolved)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := results.WriteFile(filepath.Join(tmp, ConfigFile), resolved); err != nil {
+		return err
 	}
 	if err := checkpoint.SaveModel(filepath.Join(tmp, "model"), r.store, r.step); err != nil {
 		return err
@@ -117,7 +146,7 @@ func readCheckpoint(dir string) (*runState, error) {
 				return nil, fmt.Errorf("checkpoint: %w", err)
 			}
 		} else {
-			return nil, fmt.Errorf("%s has no checkpoint to resume from", dir)
+			return nil, fmt.Errorf("%s: %w", dir, errNoCheckpoint)
 		}
 	}
 	path := filepath.Join(cdir, "state.json")
@@ -143,7 +172,79 @@ func readCheckpoint(dir string) (*runState, error) {
 	if st.Step < 0 || st.EpochSeen < 0 || st.SpectraRows < 0 {
 		return nil, fmt.Errorf("checkpoint: %s holds negative counts", path)
 	}
+	if st.Summary.Steps != st.Step {
+		return nil, fmt.Errorf("checkpoint: %s: step is %d but summary.steps is %d; expected the same count of steps run", path, st.Step, st.Summary.Steps)
+	}
 	return &st, nil
+}
+
+func configHash(resolved []byte) string {
+	h := sha256.Sum256(resolved)
+	return hex.EncodeToString(h[:])
+}
+
+// checkConfig compares the run's config.yaml with the one the checkpoint was written with. A
+// difference is an error naming the changed fields, unless allow, which records it in sum.
+func (st *runState) checkConfig(dir string, cfg config.Config, allow bool, sum *Summary) error {
+	if st.ConfigSHA256 == "" {
+		return nil
+	}
+	now, err := cfg.Marshal()
+	if err != nil {
+		return err
+	}
+	if configHash(now) == st.ConfigSHA256 {
+		return nil
+	}
+	var fields []string
+	if then, err := os.ReadFile(filepath.Join(dir, CheckpointDir, ConfigFile)); err == nil {
+		fields = changedFields(then, now)
+	}
+	if len(fields) == 0 {
+		fields = []string{"?"}
+	}
+	if !allow {
+		return fmt.Errorf("%s: %s differs from the config of the checkpoint at step %d (changed: %s); restore it, or continue with the changed config with lwca run --resume --allow-config-change",
+			dir, ConfigFile, st.Step, strings.Join(fields, ", "))
+	}
+	sum.ConfigChanges = append(sum.ConfigChanges, ConfigChange{Step: st.Step, Fields: fields})
+	return nil
+}
+
+// changedFields lists the dotted paths whose values differ between two YAML documents.
+func changedFields(a, b []byte) []string {
+	var ma, mb any
+	if yaml.Unmarshal(a, &ma) != nil || yaml.Unmarshal(b, &mb) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(path string, x, y any)
+	walk = func(path string, x, y any) {
+		mx, okx := x.(map[string]any)
+		my, oky := y.(map[string]any)
+		if !okx || !oky {
+			if !reflect.DeepEqual(x, y) {
+				out = append(out, path)
+			}
+			return
+		}
+		keys := map[string]bool{}
+		for k := range mx {
+			keys[k] = true
+		}
+		for k := range my {
+			keys[k] = true
+		}
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			walk(p, mx[k], my[k])
+		}
+	}
+	walk("", ma, mb)
+	return out
 }
 
 // rollBack cuts the result files back to their state at the checkpoint.
@@ -164,7 +265,7 @@ func (st *runState) rollBack(dir string) error {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(dir, SpectraDir, "index.json"))
+	b, err := os.ReadFile(filepath.Join(dir, SpectraDir, rundir.SpectraIndexFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	} else if err != nil {
@@ -196,8 +297,17 @@ func (st *runState) rollBack(dir string) error {
 // restore loads the model, optimiser and positions of a checkpoint into a fresh runner.
 func (r *runner) restore(st *runState) error {
 	cdir := filepath.Join(r.out, CheckpointDir)
-	if _, err := checkpoint.LoadModel(filepath.Join(cdir, "model"), r.store); err != nil {
+	m, err := checkpoint.LoadModel(filepath.Join(cdir, "model"), r.store)
+	if err != nil {
 		return err
+	}
+	// The parts of a checkpoint must agree on how far the run got.
+	if m.Step != st.Step {
+		return fmt.Errorf("checkpoint: %s says step %d, its model was saved at step %d; expected the same step", filepath.Join(cdir, "state.json"), st.Step, m.Step)
+	}
+	if dealt := st.Batcher.Epoch*r.perEpoch + st.Batcher.Batch; dealt != st.Step {
+		return fmt.Errorf("checkpoint: %s says step %d, its batcher has dealt %d batches (epoch %d, batch %d); expected one batch per step",
+			filepath.Join(cdir, "state.json"), st.Step, dealt, st.Batcher.Epoch, st.Batcher.Batch)
 	}
 	if err := r.restoreOptimizer(filepath.Join(cdir, "optimizer"), st.Optimizer); err != nil {
 		return err

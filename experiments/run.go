@@ -2,12 +2,14 @@ package experiments
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/lwca/lwca/analysis"
@@ -30,29 +32,43 @@ type Options struct {
 	Backend map[string]any
 	// AfterStep, if set, is called after every completed step (tests, external monitors).
 	AfterStep func(step int)
+	// AllowConfigChange lets Resume continue with a config.yaml that differs from the one the
+	// checkpoint was written with; the change is recorded in summary.json.
+	AllowConfigChange bool
 }
 
 // Run trains the experiment cfg into the directory out and returns its summary. A diverging
 // run returns its summary (status diverged) and no error; errors are for runs that could not
 // be carried out. If ctx is cancelled the run stops after the current step, writes a
-// checkpoint and returns with status stopped; Resume continues it.
+// checkpoint and returns with status stopped; Resume continues it. out is locked for the
+// run's duration; a previous run in it is replaced (only lwca's own files are removed), and a
+// directory holding other files but no run is refused.
 func Run(ctx context.Context, cfg config.Config, out string, opts Options) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkRunDir(out); err != nil { // before the lock file goes in; again under the lock
 		return nil, err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
+	lock, err := LockDir(out)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	return fresh(ctx, cfg, out, opts)
+}
+
+// fresh starts cfg from step 0 in the locked directory out.
+func fresh(ctx context.Context, cfg config.Config, out string, opts Options) (*Summary, error) {
 	resolved, err := cfg.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	// A fresh run starts from an empty directory (but for what the user put there).
-	for _, f := range []string{MetricsFile, ConditioningFile, SummaryFile, SpectraDir, WeightsDir, CheckpointDir,
-		CheckpointDir + ".tmp", CheckpointDir + ".old"} {
-		if err := os.RemoveAll(filepath.Join(out, f)); err != nil {
-			return nil, fmt.Errorf("run directory: %w", err)
-		}
+	if err := clearRun(out); err != nil {
+		return nil, err
 	}
 	if err := results.WriteFile(filepath.Join(out, ConfigFile), resolved); err != nil {
 		return nil, err
@@ -63,16 +79,40 @@ func Run(ctx context.Context, cfg config.Config, out string, opts Options) (*Sum
 
 // Resume continues the run in dir from its last checkpoint. The finished run's result files
 // are byte-identical to those of an uninterrupted run (summary.json but for wall_seconds).
+// A run that ended before its first checkpoint starts again from step 0. A config.yaml that
+// differs from the one the checkpoint was written with is refused unless
+// opts.AllowConfigChange.
 func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
+	// Not a run directory: say so rather than leave a lock file in it.
+	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err != nil {
+		return nil, fmt.Errorf("%s holds no run to resume: %w", dir, err)
+	}
+	lock, err := LockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	cfg, err := config.Load(filepath.Join(dir, ConfigFile), nil)
 	if err != nil {
 		return nil, err
 	}
+	if err := removeOrphans(dir); err != nil {
+		return nil, err
+	}
 	st, err := readCheckpoint(dir)
+	if errors.Is(err, errNoCheckpoint) {
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "%s: %s has no checkpoint yet (the run ended before its first); starting again from step 0\n", cfg.Name, dir)
+		}
+		return fresh(ctx, cfg, dir, opts)
+	}
 	if err != nil {
 		return nil, err
 	}
 	sum := st.Summary
+	if err := st.checkConfig(dir, cfg, opts.AllowConfigChange, &sum); err != nil {
+		return nil, err
+	}
 	sum.Status, sum.Error, sum.Backend = StatusRunning, "", opts.Backend
 	return execute(ctx, cfg, dir, opts, &sum, st)
 }
@@ -84,7 +124,17 @@ func execute(ctx context.Context, cfg config.Config, out string, opts Options, s
 	stampWall := func() { sum.WallSeconds = math.Round((prior+time.Since(start).Seconds())*1000) / 1000 }
 	writeSummary := func() error {
 		stampWall()
-		return results.WriteJSON(filepath.Join(out, SummaryFile), sum)
+		path := filepath.Join(out, SummaryFile)
+		err := results.WriteJSON(path, sum)
+		if errors.Is(err, syscall.ENOSPC) && sum.Status != StatusRunning {
+			// A final status matters more than atomicity: on a full disk, overwrite in place.
+			if b, merr := json.MarshalIndent(sum, "", "  "); merr == nil {
+				if oerr := results.Overwrite(path, append(b, '\n')); oerr == nil {
+					return nil
+				}
+			}
+		}
+		return err
 	}
 	if err := writeSummary(); err != nil {
 		return nil, err
@@ -100,6 +150,9 @@ func execute(ctx context.Context, cfg config.Config, out string, opts Options, s
 	}
 	if err != nil {
 		sum.Status, sum.Error = StatusFailed, err.Error()
+		// Temporaries of the failed write go first: on a full disk they hold the room that
+		// summary.json needs.
+		removeOrphans(out)
 		if werr := writeSummary(); werr != nil {
 			return sum, errors.Join(err, werr)
 		}

@@ -156,7 +156,7 @@ func Run(ctx context.Context, name string, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg.Name = name + "/" + s.label
+		cfg.Name = name + ":" + s.label
 		dir := filepath.Join(opts.Out, s.label)
 		sum, err := experiments.Run(ctx, cfg, dir, experiments.Options{Progress: opts.Progress, Backend: opts.Backend})
 		if err != nil {

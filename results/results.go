@@ -55,7 +55,23 @@ func WriteFile(path string, data []byte) error {
 		os.Remove(name)
 		return fmt.Errorf("results: writing %s: %w", path, err)
 	}
-	syncDir(dir)
+	SyncDir(dir)
+	return nil
+}
+
+// Overwrite writes data over the existing file path in place, without truncating it first,
+// so that it reuses the file's blocks: the way to record a final status on a full disk, where
+// WriteFile has no room for its temporary copy. Unlike WriteFile it is not atomic.
+func Overwrite(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("results: writing %s: %w", path, err)
+	}
+	_, err = f.WriteAt(data, 0)
+	err = errors.Join(err, f.Truncate(int64(len(data))), f.Sync(), f.Close())
+	if err != nil {
+		return fmt.Errorf("results: writing %s: %w", path, err)
+	}
 	return nil
 }
 
@@ -68,7 +84,9 @@ func WriteJSON(path string, v any) error {
 	return WriteFile(path, append(data, '\n'))
 }
 
-func syncDir(dir string) {
+// SyncDir makes renames and creations in dir durable; best effort, as some file systems cannot
+// sync a directory.
+func SyncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()

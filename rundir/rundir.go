@@ -14,6 +14,7 @@
 //	spectra/             SpectraIndex (index.json), steps.npy, <layer>.<factor>.npy
 //	weights/step_<S>/    model states, for lwca analyze
 //	checkpoint/          the last checkpoint, for lwca run --resume
+//	analysis/step_<S>/   lwca analyze's default output
 //
 // Numbers that may be non-finite are analysis.Float, written as "+Inf", "-Inf" and "NaN".
 package rundir
@@ -29,6 +30,7 @@ const (
 	SpectraDir       = "spectra"    // the factors' full spectra
 	WeightsDir       = "weights"    // weights/step_<S>/: model states for lwca analyze
 	CheckpointDir    = "checkpoint" // the last checkpoint, for lwca run --resume
+	AnalysisDir      = "analysis"   // analysis/step_<S>/: lwca analyze's default output
 )
 
 // File names under SpectraDir.
@@ -78,6 +80,14 @@ type Summary struct {
 	BestTest       analysis.Float `json:"best_test_accuracy"`
 	WallSeconds    float64        `json:"wall_seconds"`
 	Backend        map[string]any `json:"backend,omitempty"`
+	// ConfigChanges records resumes that were allowed to continue with an edited config.yaml.
+	ConfigChanges []ConfigChange `json:"config_changes,omitempty"`
+}
+
+// ConfigChange is one resume with an edited config.yaml (lwca run --resume --allow-config-change).
+type ConfigChange struct {
+	Step   int      `json:"step"`   // the step the run continued from
+	Fields []string `json:"fields"` // dotted paths of the values that differ
 }
 
 // Record types of metrics.jsonl, the value of a record's "type" key.

@@ -165,6 +165,7 @@ const (
 	ActTanh     = "tanh"
 	ActSigmoid  = "sigmoid"
 	ActIdentity = "identity"
+	ActGELU     = "gelu"
 
 	NormNone      = "none"
 	NormBatchNorm = "batchnorm"

@@ -87,17 +87,18 @@ func TestDefaultMatchesSchema(t *testing.T) {
 		t.Errorf("Default() differs from the documented schema:\n got %+v\nwant %+v", got, want)
 	}
 
-	// Default alone lacks only the data set.
+	// Default alone lacks only a name and the data set.
 	err = Default().Validate()
 	var e *Error
-	if !errors.As(err, &e) || len(e.Problems) != 1 || e.Problems[0].Field != "data.dataset" {
-		t.Fatalf("Default().Validate() = %v, want only a data.dataset problem", err)
+	if !errors.As(err, &e) || len(e.Problems) != 2 || e.Problems[0].Field != "name" || e.Problems[1].Field != "data.dataset" {
+		t.Fatalf("Default().Validate() = %v, want only name and data.dataset problems", err)
 	}
 	if e.Problems[0].Pos != "" {
 		t.Errorf("Validate gave a position %q", e.Problems[0].Pos)
 	}
 	for _, ds := range []string{DatasetMNIST, DatasetFashionMNIST, DatasetSynthetic} {
 		c := Default()
+		c.Name = "run"
 		c.Data.Dataset = ds
 		if err := c.Validate(); err != nil {
 			t.Errorf("Default with dataset %s: %v", ds, err)
@@ -224,7 +225,7 @@ func TestFull(t *testing.T) {
 func randomConfig(r *rand.Rand) Config {
 	pick := func(s ...string) string { return s[r.IntN(len(s))] }
 	c := Default()
-	c.Name = pick("", "x", "a: b", "#hash", "123", "true", "null", "with\nnewline", "ünïcode", " lead", "- dash", "'q'")
+	c.Name = pick("x", "a: b", "#hash", "123", "true", "null", "with space", "ünïcode", " lead", "- dash", "'q'", "s:lr=0.1,seed=1")
 	c.Seed = r.Uint64()
 	c.Data.Dataset = pick(DatasetMNIST, DatasetFashionMNIST, DatasetSynthetic)
 	c.Data.Path = pick("", absTestdata, filepath.Dir(absTestdata))
@@ -603,7 +604,7 @@ func TestManyErrors(t *testing.T) {
 		{"clases", "data.synthetic.clases", "unknown key"},
 		{"depth", "model.depth", "expected an integer"},
 		{"width", "model.width", "must be >= 1"},
-		{"gelu", "model.activation", "unknown value"},
+		{"swish", "model.activation", "unknown value"},
 		{"lr:", "optim.lr", "finite number > 0"},
 		{"momentum", "optim.momentum", "in [0, 1)"},
 		{"cosine", "optim.schedule.type", "unknown value"},
@@ -919,4 +920,39 @@ func withoutPositions(c Config) Config {
 	c.Model.Layers = slices.Clone(c.Model.Layers)
 	clear(reflect.ValueOf(&c).Elem())
 	return c
+}
+
+// A run name becomes runs/<name>: anything but one plain directory name is refused, with the
+// file and line (or the override) and what is expected.
+func TestNameIsOnePathElement(t *testing.T) {
+	src := []byte("name: ok\ndata: {dataset: synthetic}\n")
+	for _, tc := range []struct{ set, pos string }{
+		{"..", "--set name=.."},
+		{".", "--set name=."},
+		{"../../escape", "--set name=../../escape"},
+		{"a/b", "--set name=a/b"},
+		{`a\b`, `--set name=a\b`},
+		{"", "--set name="},
+		{".hidden", "--set name=.hidden"},
+		{strings.Repeat("x", 241), "--set name=" + strings.Repeat("x", 241)},
+	} {
+		_, err := Parse("run.yaml", src, []string{"name=" + tc.set})
+		var e *Error
+		if !errors.As(err, &e) || len(e.Problems) != 1 || e.Problems[0].Field != "name" || e.Problems[0].Pos != tc.pos {
+			t.Errorf("name %q: got %v, want one problem with name at %q", tc.set, err, tc.pos)
+			continue
+		}
+		if !strings.Contains(e.Problems[0].Msg, "expected") {
+			t.Errorf("name %q: %q does not say what is expected", tc.set, e.Problems[0].Msg)
+		}
+	}
+	_, err := Parse("run.yaml", []byte("data: {dataset: synthetic}\nname: ../x\n"), nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "run.yaml:2: name: ") {
+		t.Errorf("name in the file: got %v, want run.yaml:2: name: …", err)
+	}
+	for _, ok := range []string{"smoke", "with space", "study:norm=none,lr=0.1", "ünïcode", "a..b"} {
+		if _, err := Parse("run.yaml", src, []string{"name=" + ok}); err != nil {
+			t.Errorf("name %q refused: %v", ok, err)
+		}
+	}
 }

@@ -129,6 +129,7 @@ func ExampleConfig_Marshal() {
 
 func ExampleConfig_Override() {
 	base := config.Default()
+	base.Name = "mnist"
 	base.Data.Dataset = config.DatasetMNIST
 	for _, norm := range []string{"none", "batchnorm"} {
 		cfg, err := base.Override("model.norm=" + norm)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/lwca/lwca/graph"
 	"github.com/lwca/lwca/nets"
@@ -26,6 +27,10 @@ func (c Config) Validate() error {
 // check returns the range violations of c, in field order.
 func (c Config) check() []Problem {
 	var k checker
+
+	if msg := NameProblem(c.Name); msg != "" {
+		k.add("name", "%s", msg)
+	}
 
 	d := c.Data
 	k.oneOf("data.dataset", d.Dataset, DatasetMNIST, DatasetFashionMNIST, DatasetSynthetic, DatasetCIFAR10, DatasetImageFolder)
@@ -82,7 +87,7 @@ func (c Config) check() []Problem {
 	k.intMin("model.pool_every", m.PoolEvery, 1)
 	k.intMin("model.depth", m.Depth, 1)
 	k.intMin("model.width", m.Width, 1)
-	k.oneOf("model.activation", m.Activation, ActReLU, ActTanh, ActSigmoid, ActIdentity)
+	k.oneOf("model.activation", m.Activation, ActReLU, ActTanh, ActSigmoid, ActIdentity, ActGELU)
 	k.oneOf("model.norm", m.Norm, NormNone, NormBatchNorm)
 	k.oneOf("model.bn_placement", m.BNPlacement, BNBefore, BNAfter)
 	k.known("model.init", lookupErr(graph.Initializers.Lookup(m.Init)))
@@ -162,6 +167,36 @@ func (c Config) check() []Problem {
 	k.oneOf("analysis.conv_mode", a.ConvMode, ConvPatches, ConvChannels)
 	return k.problems
 }
+
+// NameProblem says what is wrong with name as a run name, or returns "". A run name becomes
+// a directory (runs/<name>), so it must be exactly one path element that stays where it is
+// put: not empty, not . or .., no / or \\, no control characters, not hidden (a leading dot
+// is also how lwca marks its temporary files) and at most 240 bytes.
+func NameProblem(name string) string {
+	const expected = "expected one directory name: letters, digits and punctuation other than / and \\, not starting with a dot"
+	switch {
+	case name == "":
+		return "must not be empty; " + expected
+	case name == "." || name == "..":
+		return fmt.Sprintf("%q refers to an existing directory instead of naming a new one; %s", name, expected)
+	case strings.ContainsAny(name, `/\`):
+		return fmt.Sprintf("%q contains a path separator; %s", name, expected)
+	case strings.HasPrefix(name, "."):
+		return fmt.Sprintf("%q starts with a dot; %s", name, expected)
+	case len(name) > maxNameBytes:
+		return fmt.Sprintf("is %d bytes long; expected at most %d", len(name), maxNameBytes)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return fmt.Sprintf("%q contains a control character or invalid UTF-8; %s", name, expected)
+		}
+	}
+	return ""
+}
+
+// maxNameBytes leaves room below the usual 255-byte file name limit for suffixes such as
+// .2 and temporary-file decorations.
+const maxNameBytes = 240
 
 // checker collects range violations.
 type checker struct {

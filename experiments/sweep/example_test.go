@@ -22,8 +22,8 @@ sweep:
 		fmt.Println(r.Name, r.Overrides, r.Config.Name)
 	}
 	// Output:
-	// norm=none,lr=0.01 [model.norm=none optim.lr=0.01] study/norm=none,lr=0.01
-	// norm=none,lr=0.1 [model.norm=none optim.lr=0.1] study/norm=none,lr=0.1
-	// norm=batchnorm,lr=0.01 [model.norm=batchnorm optim.lr=0.01] study/norm=batchnorm,lr=0.01
-	// norm=batchnorm,lr=0.1 [model.norm=batchnorm optim.lr=0.1] study/norm=batchnorm,lr=0.1
+	// norm=none,lr=0.01 [model.norm=none optim.lr=0.01] study:norm=none,lr=0.01
+	// norm=none,lr=0.1 [model.norm=none optim.lr=0.1] study:norm=none,lr=0.1
+	// norm=batchnorm,lr=0.01 [model.norm=batchnorm optim.lr=0.01] study:norm=batchnorm,lr=0.01
+	// norm=batchnorm,lr=0.1 [model.norm=batchnorm optim.lr=0.1] study:norm=batchnorm,lr=0.1
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -134,7 +135,11 @@ func (s *Sweep) Execute(ctx context.Context, dir string, opts Options) ([]Result
 	var todo []int
 	for i := range s.Runs {
 		r := &s.Runs[i]
-		res[i] = Result{Run: r, Dir: filepath.Join(dir, r.Name), Status: NotStarted}
+		res[i] = Result{Run: r, Status: NotStarted}
+		var err error
+		if res[i].Dir, err = experiments.ChildDir(dir, r.Name); err != nil {
+			return nil, fmt.Errorf("sweep: run %d: %w", r.Index, err)
+		}
 		if r.Err != nil { // nothing is written for it: the manifest holds the problems
 			res[i].Status, res[i].Err = experiments.StatusFailed, r.Err
 			out.printf("[%d/%d] %s: invalid config:\n%s\n", i+1, len(s.Runs), r.Name, indent(r.Err.Error()))
@@ -218,7 +223,7 @@ func finished(dir string, r *Run) (*experiments.Summary, error) {
 		return nil, err
 	}
 	have, err := os.ReadFile(filepath.Join(dir, experiments.ConfigFile))
-	if err == nil && bytes.Equal(have, want) {
+	if err == nil && (bytes.Equal(have, want) || sameButName(have, want)) {
 		return &sum, nil
 	}
 	what := "has no " + experiments.ConfigFile
@@ -231,12 +236,27 @@ func finished(dir string, r *Run) (*experiments.Summary, error) {
 	return &sum, fmt.Errorf("%s holds a %s run that %s; remove it or overwrite it", dir, sum.Status, what)
 }
 
+// sameButName reports whether two configs differ at most in their name, which does not
+// change what a run computes (runs of earlier sweeps were named <sweep>/<run>).
+func sameButName(have, want []byte) bool {
+	a, err1 := flatyaml.Flatten(have)
+	b, err2 := flatyaml.Flatten(want)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	delete(a, "name")
+	delete(b, "name")
+	return maps.Equal(a, b)
+}
+
 func firstDifference(have, want []byte) string {
 	a, err1 := flatyaml.Flatten(have)
 	b, err2 := flatyaml.Flatten(want)
 	if err1 != nil || err2 != nil {
 		return ""
 	}
+	delete(a, "name") // not a difference on its own (sameButName)
+	delete(b, "name")
 	var keys []string
 	for k := range b {
 		if a[k] != b[k] {

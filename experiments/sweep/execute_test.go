@@ -159,6 +159,20 @@ func TestExecuteIsolatesFailuresAndResumes(t *testing.T) {
 		t.Errorf("resume: %d trained, %d skipped, statuses %v; want 1, 11, 8 completed", f.calls.Load(), skipped, statuses(res))
 	}
 
+	// A run of an earlier build, named <sweep>/<run>, is the same run: skipped, not refused.
+	cfgPath := filepath.Join(dir, s.Runs[0].Name, experiments.ConfigFile)
+	b, _ = os.ReadFile(cfgPath)
+	legacy := strings.Replace(string(b), "name: study:", "name: study/", 1)
+	if legacy == string(b) {
+		t.Fatalf("no sweep name in %s:\n%s", cfgPath, b)
+	}
+	os.WriteFile(cfgPath, []byte(legacy), 0o644)
+	f.calls.Store(0)
+	res, _ = s.Execute(context.Background(), dir, Options{Run: f.run})
+	if f.calls.Load() != 0 || !res[0].Skipped {
+		t.Errorf("legacy name: %d trained, run 0 %+v", f.calls.Load(), res[0])
+	}
+
 	// A changed sweep does not silently reuse or replace finished runs of another config.
 	s2, err := Parse("study.yaml", []byte(base), []string{"train.epochs=2"})
 	if err != nil {

@@ -126,18 +126,23 @@ func Parse(name string, src []byte, overrides []string) (*Sweep, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	s.Name = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
+	namePos := name
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if k, v := root.Content[i], root.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode && v.Value != "" {
-			s.Name = v.Value
+			s.Name, namePos = v.Value, name+":"+strconv.Itoa(k.Line)
 		}
 	}
 	for _, o := range overrides { // --set name=… names the sweep
 		if k, v, ok := strings.Cut(o, "="); ok && strings.TrimSpace(k) == "name" {
 			var n string
 			if yaml.Unmarshal([]byte(v), &n) == nil && n != "" {
-				s.Name = n
+				s.Name, namePos = n, "--set "+o
 			}
 		}
+	}
+	// The sweep directory is runs/<name>: the same rule as a run's name.
+	if msg := config.NameProblem(s.Name); msg != "" {
+		return nil, fmt.Errorf("%s: name: %s", namePos, msg)
 	}
 	s.expand(overrides)
 	for _, r := range s.Runs {
@@ -300,8 +305,12 @@ func (s *Sweep) expand(base []string) {
 		}
 		r := Run{Index: i, Name: name, Overrides: ovs}
 		all := append(append([]string(nil), base...), ovs...)
-		if !sweepsName {
-			all = append(all, "name="+yamlString(s.Name+"/"+name))
+		if !sweepsName { // a run's name is one path element like any other: <sweep>:<run>
+			full := s.Name + ":" + name
+			if config.NameProblem(full) != "" {
+				full = name // too long together
+			}
+			all = append(all, "name="+yamlString(full))
 		}
 		cfg, err := config.Parse(s.File, s.base, all)
 		if err != nil {

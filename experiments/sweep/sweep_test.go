@@ -3,6 +3,7 @@ package sweep
 import (
 	"errors"
 	"fmt"
+	"github.com/lwca/lwca/optim"
 	"slices"
 	"strings"
 	"testing"
@@ -49,7 +50,7 @@ func TestParseExpandsTheCartesianProduct(t *testing.T) {
 				}
 				c := r.Config
 				if c.Model.Norm != norm || fmt.Sprint(c.Optim.LR) != strings.TrimSuffix(lr, ".0") ||
-					fmt.Sprint(c.Seed) != seed || c.Train.Epochs != 3 || c.Name != "study/"+name || c.Model.Width != 8 {
+					fmt.Sprint(c.Seed) != seed || c.Train.Epochs != 3 || c.Name != "study:"+name || c.Model.Width != 8 {
 					t.Errorf("run %s config: norm %s lr %v seed %d epochs %d name %q", name, c.Model.Norm, c.Optim.LR, c.Seed, c.Train.Epochs, c.Name)
 				}
 				i++
@@ -61,7 +62,7 @@ func TestParseExpandsTheCartesianProduct(t *testing.T) {
 	}
 	// --set name=… renames the sweep and its runs.
 	s, err = Parse("study.yaml", []byte(base), []string{"name=other"})
-	if err != nil || s.Name != "other" || s.Runs[0].Config.Name != "other/norm=none,lr=0.01,seed=1" {
+	if err != nil || s.Name != "other" || s.Runs[0].Config.Name != "other:norm=none,lr=0.01,seed=1" {
 		t.Errorf("renamed: %v, %q", err, s.Name)
 	}
 	// A swept path wins over an override of the same path.
@@ -114,8 +115,19 @@ sweep:
 	for _, r := range s.Runs {
 		names = append(names, r.Name)
 	}
-	if !slices.Equal(names, []string{"name=a_b", "name=a_b-2", "name=a_b-3"}) || s.Runs[0].Config.Name != "a/b" {
-		t.Errorf("sanitised names %q, config name %q", names, s.Runs[0].Config.Name)
+	if !slices.Equal(names, []string{"name=a_b", "name=a_b-2", "name=a_b-3"}) || s.Runs[1].Config.Name != "a_b" {
+		t.Errorf("sanitised names %q, config name %q", names, s.Runs[1].Config.Name)
+	}
+	// A swept name is a run name like any other: one path element.
+	if err := s.Runs[0].Err; err == nil || !strings.Contains(err.Error(), "dup.yaml:3: name:") {
+		t.Errorf("swept name a/b: %v, want a problem at dup.yaml:3", err)
+	}
+	// The sweep's own name makes its directory, runs/<name>.
+	for _, set := range []string{"name=..", "name=../x"} {
+		if _, err := Parse("dup.yaml", []byte("data: {dataset: synthetic}\nsweep:\n  seed: [1]\n"), []string{set}); err == nil ||
+			!strings.Contains(err.Error(), "--set "+set+": name:") {
+			t.Errorf("sweep with --set %s: %v, want a name problem", set, err)
+		}
 	}
 }
 
@@ -201,5 +213,38 @@ func TestMNISTSweepConfig(t *testing.T) {
 	}
 	if s.Runs[0].Name != "norm=none,lr=0.01,seed=1" {
 		t.Errorf("first run %q", s.Runs[0].Name)
+	}
+}
+
+// The SGD-vs-Adam sweep varies the whole optim section: each run gets its optimiser's own
+// options, and the SGD runs keep their heavy-ball momentum.
+func TestSGDVsAdamSweepConfig(t *testing.T) {
+	s, err := Load("../../configs/mnist_sgd_vs_adam.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Runs) != 2*2*2 {
+		t.Fatalf("%d runs, want 8", len(s.Runs))
+	}
+	types := map[string]int{}
+	for _, r := range s.Runs {
+		if r.Err != nil {
+			t.Fatalf("run %s: %v", r.Name, r.Err)
+		}
+		o := r.Config.Optim
+		types[o.Type]++
+		switch o.Type {
+		case "sgd":
+			if o.LR != 0.1 || o.Momentum() != 0.9 {
+				t.Errorf("run %s: sgd lr %v momentum %v", r.Name, o.LR, o.Momentum())
+			}
+		case "adam":
+			if a, ok := o.Options.(*optim.AdamOptions); !ok || o.LR != 0.001 || a.Beta2 != 0.999 {
+				t.Errorf("run %s: adam lr %v options %+v", r.Name, o.LR, o.Options)
+			}
+		}
+	}
+	if types["sgd"] != 4 || types["adam"] != 4 {
+		t.Errorf("optimisers %v", types)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,6 +46,10 @@ type Options struct {
 // directory holding other files but no run is refused.
 func Run(ctx context.Context, cfg config.Config, out string, opts Options) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	// Missing data fails here, with how to fetch it, not in a run directory left behind.
+	if _, err := DataSource(cfg.Data); err != nil {
 		return nil, err
 	}
 	if err := checkRunDir(out); err != nil { // before the lock file goes in; again under the lock
@@ -109,6 +114,9 @@ func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := DataSource(cfg.Data); err != nil {
+		return nil, err
+	}
 	sum := st.Summary
 	if err := st.checkConfig(dir, cfg, opts.AllowConfigChange, &sum); err != nil {
 		return nil, err
@@ -142,6 +150,7 @@ func execute(ctx context.Context, cfg config.Config, out string, opts Options, s
 	r, err := newRunner(cfg, out, opts, st)
 	if err == nil {
 		sum.Layers = r.layers
+		sum.Data = strings.TrimSuffix(r.train.Name, "/train") // which copy: cifar10 or cifar10-jpeg
 		r.sum, r.writeSummary, r.stampWall = sum, writeSummary, stampWall
 		err = r.loop(ctx)
 		if cerr := r.close(); err == nil {

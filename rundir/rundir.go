@@ -76,6 +76,7 @@ type Summary struct {
 	Epochs         int            `json:"epochs"`
 	AnalysisSteps  int            `json:"analysis_steps"`
 	Layers         []string       `json:"layers"`
+	Data           string         `json:"data,omitempty"` // the training set's name, "/train" cut
 	Final          Final          `json:"final"`
 	BestTest       analysis.Float `json:"best_test_accuracy"`
 	WallSeconds    float64        `json:"wall_seconds"`

@@ -169,9 +169,9 @@ func TestFormatIsStable(t *testing.T) {
 	}{
 		{`{"type":"train","step":12,"epoch":1,"lr":0.1,"loss":"NaN","accuracy":0.5}`, &TrainRecord{}},
 		{`{"type":"test","step":19,"epoch":1,"train_loss":0.4,"train_accuracy":0.875,"test_loss":"+Inf","test_accuracy":1e-7}`, &TestRecord{}},
-		{`{"name":"mnist","status":"diverged","diverged_at_step":3,"steps":4,"epochs":0,"analysis_steps":1,"layers":["fc1"],` +
+		{`{"name":"mnist","status":"diverged","diverged_at_step":3,"steps":4,"epochs":0,"analysis_steps":1,"layers":["fc1"],"data":"mnist",` +
 			`"final":{"train_loss":"NaN","train_accuracy":0,"test_loss":"-Inf","test_accuracy":0},"best_test_accuracy":0,` +
-			`"wall_seconds":1.5,"backend":{"name":"gonum"}}`, &Summary{}},
+			`"wall_seconds":1.5,"backend":{"name":"gonum"},"config_changes":[{"step":2,"fields":["optim.lr"]}]}`, &Summary{}},
 		{`{"steps":"steps.npy","files":[{"layer":"fc1","factor":"x","file":"fc1.x.npy","dim":785}],"note":"n"}`, &SpectraIndex{}},
 		{`{"name":"s","source":"s.yaml","axes":[{"path":"optim.lr","values":["0.1"]}],` +
 			`"runs":[{"index":0,"name":"lr=0.1","dir":"lr=0.1","config":"configs/lr=0.1.yaml","overrides":["optim.lr=0.1"]}]}`, &Manifest{}},
@@ -191,7 +191,7 @@ func TestFormatIsStable(t *testing.T) {
 	for got, want := range map[string]string{
 		ConfigFile: "config.yaml", MetricsFile: "metrics.jsonl", ConditioningFile: "conditioning.jsonl",
 		SummaryFile: "summary.json", SpectraDir: "spectra", SpectraIndexFile: "index.json", SpectraStepsFile: "steps.npy",
-		WeightsDir: "weights", CheckpointDir: "checkpoint", ManifestFile: "manifest.json",
+		WeightsDir: "weights", CheckpointDir: "checkpoint", AnalysisDir: "analysis", ManifestFile: "manifest.json",
 		StatusRunning: "running", StatusCompleted: "completed", StatusDiverged: "diverged", StatusStopped: "stopped",
 		StatusFailed: "failed", FactorX: "x", FactorGrad: "grad", FactorFisher: "fisher",
 	} {

@@ -337,7 +337,7 @@ func TestRunWithoutCIFAR10(t *testing.T) {
 	t.Setenv(data.RootEnv, root)
 	out := filepath.Join(t.TempDir(), "run")
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"run", "../../configs/cifar10_resnet20_original.yaml", "--out", out}, &stdout, &stderr)
+	code := run([]string{"run", "../configs/cifar10_resnet20_original.yaml", "--out", out}, &stdout, &stderr)
 	msg := stderr.String()
 	for _, w := range []string{filepath.Join(root, "cifar10"), data.RootEnv, "fetch it with: lwca data get cifar10"} {
 		if !strings.Contains(msg, w) {

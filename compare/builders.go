@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/lwca/lwca/rundir"
 )
 
 // maxPoints bounds the points of one curve; longer curves are thinned evenly.
@@ -97,7 +99,7 @@ func (rep *Report) layerFigure(layer string) *Figure {
 	f := &Figure{Name: "layer_" + sanitize(layer), Title: "Layer " + layer, Cols: 2, Width: 10, Height: 10,
 		Caption: fmt.Sprintf("λmax and %s of Σx, Σ∇h and F = Σx ⊗ Σ∇h of layer %s over training (Σ∂h in the figure), log scale; infinite values are not drawn.%s",
 			metricName(rep.KappaKey), layer, rep.groupsNote())}
-	for _, fac := range Factors {
+	for _, fac := range rundir.Factors {
 		for _, key := range []string{"lambda_max", rep.KappaKey} {
 			p := Panel{Title: figureFactorName(fac) + " " + metricName(key), XLabel: rep.axisLabel(), LogY: true}
 			for i, g := range rep.Groups {
@@ -152,7 +154,7 @@ func (rep *Report) trainingFigure() *Figure {
 			for _, p := range r.Train {
 				steps = append(steps, p.Step)
 				xs = append(xs, a.X(r, float64(p.Step)))
-				raw = append(raw, p.Loss)
+				raw = append(raw, float64(p.Loss))
 			}
 			return steps, xs, trailingMean(raw, w)
 		}))
@@ -194,7 +196,7 @@ func (rep *Report) depthFigure(t int) *Figure {
 		Width: 10, Height: 10,
 		Caption: fmt.Sprintf("λmax and %s of each factor against the layer's position in the network at %s (each run's latest analysis at or before it), log scale.%s",
 			metricName(rep.KappaKey), a.Name(t), rep.groupsNote())}
-	for _, fac := range Factors {
+	for _, fac := range rundir.Factors {
 		for _, key := range []string{"lambda_max", rep.KappaKey} {
 			p := Panel{Title: figureFactorName(fac) + " " + metricName(key), XLabel: "layer", LogY: true, XTicks: rep.Layers}
 			for gi, g := range rep.Groups {

@@ -1,7 +1,8 @@
 // Package compare reads run directories and puts them side by side: tables of λmax and κ_p of
 // every layer and factor at aligned steps, figures (training curves, conditioning over
 // training, depth profiles, eigenvalue spectra), diagnostics, and one self-contained HTML
-// report. It reads only what runs wrote to disk.
+// report. It reads only what runs wrote to disk, in the format package rundir defines, and
+// does not link the training code.
 //
 //	runs, warnings, err := compare.Discover("runs/mnist_bn_vs_plain_lr") // a sweep, or run dirs
 //	if err != nil {

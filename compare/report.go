@@ -13,6 +13,7 @@ import (
 
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/results"
+	"github.com/lwca/lwca/rundir"
 )
 
 // Spread says how a group's band is drawn in figures.
@@ -80,11 +81,11 @@ func metricName(key string) string {
 
 func factorName(f string) string {
 	switch f {
-	case FactorX:
+	case rundir.FactorX:
 		return "Σx"
-	case FactorGrad:
+	case rundir.FactorGrad:
 		return "Σ∇h"
-	case FactorFisher:
+	case rundir.FactorFisher:
 		return "F"
 	}
 	return f
@@ -93,11 +94,11 @@ func factorName(f string) string {
 // figureFactorName is factorName in the glyphs of the figures' font, which has no ∇.
 func figureFactorName(f string) string {
 	switch f {
-	case FactorX:
+	case rundir.FactorX:
 		return "Σx"
-	case FactorGrad:
+	case rundir.FactorGrad:
 		return "Σ∂h"
-	case FactorFisher:
+	case rundir.FactorFisher:
 		return "F"
 	}
 	return f
@@ -142,7 +143,7 @@ func Compare(runs []*Run, opts Options) (*Report, error) {
 		rep.Tables = append(rep.Tables, rep.diffTable())
 	}
 	for _, l := range rep.Layers {
-		for _, f := range Factors {
+		for _, f := range rundir.Factors {
 			rep.Tables = append(rep.Tables, rep.layerTable(l, f))
 		}
 	}
@@ -167,7 +168,7 @@ func Compare(runs []*Run, opts Options) (*Report, error) {
 			spectraAt = append(spectraAt, last)
 		}
 	}
-	for _, f := range []string{FactorX, FactorGrad} {
+	for _, f := range []string{rundir.FactorX, rundir.FactorGrad} {
 		fig, err := rep.spectraFigure(f, spectraAt)
 		if err != nil {
 			return nil, err
@@ -192,7 +193,7 @@ func (rep *Report) addFigure(f *Figure) {
 // loss) and test accuracy; NaN when it finished no epoch.
 func final(r *Run) (loss, acc float64) {
 	if n := len(r.Test); n > 0 {
-		return r.Test[n-1].TrainLoss, r.Test[n-1].TestAccuracy
+		return float64(r.Test[n-1].TrainLoss), r.Test[n-1].TestAccuracy
 	}
 	return math.NaN(), math.NaN()
 }
@@ -347,7 +348,7 @@ func (rep *Report) AlignedCSV() []byte {
 	for _, g := range rep.Groups {
 		for _, r := range g.Runs {
 			for _, l := range rep.Layers {
-				for _, f := range Factors {
+				for _, f := range rundir.Factors {
 					for _, k := range []string{"lambda_max", rep.KappaKey} {
 						for _, tg := range rep.Targets {
 							rec := a.At(r, l, f, tg)

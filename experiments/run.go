@@ -20,28 +20,9 @@ import (
 	"github.com/lwca/lwca/graph"
 	"github.com/lwca/lwca/optim"
 	"github.com/lwca/lwca/results"
+	"github.com/lwca/lwca/rundir"
 	"github.com/lwca/lwca/train"
 	"gorgonia.org/tensor"
-)
-
-// Run statuses recorded in summary.json.
-const (
-	StatusRunning   = "running"
-	StatusCompleted = "completed"
-	StatusDiverged  = "diverged" // the loss became NaN or ±Inf: a result, not a failure
-	StatusStopped   = "stopped"  // interrupted (context cancelled)
-	StatusFailed    = "failed"
-)
-
-// File names in a run directory.
-const (
-	ConfigFile       = "config.yaml"
-	MetricsFile      = "metrics.jsonl"
-	ConditioningFile = "conditioning.jsonl"
-	SummaryFile      = "summary.json"
-	WeightsDir       = "weights"    // weights/step_<S>/: model states for lwca analyze
-	CheckpointDir    = "checkpoint" // the last checkpoint, for lwca run --resume
-	AnalysisDir      = "analysis"   // analysis/step_<S>/: lwca analyze's default output
 )
 
 // Options are the run-time settings that are not part of an experiment's config.
@@ -60,58 +41,6 @@ type Options struct {
 	// AllowConfigChange lets Resume continue with a config.yaml that differs from the one the
 	// checkpoint was written with; the change is recorded in summary.json.
 	AllowConfigChange bool
-}
-
-// Final holds a run's closing figures.
-type Final struct {
-	TrainLoss     analysis.Float `json:"train_loss"`
-	TrainAccuracy analysis.Float `json:"train_accuracy"`
-	TestLoss      analysis.Float `json:"test_loss"`
-	TestAccuracy  analysis.Float `json:"test_accuracy"`
-}
-
-// Summary is the content of summary.json.
-type Summary struct {
-	Name           string         `json:"name"`
-	Status         string         `json:"status"`
-	Error          string         `json:"error,omitempty"`
-	DivergedAtStep *int           `json:"diverged_at_step,omitempty"`
-	Steps          int            `json:"steps"`
-	Epochs         int            `json:"epochs"`
-	AnalysisSteps  int            `json:"analysis_steps"`
-	Layers         []string       `json:"layers"`
-	Data           string         `json:"data,omitempty"` // the training set's name, "/train" cut
-	Final          Final          `json:"final"`
-	BestTest       analysis.Float `json:"best_test_accuracy"`
-	WallSeconds    float64        `json:"wall_seconds"`
-	Backend        map[string]any `json:"backend,omitempty"`
-	// ConfigChanges records resumes that were allowed to continue with an edited config.yaml.
-	ConfigChanges []ConfigChange `json:"config_changes,omitempty"`
-}
-
-// ConfigChange is one resume with an edited config.yaml (lwca run --resume --allow-config-change).
-type ConfigChange struct {
-	Step   int      `json:"step"`   // the step the run continued from
-	Fields []string `json:"fields"` // dotted paths of the values that differ
-}
-
-type trainRecord struct {
-	Type     string         `json:"type"`
-	Step     int            `json:"step"`
-	Epoch    int            `json:"epoch"`
-	LR       float64        `json:"lr"`
-	Loss     analysis.Float `json:"loss"`
-	Accuracy float64        `json:"accuracy"`
-}
-
-type testRecord struct {
-	Type          string         `json:"type"`
-	Step          int            `json:"step"`
-	Epoch         int            `json:"epoch"`
-	TrainLoss     analysis.Float `json:"train_loss"`
-	TrainAccuracy float64        `json:"train_accuracy"`
-	TestLoss      analysis.Float `json:"test_loss"`
-	TestAccuracy  float64        `json:"test_accuracy"`
 }
 
 // Run trains the experiment cfg into the directory out and returns its summary. A diverging
@@ -391,7 +320,8 @@ func (r *runner) loop(ctx context.Context) error {
 			return fmt.Errorf("step %d: %w", step, err)
 		}
 		sum.Steps, sum.Epochs = step+1, epoch
-		if err := r.metrics.Append(trainRecord{"train", step, epoch, lr, analysis.Float(loss), float64(correct) / float64(len(y))}); err != nil {
+		if err := r.metrics.Append(rundir.TrainRecord{Type: rundir.TypeTrain, Step: step, Epoch: epoch, LR: lr, Loss: analysis.Float(loss),
+			Accuracy: float64(correct) / float64(len(y))}); err != nil {
 			return err
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
@@ -445,15 +375,15 @@ func (r *runner) endEpoch(step, epoch int) error {
 	if err != nil {
 		return err
 	}
-	rec := testRecord{"test", step, epoch, analysis.Float(r.epochLoss / float64(r.epochSeen)),
-		float64(r.epochCorrect) / float64(r.epochSeen), analysis.Float(testLoss), testAcc}
+	rec := rundir.TestRecord{Type: rundir.TypeTest, Step: step, Epoch: epoch, TrainLoss: analysis.Float(r.epochLoss / float64(r.epochSeen)),
+		TrainAccuracy: float64(r.epochCorrect) / float64(r.epochSeen), TestLoss: analysis.Float(testLoss), TestAccuracy: testAcc}
 	if err := r.metrics.Append(rec); err != nil {
 		return err
 	}
 	if err := errors.Join(r.analyzer.flush(), r.metrics.Sync(), r.condLog.Sync()); err != nil {
 		return err
 	}
-	r.sum.Final = Final{rec.TrainLoss, analysis.Float(rec.TrainAccuracy), rec.TestLoss, analysis.Float(testAcc)}
+	r.sum.Final = Final{TrainLoss: rec.TrainLoss, TrainAccuracy: analysis.Float(rec.TrainAccuracy), TestLoss: rec.TestLoss, TestAccuracy: analysis.Float(testAcc)}
 	r.sum.BestTest = analysis.Float(math.Max(float64(r.sum.BestTest), testAcc))
 	r.progress.message("%s: epoch %d train loss %.4f acc %.4f, test loss %.4f acc %.4f",
 		r.cfg.Name, epoch, rec.TrainLoss, rec.TrainAccuracy, testLoss, testAcc)

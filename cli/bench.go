@@ -23,7 +23,7 @@ import (
 )
 
 type benchCmd struct {
-	Only         []string `placeholder:"W,..." help:"Run only these workloads (analysis_overhead included)."`
+	Only         []string `placeholder:"W" help:"Run only these workloads (analysis_overhead included)."`
 	Repeat       int      `default:"1" placeholder:"N" help:"Rounds, each side by side; more than one adds medians."`
 	Slow         bool     `help:"Add the slow workloads (4608×4608 eigenvalues)."`
 	NoTorch      bool     `help:"Skip the PyTorch reference."`

@@ -11,7 +11,7 @@ import (
 )
 
 type compareCmd struct {
-	Dirs      []string `arg:"" placeholder:"RUN_OR_SWEEP_DIR" help:"Run directories, sweep directories or directories of run directories."`
+	Dirs      []string `arg:"" name:"run-or-sweep-dir" help:"Run directories, sweep directories or directories of run directories."`
 	Out       string   `short:"o" placeholder:"DIR" help:"Output directory (default: DIR/compare for one argument, else runs/compare)."`
 	Align     string   `placeholder:"step|epoch" help:"Align runs by step (default) or by epoch."`
 	Steps     string   `placeholder:"S,..." help:"Aligned steps (or epochs) for the tables (default: up to five shared analysis steps)."`

@@ -25,7 +25,7 @@ type dataCmd struct {
 }
 
 type dataGetCmd struct {
-	Name string `arg:"" placeholder:"NAME" help:"cifar10 or fashion-mnist."`
+	Name string `arg:"" name:"name" help:"cifar10 or fashion-mnist."`
 	Dir  string `short:"d" placeholder:"DIR" help:"Download into DIR instead of the data root."`
 	URL  string `name:"url" placeholder:"URL" help:"Another source, such as a local mirror."`
 }

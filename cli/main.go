@@ -165,9 +165,12 @@ func execute(args []string, stdout, stderr io.Writer) (err error) {
 		return usageError{err.Error(), cmd}
 	}
 	err = ctx.Run(&cmds.globals)
-	if ue, ok := err.(usageError); ok && ue.cmd == "" {
-		ue.cmd = commandPath(ctx)
-		err = ue
+	var ue usageError
+	if errors.As(err, &ue) { // kong wraps the command's errors
+		if ue.cmd == "" {
+			ue.cmd = commandPath(ctx)
+		}
+		return ue
 	}
 	return err
 }
@@ -193,7 +196,7 @@ func (e usageError) Error() string { return e.msg }
 
 // helpCmd shows the help of a command: lwca help sweep is lwca sweep --help.
 type helpCmd struct {
-	Command []string `arg:"" optional:"" help:"The command, e.g. run or data get."`
+	Command []string `arg:"" optional:"" name:"command" help:"The command, e.g. run or data get."`
 }
 
 func (c *helpCmd) Run(ctx *kong.Context) error {
@@ -252,7 +255,7 @@ func signalContext() (context.Context, func()) {
 }
 
 type runCmd struct {
-	Config            string   `arg:"" optional:"" placeholder:"CONFIG" help:"The experiment's YAML config."`
+	Config            string   `arg:"" optional:"" name:"config" help:"The experiment's YAML config."`
 	Out               string   `short:"o" placeholder:"DIR" help:"Run directory (default: runs/<name>, or runs/<name>.2, .3, … when that holds a run)."`
 	Overwrite         bool     `help:"Replace the run in --out (only the files lwca writes)."`
 	Set               []string `short:"s" sep:"none" placeholder:"PATH=VALUE" help:"Override a config field by its dotted path, e.g. optim.lr=0.05; repeatable."`
@@ -334,7 +337,7 @@ func (c *runCmd) Run(g *globals) error {
 }
 
 type analyzeCmd struct {
-	RunDir    string `arg:"" placeholder:"RUN_DIR" help:"The run directory."`
+	RunDir    string `arg:"" name:"run-dir" help:"The run directory."`
 	Step      *int   `placeholder:"S" help:"Saved step to analyse (default: the latest)."`
 	BatchSize *int   `placeholder:"N" help:"Samples in the analysis batch (default: the run's analysis.batch_size)."`
 	Out       string `short:"o" placeholder:"DIR" help:"Output directory (default: RUN_DIR/analysis/step_<S>)."`

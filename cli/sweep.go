@@ -21,7 +21,7 @@ func (e sweepInterrupted) Error() string {
 func (e sweepInterrupted) Is(target error) bool { return target == errInterrupted }
 
 type sweepCmd struct {
-	Config    string   `arg:"" placeholder:"CONFIG" help:"A config with a sweep: section."`
+	Config    string   `arg:"" name:"config" help:"A config with a sweep: section."`
 	Out       string   `short:"o" placeholder:"DIR" help:"Sweep directory (default: runs/<name>)."`
 	Workers   *int     `short:"w" placeholder:"N" help:"Runs trained at once (default 1); with --emit slurm, the array's %N (default: no limit)."`
 	Set       []string `short:"s" sep:"none" placeholder:"PATH=VALUE" help:"Override a config field in every run; repeatable."`

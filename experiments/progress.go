@@ -72,7 +72,7 @@ type progress struct {
 }
 
 // barName is the longest run name a bar shows, so that the bar keeps room on the line.
-const barName = 24
+const barName = 20
 
 // newProgress reports on a run of total steps of which from were done by earlier processes.
 // With opts.Display the run's bar joins that display; otherwise a terminal gets its own.
@@ -191,8 +191,7 @@ func (p *progress) close() {
 	if p == nil || p.bar == nil {
 		return
 	}
-	p.bar.Abort(!p.own)
-	p.bar.Wait()
+	p.bar.Abort(!p.own) // a no-op for a completed bar
 	if p.own {
 		p.display.Wait()
 	}

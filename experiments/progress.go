@@ -44,7 +44,13 @@ func isTerminal(w io.Writer) bool {
 func (d *Display) Write(b []byte) (int, error) { return d.p.Write(b) }
 
 // Wait waits for the bars to end and leaves the terminal to plain writes again.
-func (d *Display) Wait() { d.p.Wait() }
+func (d *Display) Wait() {
+	// Lines written since the last redraw appear at the next one, and there is none once the
+	// bars have ended: a last, empty bar that ends at once makes one.
+	last := d.p.New(0, mpb.NopStyle(), mpb.BarRemoveOnComplete())
+	last.SetTotal(-1, true)
+	d.p.Wait()
+}
 
 // progress reports a run's advance: a bar on a terminal, plain periodic lines otherwise.
 // Its methods may be called from the training loop and from the analysis worker at once.

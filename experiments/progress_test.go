@@ -97,7 +97,7 @@ func TestProgressBarFitsWidth(t *testing.T) {
 	redraw()
 	a.close()
 	b.close()
-	redraw() // the bars end at a redraw
+	d.Write([]byte("after the bars\n"))
 	d.Wait()
 
 	out := regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`).ReplaceAllString(buf.String(), "")
@@ -110,7 +110,8 @@ func TestProgressBarFitsWidth(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"mnist_bn_vs_plain_l…", "30/1000 analysing step 30 (layer 2 of 4)", "worker-two",
-		"430/1000 epoch 3 loss 0.2500 lr 0.001", "mnist: epoch 0 train loss 0.3000"} {
+		"430/1000 epoch 3 loss 0.2500 lr 0.001", "mnist: epoch 0 train loss 0.3000",
+		"after the bars\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the display never showed %q:\n%s", want, out)
 		}

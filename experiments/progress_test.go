@@ -97,6 +97,7 @@ func TestProgressBarFitsWidth(t *testing.T) {
 	redraw()
 	a.close()
 	b.close()
+	redraw() // the bars end here; a line written after them still shows
 	d.Write([]byte("after the bars\n"))
 	d.Wait()
 

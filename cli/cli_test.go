@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -270,5 +271,30 @@ func TestRunShortFlagsAndQuiet(t *testing.T) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("verbose run: stderr lacks %q:\n%s", want, stderr.String())
 		}
+	}
+}
+
+// The shell asks for completions by running lwca with COMP_LINE set; lwca answers with the
+// commands and flags that fit, and does nothing else.
+func TestCompletion(t *testing.T) {
+	for line, want := range map[string][]string{
+		"lwca comp":         {"compare", "completion"},
+		"lwca sweep --wor":  {"--workers"},
+		"lwca data get --d": {"--dir"},
+	} {
+		t.Setenv("COMP_LINE", line)
+		t.Setenv("COMP_POINT", strconv.Itoa(len(line)))
+		var stdout, stderr bytes.Buffer
+		code := run(nil, &stdout, &stderr)
+		got := strings.Fields(stdout.String())
+		slices.Sort(got)
+		if code != 0 || !slices.Equal(got, want) {
+			t.Errorf("COMP_LINE=%q: exit %d, completions %q, want %q; stderr %s", line, code, got, want, stderr.String())
+		}
+	}
+	t.Setenv("COMP_LINE", "") // the shell is not asking
+	var stdout bytes.Buffer
+	if code := run([]string{"completion", "bash"}, &stdout, &bytes.Buffer{}); code != 0 || !strings.HasPrefix(stdout.String(), "complete -C ") {
+		t.Errorf("completion bash: exit %d, %q", code, stdout.String())
 	}
 }

@@ -133,7 +133,7 @@ func newParser(cmds *commands, stdout, stderr io.Writer) (*kong.Kong, error) {
 // usageErrors; exitStatus means help or completion was printed.
 func execute(args []string, stdout, stderr io.Writer) (err error) {
 	cmds := &commands{globals: globals{stdout: stdout, stderr: stderr}}
-	if len(args) == 0 { // the overview, on stderr: a command was expected
+	if len(args) == 0 && os.Getenv("COMP_LINE") == "" { // the overview, on stderr: a command was expected
 		args, stdout = []string{"--help"}, stderr
 		defer func() {
 			if err == exitStatus(0) {

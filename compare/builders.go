@@ -121,7 +121,7 @@ func (rep *Report) layerFigure(layer string) *Figure {
 	for _, fac := range Factors {
 		for _, key := range []string{"lambda_max", rep.KappaKey} {
 			p := Panel{Title: factorName(fac) + " " + metricName(key), XLabel: rep.axisLabel(), YLabel: metricName(key),
-				LogY: true, IntX: rep.Options.Align == ByStep}
+				LogY: true, IntX: rep.Options.Align == ByStep, XMax: rep.xEnd()}
 			for _, g := range rep.Groups {
 				p.Series = append(p.Series, rep.metricSeries(g, layer, fac, key))
 			}
@@ -132,6 +132,16 @@ func (rep *Report) layerFigure(layer string) *Figure {
 		f.Caption += limitedNote
 	}
 	return f
+}
+
+// xEnd is where training ends on the horizontal axis of figures over training: the step
+// after the longest run's last, or its epochs done.
+func (rep *Report) xEnd() float64 {
+	end := 0.0
+	for _, r := range rep.Runs {
+		end = math.Max(end, rep.Options.Align.X(r, float64(r.LastStep()+1)))
+	}
+	return end
 }
 
 // smoothWindow is the trailing-mean window for training-loss curves.
@@ -172,7 +182,6 @@ func (rep *Report) trainingFigure() *Figure {
 	loss := Panel{Title: "training loss", XLabel: rep.axisLabel(), YLabel: "loss", LogY: true, IntX: intX}
 	// Accuracy is a fraction: its axis stays within [0, 1] however few the points.
 	acc := Panel{Title: "test accuracy", XLabel: rep.axisLabel(), YLabel: "test accuracy", IntX: intX, YMax: 1}
-	end := 0.0
 	for _, g := range rep.Groups {
 		loss.Series = append(loss.Series, rep.groupCurve(g, func(r *Run) []curvePoint {
 			raw := make([]float64, len(r.Train))
@@ -195,16 +204,10 @@ func (rep *Report) trainingFigure() *Figure {
 		})
 		s.Points = true
 		acc.Series = append(acc.Series, s)
-		for _, r := range g.Runs {
-			end = math.Max(end, a.X(r, float64(r.LastStep()+1)))
-		}
 	}
 	// Both panels span training, so that the end-of-epoch accuracy of a one-epoch run sits
 	// at the end of an axis that starts at 0, not alone on an axis of its own.
-	if end > 0 {
-		loss.XMin, loss.XMax = 0, end
-		acc.XMin, acc.XMax = 0, end
-	}
+	loss.XMax, acc.XMax = rep.xEnd(), rep.xEnd()
 	// Diverging runs reach losses of 1e30 and more; cut the axis at 10× the largest starting
 	// loss so that the others stay readable.
 	start := 0.0

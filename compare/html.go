@@ -39,6 +39,7 @@ type htmlCell struct {
 	// Details, a collapsed list (the layers behind a folded diagnostic).
 	Sub     string
 	Details []string
+	Head    bool // starts a block of rows (a layer in the summary)
 }
 
 func toHTML(t *Table) htmlTable {
@@ -50,6 +51,9 @@ func toHTML(t *Table) htmlTable {
 		var row []htmlCell
 		for _, c := range r {
 			row = append(row, htmlCell{Text: c.String(), Num: c.Stat != nil})
+		}
+		if len(row) > 0 {
+			row[0].Head = false
 		}
 		h.Rows = append(h.Rows, row)
 	}
@@ -84,13 +88,11 @@ type htmlFigure struct {
 	Img                     template.URL
 }
 
-// htmlPair is one comparison of the summary: rows of layer and factor, columns of metric
-// and target, each cell the ratio A/B over the two values.
+// htmlPair is one comparison of the summary: a row per layer, factor and metric, a column
+// per target, each cell the ratio A/B over the two group means.
 type htmlPair struct {
 	ID, Title, A, B string
-	Metrics         []string
-	Targets         []string
-	Rows            [][]htmlCell // layer, factor, then metric-major cells
+	Table           htmlTable
 }
 
 type htmlLayer struct {
@@ -117,24 +119,32 @@ func fmtRatio(v float64) string {
 func (rep *Report) htmlPair(i int, p Pair) htmlPair {
 	a := rep.Options.Align
 	h := htmlPair{ID: fmt.Sprintf("pair-%d", i+1), Title: p.Title(rep), A: p.A.Label, B: p.B.Label}
-	for _, k := range rep.summaryMetrics() {
-		h.Metrics = append(h.Metrics, metricName(k))
-	}
+	h.Table.Head = []string{"layer", "factor", "metric"}
 	for _, t := range rep.Targets {
-		h.Targets = append(h.Targets, a.Tag(t))
+		h.Table.Head = append(h.Table.Head, a.Name(t))
 	}
 	for _, l := range rep.Layers {
-		for _, f := range Factors {
-			row := []htmlCell{{Text: l}, {Text: factorName(f)}}
-			for _, k := range rep.summaryMetrics() {
+		for fi, f := range Factors {
+			for ki, k := range rep.summaryMetrics() {
+				first := fi == 0 && ki == 0
+				layer := ""
+				if first { // the layer heads its block of rows
+					layer = l
+				}
+				row := []htmlCell{{Text: layer, Head: first}, {Text: factorName(f)}, {Text: metricName(k)}}
 				for _, t := range rep.Targets {
 					ca, cb := rep.groupCell(p.A, l, f, k, t), rep.groupCell(p.B, l, f, k, t)
-					r := ratioCell(ca, cb)
-					row = append(row, htmlCell{Text: fmtRatio(r.Stat.Mean), Num: true,
-						Sub: shortCell(ca) + " / " + shortCell(cb)})
+					c := htmlCell{Num: true, Text: fmtRatio(ratioCell(ca, cb).Stat.Mean), Sub: shortCell(ca) + " / " + shortCell(cb)}
+					switch {
+					case ca.Stat.N == 0 && cb.Stat.N == 0 && ca.Limited > 0 && cb.Limited > 0:
+						c.Text, c.Sub = rankLimitedText, ""
+					case ca.Stat.N == 0 && cb.Stat.N == 0:
+						c.Text, c.Sub = "–", ""
+					}
+					row = append(row, c)
 				}
+				h.Table.Rows = append(h.Table.Rows, row)
 			}
-			h.Rows = append(h.Rows, row)
 		}
 	}
 	return h
@@ -255,10 +265,12 @@ func (rep *Report) HTML(pngs map[string][]byte) ([]byte, error) {
 		switch t.Name {
 		case "runs":
 			data.RunsTable = toHTML(t)
+			data.RunsTable.Title = "" // the section heading names it
 		case "groups":
 			data.GroupsTable = toHTML(t)
 		case "config_diff":
 			h := toHTML(t)
+			h.Title = ""
 			data.Diff = &h
 		case "diagnostics", "summary":
 		}
@@ -332,7 +344,8 @@ th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td .sub { display: block; font-size: 0.8em; color: #666; }
 td.wrap { max-width: 28em; overflow-wrap: anywhere; }
-table.pair td.num { min-width: 6em; }
+tr.head td { border-top: 2px solid #888; }
+td.head { font-weight: 600; }
 figure { margin: 1em 0 2em; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #444; }
@@ -366,12 +379,9 @@ details.quietdetails > summary { font-weight: normal; color: #555; }
 {{if .Pairs}}<p>Groups that differ only in the compared setting, side by side: per layer and factor, λmax and {{.KappaName}} at {{.Align}} {{.Targets}}.
 Each cell gives the ratio A/B of the group means in bold, and below it A / B. “rank-limited”: the κ divides by a round-off eigenvalue
 (numerical_rank below the index κ uses) and is not a value. {{.StyleText}}</p>
-{{range $i, $p := .Pairs}}<details id="{{$p.ID}}"{{if eq $i 0}} open{{end}}><summary>{{$p.Title}}: A = {{$p.A}}, B = {{$p.B}}</summary>
-<div class="scroll"><table class="pair">
-<tr><th rowspan="2">layer</th><th rowspan="2">factor</th>{{range $p.Metrics}}<th colspan="{{len $p.Targets}}">{{.}} A/B</th>{{end}}</tr>
-<tr>{{range $p.Metrics}}{{range $p.Targets}}<th>{{.}}</th>{{end}}{{end}}</tr>
-{{range $p.Rows}}<tr>{{template "cells" .}}</tr>
-{{end}}</table></div>
+{{range $i, $p := .Pairs}}<details id="{{$p.ID}}"{{if eq $i 0}} open{{end}}><summary>{{$p.Title}}</summary>
+<p>A = {{$p.A}}, B = {{$p.B}}; cells: A/B, and below it A / B.</p>
+{{template "table" $p.Table}}
 </details>
 {{end}}{{else}}<p>No two groups differ in a single setting, so there is nothing to put side by side; the tables below list every group.</p>{{end}}
 
@@ -406,10 +416,10 @@ Each cell gives the ratio A/B of the group means in bold, and below it A / B. �
 {{end}}
 </body>
 </html>
-{{define "cells"}}{{range .}}<td{{if .Num}} class="num"{{else if .Details}} class="wrap"{{end}}>{{if .Sub}}<strong>{{.Text}}</strong><span class="sub">{{.Sub}}</span>{{else}}{{.Text}}{{end}}{{if .Details}}<details class="quietdetails"><summary>every layer</summary><ul>{{range .Details}}<li>{{.}}</li>{{end}}</ul></details>{{end}}</td>{{end}}{{end}}
+{{define "cells"}}{{range .}}<td class="{{if .Num}}num{{else if or .Details (gt (len .Text) 40)}}wrap{{end}}{{if .Head}} head{{end}}">{{if .Sub}}<strong>{{.Text}}</strong><span class="sub">{{.Sub}}</span>{{else}}{{.Text}}{{end}}{{if .Details}}<details class="quietdetails"><summary>every layer</summary><ul>{{range .Details}}<li>{{.}}</li>{{end}}</ul></details>{{end}}</td>{{end}}{{end}}
 {{define "table"}}{{if .Title}}<h3{{if .ID}} id="{{.ID}}"{{end}}>{{.Title}}</h3>{{end}}{{if .Note}}<p>{{.Note}}</p>{{end}}
 <div class="scroll"><table>
 <tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr>{{template "cells" .}}</tr>
+{{range .Rows}}<tr{{if (index . 0).Head}} class="head"{{end}}>{{template "cells" .}}</tr>
 {{end}}</table></div>
 {{end}}`))

@@ -48,9 +48,14 @@ func glyphStyle(c, dash int) draw.GlyphStyle {
 		Shape: glyphs[(dash+c/len(palette))%len(glyphs)]}
 }
 
-// limitedGlyph marks a rank-limited κ: an open triangle pointing past the top of the axis.
-func limitedGlyph(c int) draw.GlyphStyle {
-	return draw.GlyphStyle{Color: palette[c%len(palette)], Radius: vg.Points(3.5), Shape: draw.TriangleGlyph{}}
+// limitedGlyph marks a rank-limited κ: a triangle pointing past the top of the axis, open
+// or filled by the dash of the series, so that it tells settings apart in greyscale too.
+func limitedGlyph(c, dash int) draw.GlyphStyle {
+	var shape draw.GlyphDrawer = draw.TriangleGlyph{}
+	if dash%2 == 1 {
+		shape = draw.PyramidGlyph{}
+	}
+	return draw.GlyphStyle{Color: palette[c%len(palette)], Radius: vg.Points(3.5), Shape: shape}
 }
 
 func bandColor(i int) color.Color {
@@ -178,7 +183,7 @@ func (f *Figure) draw(dc draw.Canvas) (err error) {
 			l.Add(e.Label, &plotter.Line{LineStyle: lineStyle(e.Color, e.Dash)})
 		}
 		if limited {
-			l.Add(limitedLabel, &plotter.Scatter{GlyphStyle: limitedGlyph(len(palette) - 1)})
+			l.Add(limitedLabel, &plotter.Scatter{GlyphStyle: limitedGlyph(len(palette)-1, 0)})
 		}
 		lc := draw.Crop(dc, dc.Max.X-dc.Min.X-lw+vg.Points(6), 0, 0, -top-vg.Points(8))
 		l.Draw(lc)
@@ -211,7 +216,8 @@ func (p *Panel) yRange() (lo, hi float64) {
 // of the x values, widened when it is a single point.
 func (p *Panel) xRange() (lo, hi float64, ok bool) {
 	if p.XMin != 0 || p.XMax != 0 {
-		return p.XMin, p.XMax, true
+		// A little room on the right keeps a marker at the last step whole.
+		return p.XMin, p.XMax + 0.02*(p.XMax-p.XMin), true
 	}
 	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, s := range p.Series {
@@ -251,7 +257,7 @@ func (p *Panel) plot() (*plot.Plot, error) {
 	for _, a := range []*plot.Axis{&pl.X, &pl.Y} {
 		a.Label.TextStyle.Font = fontOf(10)
 		a.Tick.Label.Font = fontOf(9)
-		a.Tick.Marker = trimmedTicks{}
+		a.Tick.Marker = linearTicks{}
 	}
 	pl.Add(plotter.NewGrid())
 	logY := p.LogY
@@ -268,9 +274,10 @@ func (p *Panel) plot() (*plot.Plot, error) {
 			pl.Title.Text += " (no finite values)"
 		}
 	}
-	// The vertical axis is fixed before the lines are added, so that rank-limited marks can
-	// sit at its top edge.
-	var yTop float64
+	// The vertical axis is chosen before the lines are added, so that rank-limited marks can
+	// sit at its top edge; it is set after them, since adding a plotter widens the axes to
+	// its data.
+	var yLo, yHi, yTop float64
 	switch {
 	case logY:
 		lo, hi := math.Floor(math.Log10(ymin)), math.Ceil(math.Log10(ymax))
@@ -278,22 +285,43 @@ func (p *Panel) plot() (*plot.Plot, error) {
 			hi = lo + 1
 		}
 		pl.Y.Scale = plot.LogScale{}
-		pl.Y.Min, pl.Y.Max = math.Pow(10, lo), math.Pow(10, hi)
 		pl.Y.Tick.Marker = decadeTicks{}
-		yTop = pl.Y.Max
+		yLo, yHi = math.Pow(10, lo), math.Pow(10, hi)
+		yTop = yHi
 	case !empty:
-		lo, hi := padRange(ymin, ymax)
+		yLo, yHi = padRange(ymin, ymax)
 		if p.YMin != 0 {
-			lo = math.Max(lo, p.YMin)
+			yLo = math.Max(yLo, p.YMin)
 		}
 		if p.YMax != 0 {
-			hi = math.Min(hi, p.YMax)
+			yHi = math.Min(yHi, p.YMax)
 		}
-		pl.Y.Min, pl.Y.Max = lo, hi
-		yTop = hi
+		yTop = yHi
 	case p.hasLimited():
-		pl.Y.Min, pl.Y.Max = ymin, ymax
-		yTop = 0.5
+		yLo, yHi, yTop = ymin, ymax, 0.9
+		if lo, hi, ok := p.xRange(); ok {
+			l, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: (lo + hi) / 2, Y: 0.3}},
+				Labels: []string{"no value: rank-limited at every point"}})
+			if err != nil {
+				return nil, err
+			}
+			l.TextStyle[0].Font = fontOf(9)
+			l.TextStyle[0].XAlign = draw.XCenter
+			pl.Add(l)
+		}
+	}
+	// Marks of several series at one step would hide each other: each series that has
+	// some gets its own row below the top edge.
+	limitedRow := 0
+	markY := func() float64 {
+		defer func() { limitedRow++ }()
+		switch {
+		case logY:
+			return yTop / math.Pow(yHi/yLo, 0.05*float64(limitedRow))
+		case empty:
+			return yTop - 0.1*float64(limitedRow)
+		}
+		return yTop - 0.05*float64(limitedRow)*(yHi-yLo)
 	}
 	for _, s := range p.Series {
 		if len(s.Lo) == len(s.X) && len(s.Hi) == len(s.X) {
@@ -325,16 +353,20 @@ func (p *Panel) plot() (*plot.Plot, error) {
 		}
 		if len(s.Limited) > 0 {
 			pts := make(plotter.XYs, len(s.Limited))
+			y := markY()
 			for i, x := range s.Limited {
-				pts[i] = plotter.XY{X: x, Y: yTop}
+				pts[i] = plotter.XY{X: x, Y: y}
 			}
 			sc, err := plotter.NewScatter(pts)
 			if err != nil {
 				return nil, err
 			}
-			sc.GlyphStyle = limitedGlyph(s.Color)
+			sc.GlyphStyle = limitedGlyph(s.Color, s.Dash)
 			pl.Add(sc)
 		}
+	}
+	if yLo < yHi {
+		pl.Y.Min, pl.Y.Max = yLo, yHi
 	}
 	switch {
 	case len(p.XTicks) > 0:
@@ -351,7 +383,7 @@ func (p *Panel) plot() (*plot.Plot, error) {
 		pl.X.Min, pl.X.Max = 0.7, float64(len(names))+0.3
 	default:
 		if p.IntX {
-			pl.X.Tick.Marker = intTicks{}
+			pl.X.Tick.Marker = linearTicks{Min: 1}
 		}
 		if lo, hi, ok := p.xRange(); ok {
 			pl.X.Min, pl.X.Max = lo, hi
@@ -411,32 +443,45 @@ func bandSegments(s Series, logY bool) []plotter.XYs {
 	return out
 }
 
-// intTicks labels whole numbers on an axis of steps or indices: about six labels at a
-// step of 1, 2 or 5 × 10^k, never a fraction.
-type intTicks struct{}
+// linearTicks labels about six values at a step of 1, 2 or 5 × 10^k, written with as many
+// decimals as the step needs: "250", not "250.00"; "0.955". Min, when set, is the
+// smallest step: 1 on axes of whole numbers (steps, indices), which never show a fraction.
+type linearTicks struct{ Min float64 }
 
-func (intTicks) Ticks(lo, hi float64) []plot.Tick {
-	step := 1.0
-	for mag := 1.0; ; mag *= 10 {
-		if s := niceStep(mag, (hi-lo)/6); s > 0 {
-			step = s
-			break
+func (lt linearTicks) Ticks(lo, hi float64) []plot.Tick {
+	want := (hi - lo) / 6
+	step := lt.Min
+	if want > 0 {
+		mag := math.Pow(10, math.Floor(math.Log10(want)))
+		step = niceStep(mag, want)
+		if step == 0 {
+			step = 10 * mag
 		}
+		step = math.Max(step, lt.Min)
 	}
-	minor := 0.0
-	switch {
-	case step >= 5:
-		minor = step / 5
-	case step == 2:
-		minor = 1
+	if !(step > 0) {
+		return nil
 	}
+	lead := step / math.Pow(10, math.Floor(math.Log10(step)+1e-9)) // 1, 2 or 5
+	minor := step / 5
+	if math.Round(lead) == 2 {
+		minor = step / 2
+	}
+	if minor < lt.Min {
+		minor = 0
+	}
+	decimals := max(0, int(-math.Floor(math.Log10(step)+1e-9)))
 	var t []plot.Tick
-	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
-		t = append(t, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', 0, 64)})
+	for k := math.Ceil(lo / step); k*step <= hi; k++ {
+		v := k * step
+		if v == 0 {
+			v = 0 // Ceil(-0.3) is -0, which would read "-0"
+		}
+		t = append(t, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', decimals, 64)})
 	}
 	if minor > 0 {
-		for v := math.Ceil(lo/minor) * minor; v <= hi; v += minor {
-			if math.Mod(v, step) != 0 {
+		for k := math.Ceil(lo / minor); k*minor <= hi; k++ {
+			if v := k * minor; math.Abs(math.Remainder(v, step)) > minor/2 {
 				t = append(t, plot.Tick{Value: v})
 			}
 		}
@@ -447,25 +492,11 @@ func (intTicks) Ticks(lo, hi float64) []plot.Tick {
 // niceStep returns the first of 1, 2, 5 times mag that is at least want, or 0 if none is.
 func niceStep(mag, want float64) float64 {
 	for _, m := range []float64{1, 2, 5} {
-		if m*mag >= want {
+		if m*mag >= want*(1-1e-9) {
 			return m * mag
 		}
 	}
 	return 0
-}
-
-// trimmedTicks are gonum's default ticks with labels in their shortest form: "0.5", not
-// "0.50"; "1e+04" past six digits.
-type trimmedTicks struct{}
-
-func (trimmedTicks) Ticks(lo, hi float64) []plot.Tick {
-	t := plot.DefaultTicks{}.Ticks(lo, hi)
-	for i := range t {
-		if t[i].Label != "" {
-			t[i].Label = strconv.FormatFloat(t[i].Value, 'g', 6, 64)
-		}
-	}
-	return t
 }
 
 // decadeTicks labels powers of ten on a log axis, every k-th decade so that at most about

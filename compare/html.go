@@ -52,9 +52,6 @@ func toHTML(t *Table) htmlTable {
 		for _, c := range r {
 			row = append(row, htmlCell{Text: c.String(), Num: c.Stat != nil})
 		}
-		if len(row) > 0 {
-			row[0].Head = false
-		}
 		h.Rows = append(h.Rows, row)
 	}
 	return h
@@ -253,6 +250,7 @@ func (rep *Report) HTML(pngs map[string][]byte) ([]byte, error) {
 		StyleText      string
 		Pairs          []htmlPair
 		RunsTable      htmlTable
+		RunDirs        [][2]string
 		Diff           *htmlTable
 		Shared         [][2]string
 		Diagnostics    []diag
@@ -264,8 +262,13 @@ func (rep *Report) HTML(pngs map[string][]byte) ([]byte, error) {
 	for _, t := range rep.Tables {
 		switch t.Name {
 		case "runs":
-			data.RunsTable = toHTML(t)
+			// The status says where a run diverged, and directories are long: listed
+			// beneath, the table fits the page.
+			data.RunsTable = toHTML(dropColumns(t, "diverged_at_step", "dir"))
 			data.RunsTable.Title = "" // the section heading names it
+			for _, r := range rep.Runs {
+				data.RunDirs = append(data.RunDirs, [2]string{r.Label, r.Dir})
+			}
 		case "groups":
 			data.GroupsTable = toHTML(t)
 		case "config_diff":
@@ -387,6 +390,9 @@ Each cell gives the ratio A/B of the group means in bold, and below it A / B. â€
 
 <h2 id="runs">Runs</h2>
 {{template "table" .RunsTable}}
+<details class="quietdetails"><summary>Run directories</summary>
+<div class="scroll"><table>{{range .RunDirs}}<tr><td>{{index . 0}}</td><td class="wrap">{{index . 1}}</td></tr>{{end}}</table></div>
+</details>
 <h2 id="config">Config differences</h2>
 {{if .Diff}}{{template "table" .Diff}}{{else}}<p>The runs' configs do not differ (name aside).</p>{{end}}
 <details class="quietdetails"><summary>Settings shared by all runs</summary>

@@ -407,6 +407,10 @@ func TestReportHTMLHasContentsAndFitsThePage(t *testing.T) {
 	if n, m := strings.Count(page, "<table"), strings.Count(page, `<div class="scroll"><table`); n != m {
 		t.Errorf("%d of %d tables outside a scroll container", n-m, n)
 	}
+	// Long directories are listed beneath the runs table, not in a column of it.
+	if strings.Contains(page, "<th>directory</th>") || !strings.Contains(page, rep.Runs[0].Dir) {
+		t.Error("run directories should be listed beneath the runs table")
+	}
 	// The layer tables leave the groups' outcome to the groups table.
 	i := strings.Index(page, `id="tables"`)
 	if strings.Contains(page[i:], "final test accuracy") {

@@ -175,9 +175,13 @@ func trailingMean(ys []float64, w int) []float64 {
 func (rep *Report) trainingFigure() *Figure {
 	a := rep.Options.Align
 	w := rep.smoothWindow()
+	smoothing := fmt.Sprintf("trailing mean over %d steps", w)
+	if w == 1 {
+		smoothing = "unsmoothed"
+	}
 	f := &Figure{Name: "training", Title: "Training", Cols: 2, Width: 11, Height: 4.5,
-		Caption: fmt.Sprintf("Left: mini-batch training loss, trailing mean over %d steps, log scale, cut at 10× the largest starting loss (diverging runs leave through the top). Right: test accuracy at the end of each epoch.%s",
-			w, rep.groupsNote())}
+		Caption: fmt.Sprintf("Left: mini-batch training loss, %s, log scale, cut at 10× the largest starting loss (diverging runs leave through the top). Right: test accuracy at the end of each epoch.%s",
+			smoothing, rep.groupsNote())}
 	intX := a == ByStep
 	loss := Panel{Title: "training loss", XLabel: rep.axisLabel(), YLabel: "loss", LogY: true, IntX: intX}
 	// Accuracy is a fraction: its axis stays within [0, 1] however few the points.

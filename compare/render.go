@@ -275,9 +275,8 @@ func (p *Panel) plot() (*plot.Plot, error) {
 		}
 	}
 	// The vertical axis is chosen before the lines are added, so that rank-limited marks can
-	// sit at its top edge; it is set after them, since adding a plotter widens the axes to
-	// its data.
-	var yLo, yHi, yTop float64
+	// be placed; it is set after them, since adding a plotter widens the axes to its data.
+	var yLo, yHi float64
 	switch {
 	case logY:
 		lo, hi := math.Floor(math.Log10(ymin)), math.Ceil(math.Log10(ymax))
@@ -287,7 +286,6 @@ func (p *Panel) plot() (*plot.Plot, error) {
 		pl.Y.Scale = plot.LogScale{}
 		pl.Y.Tick.Marker = decadeTicks{}
 		yLo, yHi = math.Pow(10, lo), math.Pow(10, hi)
-		yTop = yHi
 	case !empty:
 		yLo, yHi = padRange(ymin, ymax)
 		if p.YMin != 0 {
@@ -296,33 +294,45 @@ func (p *Panel) plot() (*plot.Plot, error) {
 		if p.YMax != 0 {
 			yHi = math.Min(yHi, p.YMax)
 		}
-		yTop = yHi
-	case p.hasLimited():
-		yLo, yHi, yTop = ymin, ymax, 0.9
-		if lo, hi, ok := p.xRange(); ok {
-			l, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: (lo + hi) / 2, Y: 0.3}},
-				Labels: []string{"no value: rank-limited at every point"}})
+	default:
+		yLo, yHi = 0, 1
+	}
+	// Rank-limited marks get a band of their own above the values, a row per series that
+	// has some, so that they hide neither the values nor each other. The band has no ticks:
+	// its height is no value.
+	rows := 0
+	for _, s := range p.Series {
+		if len(s.Limited) > 0 {
+			rows++
+		}
+	}
+	yMax := yHi
+	var rowY func(i int) float64
+	switch {
+	case rows == 0:
+	case empty:
+		rowY = func(i int) float64 { return 1 - (float64(i)+0.5)/float64(rows) }
+	case logY:
+		step := 0.06 * math.Log10(yHi/yLo)
+		rowY = func(i int) float64 { return yHi * math.Pow(10, step*(float64(i)+0.8)) }
+		yMax = yHi * math.Pow(10, step*(float64(rows)+0.3))
+	default:
+		step := 0.06 * (yHi - yLo)
+		rowY = func(i int) float64 { return yHi + step*(float64(i)+0.8) }
+		yMax = yHi + step*(float64(rows)+0.3)
+	}
+	if rows > 0 && !empty {
+		pl.Y.Tick.Marker = ticksBelow{pl.Y.Tick.Marker, yHi}
+		if lo, hi, ok := p.xExtent(); ok {
+			sep, err := plotter.NewLine(plotter.XYs{{X: lo, Y: yHi}, {X: hi, Y: yHi}})
 			if err != nil {
 				return nil, err
 			}
-			l.TextStyle[0].Font = fontOf(9)
-			l.TextStyle[0].XAlign = draw.XCenter
-			pl.Add(l)
+			sep.LineStyle = draw.LineStyle{Color: color.Gray{0x99}, Width: vg.Points(0.6), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
+			pl.Add(sep)
 		}
 	}
-	// Marks of several series at one step would hide each other: each series that has
-	// some gets its own row below the top edge.
 	limitedRow := 0
-	markY := func() float64 {
-		defer func() { limitedRow++ }()
-		switch {
-		case logY:
-			return yTop / math.Pow(yHi/yLo, 0.05*float64(limitedRow))
-		case empty:
-			return yTop - 0.1*float64(limitedRow)
-		}
-		return yTop - 0.05*float64(limitedRow)*(yHi-yLo)
-	}
 	for _, s := range p.Series {
 		if len(s.Lo) == len(s.X) && len(s.Hi) == len(s.X) {
 			for _, seg := range bandSegments(s, logY) {
@@ -353,7 +363,8 @@ func (p *Panel) plot() (*plot.Plot, error) {
 		}
 		if len(s.Limited) > 0 {
 			pts := make(plotter.XYs, len(s.Limited))
-			y := markY()
+			y := rowY(limitedRow)
+			limitedRow++
 			for i, x := range s.Limited {
 				pts[i] = plotter.XY{X: x, Y: y}
 			}
@@ -365,11 +376,8 @@ func (p *Panel) plot() (*plot.Plot, error) {
 			pl.Add(sc)
 		}
 	}
-	if yLo < yHi {
-		pl.Y.Min, pl.Y.Max = yLo, yHi
-	}
-	switch {
-	case len(p.XTicks) > 0:
+	pl.Y.Min, pl.Y.Max = yLo, yMax
+	if len(p.XTicks) > 0 {
 		names := p.XTicks
 		pl.X.Tick.Marker = plot.TickerFunc(func(min, max float64) []plot.Tick {
 			var t []plot.Tick
@@ -380,16 +388,39 @@ func (p *Panel) plot() (*plot.Plot, error) {
 			}
 			return t
 		})
-		pl.X.Min, pl.X.Max = 0.7, float64(len(names))+0.3
-	default:
-		if p.IntX {
-			pl.X.Tick.Marker = linearTicks{Min: 1}
-		}
-		if lo, hi, ok := p.xRange(); ok {
-			pl.X.Min, pl.X.Max = lo, hi
-		}
+	} else if p.IntX {
+		pl.X.Tick.Marker = linearTicks{Min: 1}
+	}
+	if lo, hi, ok := p.xExtent(); ok {
+		pl.X.Min, pl.X.Max = lo, hi
 	}
 	return pl, nil
+}
+
+// xExtent is the horizontal axis of the panel: around the named positions of XTicks, or
+// xRange.
+func (p *Panel) xExtent() (lo, hi float64, ok bool) {
+	if len(p.XTicks) > 0 {
+		return 0.7, float64(len(p.XTicks)) + 0.3, true
+	}
+	return p.xRange()
+}
+
+// ticksBelow keeps the ticks of Ticker at or below Max: the axis above it holds marks, not
+// values.
+type ticksBelow struct {
+	plot.Ticker
+	Max float64
+}
+
+func (t ticksBelow) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for _, tk := range t.Ticker.Ticks(lo, hi) {
+		if tk.Value <= t.Max*(1+1e-9) {
+			out = append(out, tk)
+		}
+	}
+	return out
 }
 
 // segments splits (x, y) into runs of drawable points.

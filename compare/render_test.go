@@ -90,7 +90,7 @@ func TestFigureTextInFigureFont(t *testing.T) {
 	if fnt == nil {
 		t.Fatal("figure font not found")
 	}
-	texts := []string{limitedLabel, "no value: rank-limited at every point"}
+	texts := []string{limitedLabel}
 	for _, f := range rep.Figures {
 		texts = append(texts, f.Title)
 		for _, p := range f.Panels {

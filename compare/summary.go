@@ -244,12 +244,13 @@ func (rep *Report) summaryTable() *Table {
 		Columns: []Column{{"comparison", "comparison"}, {"A", "group_a"}, {"B", "group_b"}, {"layer", "layer"},
 			{"factor", "factor"}, {"metric", "metric"}, {a.String(), a.String()}, {"A value", "a"}, {"B value", "b"}, {"A/B", "ratio"}}}
 	for _, p := range rep.Pairs {
+		title := p.Title(rep)
 		for _, l := range rep.Layers {
 			for _, f := range Factors {
 				for _, k := range rep.summaryMetrics() {
 					for _, tg := range rep.Targets {
 						ca, cb := rep.groupCell(p.A, l, f, k, tg), rep.groupCell(p.B, l, f, k, tg)
-						t.Rows = append(t.Rows, []Cell{TextCell(p.Title(rep)), TextCell(p.A.Label), TextCell(p.B.Label),
+						t.Rows = append(t.Rows, []Cell{TextCell(title), TextCell(p.A.Label), TextCell(p.B.Label),
 							TextCell(l), TextCell(factorName(f)), TextCell(metricName(k)), TextCell(strconv.Itoa(tg)),
 							ca, cb, ratioCell(ca, cb)})
 					}

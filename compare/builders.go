@@ -111,7 +111,7 @@ func (rep *Report) metricSeries(g *Group, layer, factor, key string) Series {
 }
 
 // limitedNote explains the rank-limited mark in captions of figures that have one.
-const limitedNote = " ▲ at the top edge: κ is rank-limited there (the eigenvalue it divides by is round-off, or zero), so no value is drawn."
+const limitedNote = " Triangles in the band above the dashed line: κ is rank-limited at that step (the eigenvalue it divides by is round-off, or zero), so no value is drawn; open or filled as the group's line is solid or dashed."
 
 // layerFigure shows λmax and κ_p of every factor of one layer over training.
 func (rep *Report) layerFigure(layer string) *Figure {

@@ -46,7 +46,7 @@ type Series struct {
 	Lo, Hi []float64
 	Points bool // draw markers (sparse data such as end-of-epoch evaluations)
 	// Limited holds the x positions where the value is rank-limited: a κ whose divisor is
-	// round-off. They are marked at the top edge of the panel instead of drawn as values.
+	// round-off. They are marked in a band above the values instead of drawn as values.
 	Limited []float64
 }
 

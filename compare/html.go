@@ -161,9 +161,9 @@ func shortCell(c Cell) string {
 }
 
 // foldedFindings lists the findings of one diagnostic one row per run: the layers it fired
-// in, with a count, the earliest step, the most telling message, and every layer's message
-// collapsed beneath. Runs that show the same thing in every layer take one row, not one per
-// layer.
+// in, with a count, the earliest step, the finding with the largest ratio (else the first),
+// and every layer's message collapsed beneath. Runs that show the same thing in every layer
+// take one row, not one per layer.
 func (rep *Report) foldedFindings(diag string) htmlTable {
 	h := htmlTable{Head: []string{"run", "layers", "first step", "finding"}}
 	var order []string
@@ -190,10 +190,13 @@ func (rep *Report) foldedFindings(diag string) htmlTable {
 			}
 		}
 		msg := worst.Message
-		if len(fs) > 1 {
-			msg = "worst, " + worst.Layer + ": " + msg
-		} else {
+		switch {
+		case len(fs) == 1:
 			details = nil
+		case math.IsNaN(number(worst, "max_ratio")):
+			msg = worst.Layer + ": " + msg
+		default:
+			msg = worst.Layer + " (largest ratio): " + msg
 		}
 		h.Rows = append(h.Rows, []htmlCell{{Text: run}, {Text: fmt.Sprintf("%d: %s", len(fs), strings.Join(layers, ", "))},
 			{Text: strconv.Itoa(step), Num: true}, {Text: msg, Details: details}})

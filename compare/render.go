@@ -48,7 +48,7 @@ func glyphStyle(c, dash int) draw.GlyphStyle {
 		Shape: glyphs[(dash+c/len(palette))%len(glyphs)]}
 }
 
-// limitedGlyph marks a rank-limited κ: a triangle pointing past the top of the axis, open
+// limitedGlyph marks a rank-limited κ: a triangle pointing past the values, open
 // or filled by the dash of the series, so that it tells settings apart in greyscale too.
 func limitedGlyph(c, dash int) draw.GlyphStyle {
 	var shape draw.GlyphDrawer = draw.TriangleGlyph{}

@@ -379,7 +379,7 @@ func TestDiagnosticsFoldedPerRun(t *testing.T) {
 		t.Fatalf("%d rows, want one for the run", len(h.Rows))
 	}
 	row := h.Rows[0]
-	if row[1].Text != "3: fc1, fc2, fc3" || !strings.Contains(row[3].Text, "fc3") || len(row[3].Details) != 3 {
+	if row[1].Text != "3: fc1, fc2, fc3" || !strings.HasPrefix(row[3].Text, "fc3 (largest ratio): ") || len(row[3].Details) != 3 {
 		t.Errorf("row %+v: want 3 layers counted, the worst (fc3) first, every layer beneath", row)
 	}
 }

@@ -417,3 +417,27 @@ func TestReportHTMLHasContentsAndFitsThePage(t *testing.T) {
 		t.Error("layer tables repeat the final figures")
 	}
 }
+
+// Rank-limited marks sit in a band above the values, which has no ticks: its height is no
+// value.
+func TestRankLimitedBandAboveValues(t *testing.T) {
+	p := Panel{XLabel: "step", YLabel: "κ", LogY: true, IntX: true, Series: []Series{
+		{Label: "plain", X: []float64{0, 10, 20}, Y: []float64{50, 500, math.NaN()}, Limited: []float64{20}},
+		{Label: "bn", Dash: 1, X: []float64{0, 10, 20}, Y: []float64{math.NaN(), math.NaN(), math.NaN()}, Limited: []float64{0, 10, 20}},
+	}}
+	pl, err := p.plot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.Y.Min != 10 || !(pl.Y.Max > 1000) {
+		t.Fatalf("y axis %v–%v, want the values' decades 10–1000 and a band above", pl.Y.Min, pl.Y.Max)
+	}
+	for _, tk := range pl.Y.Tick.Marker.Ticks(pl.Y.Min, pl.Y.Max) {
+		if tk.Value > 1000 {
+			t.Errorf("tick %v (%q) in the band of marks", tk.Value, tk.Label)
+		}
+	}
+	if _, err := (&Figure{Name: "band", Width: 4, Height: 3, Panels: []Panel{p}}).Render("svg"); err != nil {
+		t.Error(err)
+	}
+}

@@ -29,7 +29,40 @@ func (rep *Report) diagnosticText() []struct{ Name, Text string } {
 type htmlTable struct {
 	ID, Title, Note string
 	Head            []string
-	Rows            [][]htmlCell
+	// Top and Bottom, when set, replace Head by two header rows: "位max" over the steps
+	// "0 250 500" rather than "位max@0 位max@250 位max@500", which keeps columns narrow.
+	Top    []headCell
+	Bottom []string
+	Rows   [][]htmlCell
+}
+
+type headCell struct {
+	Title      string
+	Span, Rows int
+}
+
+// splitHead turns headings "metric@target" into a metric spanning its targets; headings
+// without "@" span both rows. It returns nil when no heading has a target.
+func splitHead(head []string) ([]headCell, []string) {
+	var top []headCell
+	var bottom []string
+	for _, h := range head {
+		metric, target, ok := strings.Cut(h, "@")
+		switch {
+		case !ok:
+			top = append(top, headCell{h, 1, 2})
+		case len(top) > 0 && top[len(top)-1].Rows == 1 && top[len(top)-1].Title == metric:
+			top[len(top)-1].Span++
+			bottom = append(bottom, target)
+		default:
+			top = append(top, headCell{metric, 1, 1})
+			bottom = append(bottom, target)
+		}
+	}
+	if bottom == nil {
+		return nil, nil
+	}
+	return top, bottom
 }
 
 type htmlCell struct {
@@ -38,6 +71,7 @@ type htmlCell struct {
 	// Sub, when set, is a second line in small type (the two values behind a ratio);
 	// Details, a collapsed list (the layers behind a folded diagnostic).
 	Sub     string
+	Strong  bool // the cell's headline: a ratio of the summary
 	Details []string
 	Head    bool // starts a block of rows (a layer in the summary)
 }
@@ -47,13 +81,33 @@ func toHTML(t *Table) htmlTable {
 	for _, c := range t.Columns {
 		h.Head = append(h.Head, c.Title)
 	}
+	h.Top, h.Bottom = splitHead(h.Head)
 	for _, r := range t.Rows {
 		var row []htmlCell
 		for _, c := range r {
-			row = append(row, htmlCell{Text: c.String(), Num: c.Stat != nil})
+			row = append(row, htmlOf(c))
 		}
 		h.Rows = append(h.Rows, row)
 	}
+	return h
+}
+
+// htmlOf renders a cell for the page: a group's mean, with the spread (two digits) and
+// any rank-limited members on a second line in small type, so that columns stay narrow
+// enough for a table to fit the page.
+func htmlOf(c Cell) htmlCell {
+	if c.Stat == nil {
+		return htmlCell{Text: c.Text}
+	}
+	h := htmlCell{Text: shortCell(c), Num: true}
+	var sub []string
+	if c.Stat.N > 1 && !math.IsNaN(c.Stat.Std) {
+		sub = append(sub, "卤 "+strconv.FormatFloat(c.Stat.Std, 'g', 2, 64))
+	}
+	if c.Limited > 0 && c.Stat.N > 0 {
+		sub = append(sub, fmt.Sprintf("+%d %s", c.Limited, rankLimitedText))
+	}
+	h.Sub = strings.Join(sub, ", ")
 	return h
 }
 
@@ -131,7 +185,7 @@ func (rep *Report) htmlPair(i int, p Pair) htmlPair {
 				row := []htmlCell{{Text: layer, Head: first}, {Text: factorName(f)}, {Text: metricName(k)}}
 				for _, t := range rep.Targets {
 					ca, cb := rep.groupCell(p.A, l, f, k, t), rep.groupCell(p.B, l, f, k, t)
-					c := htmlCell{Num: true, Text: fmtRatio(ratioCell(ca, cb).Stat.Mean), Sub: shortCell(ca) + " / " + shortCell(cb)}
+					c := htmlCell{Num: true, Strong: true, Text: fmtRatio(ratioCell(ca, cb).Stat.Mean), Sub: shortCell(ca) + " / " + shortCell(cb)}
 					switch {
 					case ca.Stat.N == 0 && cb.Stat.N == 0 && ca.Limited > 0 && cb.Limited > 0:
 						c.Text, c.Sub = rankLimitedText, ""
@@ -344,8 +398,8 @@ var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; line-height: 1.4; }
 h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
 .scroll { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; vertical-align: top; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.88em; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.4em; vertical-align: top; }
 th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td .sub { display: block; font-size: 0.8em; color: #666; }
@@ -425,10 +479,11 @@ Each cell gives the ratio A/B of the group means in bold, and below it A / B. 鈥
 {{end}}
 </body>
 </html>
-{{define "cells"}}{{range .}}<td class="{{if .Num}}num{{else if or .Details (gt (len .Text) 40)}}wrap{{end}}{{if .Head}} head{{end}}">{{if .Sub}}<strong>{{.Text}}</strong><span class="sub">{{.Sub}}</span>{{else}}{{.Text}}{{end}}{{if .Details}}<details class="quietdetails"><summary>every layer</summary><ul>{{range .Details}}<li>{{.}}</li>{{end}}</ul></details>{{end}}</td>{{end}}{{end}}
+{{define "cells"}}{{range .}}<td class="{{if .Num}}num{{else if or .Details (gt (len .Text) 40)}}wrap{{end}}{{if .Head}} head{{end}}">{{if .Strong}}<strong>{{.Text}}</strong>{{else}}{{.Text}}{{end}}{{if .Sub}}<span class="sub">{{.Sub}}</span>{{end}}{{if .Details}}<details class="quietdetails"><summary>every layer</summary><ul>{{range .Details}}<li>{{.}}</li>{{end}}</ul></details>{{end}}</td>{{end}}{{end}}
 {{define "table"}}{{if .Title}}<h3{{if .ID}} id="{{.ID}}"{{end}}>{{.Title}}</h3>{{end}}{{if .Note}}<p>{{.Note}}</p>{{end}}
 <div class="scroll"><table>
-<tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr>
+{{if .Top}}<tr>{{range .Top}}<th{{if gt .Span 1}} colspan="{{.Span}}"{{end}}{{if gt .Rows 1}} rowspan="{{.Rows}}"{{end}}>{{.Title}}</th>{{end}}</tr>
+<tr>{{range .Bottom}}<th>{{.}}</th>{{end}}</tr>{{else}}<tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr>{{end}}
 {{range .Rows}}<tr{{if (index . 0).Head}} class="head"{{end}}>{{template "cells" .}}</tr>
 {{end}}</table></div>
 {{end}}`))

@@ -441,3 +441,14 @@ func TestRankLimitedBandAboveValues(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestSplitHead(t *testing.T) {
+	top, bottom := splitHead([]string{"group", "n", "λmax@0", "λmax@500", "κ(p=0.5)@0", "κ(p=0.5)@500", "status"})
+	want := []headCell{{"group", 1, 2}, {"n", 1, 2}, {"λmax", 2, 1}, {"κ(p=0.5)", 2, 1}, {"status", 1, 2}}
+	if !slices.Equal(top, want) || !slices.Equal(bottom, []string{"0", "500", "0", "500"}) {
+		t.Errorf("top %v, bottom %q", top, bottom)
+	}
+	if top, bottom := splitHead([]string{"run", "status"}); top != nil || bottom != nil {
+		t.Errorf("headings without targets split into %v / %q", top, bottom)
+	}
+}

@@ -188,9 +188,9 @@ func (rep *Report) htmlPair(i int, p Pair) htmlPair {
 					c := htmlCell{Num: true, Strong: true, Text: fmtRatio(ratioCell(ca, cb).Stat.Mean), Sub: shortCell(ca) + " / " + shortCell(cb)}
 					switch {
 					case ca.Stat.N == 0 && cb.Stat.N == 0 && ca.Limited > 0 && cb.Limited > 0:
-						c.Text, c.Sub = rankLimitedText, ""
+						c.Text, c.Sub, c.Strong = rankLimitedText, "", false
 					case ca.Stat.N == 0 && cb.Stat.N == 0:
-						c.Text, c.Sub = "–", ""
+						c.Text, c.Sub, c.Strong = "–", "", false
 					}
 					row = append(row, c)
 				}

@@ -268,7 +268,6 @@ func (p *Panel) plot() (*plot.Plot, error) {
 		if p.hasLimited() {
 			// Every point is rank-limited: the marks sit on an axis without values.
 			pl.Title.Text += " (rank-limited throughout)"
-			ymin, ymax = 0, 1
 			pl.Y.Tick.Marker = plot.ConstantTicks{}
 		} else {
 			pl.Title.Text += " (no finite values)"
@@ -416,7 +415,7 @@ type ticksBelow struct {
 func (t ticksBelow) Ticks(lo, hi float64) []plot.Tick {
 	var out []plot.Tick
 	for _, tk := range t.Ticker.Ticks(lo, hi) {
-		if tk.Value <= t.Max*(1+1e-9) {
+		if tk.Value <= t.Max+1e-9*math.Abs(t.Max) {
 			out = append(out, tk)
 		}
 	}

@@ -369,7 +369,12 @@ func (rep *Report) HTML(pngs map[string][]byte) ([]byte, error) {
 	}
 	diags := tocEntry{ID: "diagnostics", Title: "Diagnostics"}
 	for _, d := range data.Diagnostics {
-		diags.Sub = append(diags.Sub, tocEntry{ID: d.ID, Title: fmt.Sprintf("%s (%d runs)", d.Name, len(d.Findings.Rows))})
+		n := len(d.Findings.Rows)
+		runs := "runs"
+		if n == 1 {
+			runs = "run"
+		}
+		diags.Sub = append(diags.Sub, tocEntry{ID: d.ID, Title: fmt.Sprintf("%s (%d %s)", d.Name, n, runs)})
 	}
 	figs := tocEntry{ID: "figures", Title: "Figures"}
 	for _, f := range data.Figures {

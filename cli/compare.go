@@ -82,6 +82,9 @@ func (c *compareCmd) Run(g *globals) error {
 	if err := rep.Write(out); err != nil {
 		return err
 	}
+	for _, w := range rep.Warnings { // shown under --quiet too: the report may not show what was asked
+		fmt.Fprintf(g.stderr, "lwca: warning: %s\n", w)
+	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(stderr, "lwca: %s\n", n)
 	}

@@ -222,10 +222,13 @@ func lastLayerFinding(r *Run, kappaKey string, th Thresholds) (Finding, bool) {
 		return Finding{}, false
 	}
 	step := steps[len(steps)-1]
+	// A rank-limited κ is a round-off quotient: compared with it, any layer would look far
+	// worse conditioned than the rest. It counts as missing.
 	valueAt := func(layer, key string) float64 {
 		for _, rec := range r.Series(layer, rundir.FactorX) {
 			if rec.Step == step {
-				return rec.Value(key)
+				v, _ := valueOf(rec, key)
+				return v
 			}
 		}
 		return math.NaN()

@@ -19,6 +19,11 @@
 // default, or mean ± std). Runs are aligned by step — a run's value at step t is its latest
 // analysis at or before t, if it trained that far — or by end of epoch; see Alignment.
 //
+// The report opens with a summary: groups that differ only in the compared setting
+// (model.norm when it differs) side by side, with the ratio of their λmax and κ_p. A κ whose
+// divisor is round-off is rank-limited (see RankLimited): tables say so and figures mark it
+// instead of drawing the quotient.
+//
 // Figures are described by Figure values (panels, series, legend) and drawn with gonum/plot as
 // PNG and SVG, so what a figure shows can be checked without looking at pixels. Spectra come
 // from a Spectra source per run; runs that stored none are left out of spectrum figures.

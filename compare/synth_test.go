@@ -126,6 +126,9 @@ func (s *spec) write(t *testing.T, root string) string {
 					for _, k := range []string{"lambda_max", "kappa_p0.5", "kappa_p1"} {
 						rec = append(rec, analysis.Field{Key: k, Value: analysis.Float(s.value(l, f, k, step))})
 					}
+					if r := s.value(l, f, "numerical_rank", step); r != 0 { // written only when a test sets it
+						rec = append(rec, analysis.Field{Key: "numerical_rank", Value: r})
+					}
 					if f == rundir.FactorFisher {
 						for _, k := range []string{"weight_norm", "grad_norm", "stability_ratio"} {
 							rec = append(rec, analysis.Field{Key: k, Value: analysis.Float(s.value(l, f, k, step))})

@@ -112,7 +112,7 @@ func conditioningFigure(plain, bn *compare.Run) *compare.Figure {
 		Cols: 4, Width: 14, Height: 6.5}
 	for _, fac := range []string{rundir.FactorX, rundir.FactorGrad} {
 		for _, l := range mlpLayers {
-			p := compare.Panel{Title: l + " " + map[string]string{rundir.FactorX: "Σx", rundir.FactorGrad: "Σ∂h"}[fac], XLabel: "step", LogY: true}
+			p := compare.Panel{Title: l + " " + map[string]string{rundir.FactorX: "Σx", rundir.FactorGrad: "Σ∇h"}[fac], XLabel: "step", LogY: true}
 			for i, r := range []*compare.Run{plain, bn} {
 				s := compare.Series{Label: []string{"plain", "BN"}[i], Color: i, Points: true}
 				for _, rec := range r.Series(l, fac) {

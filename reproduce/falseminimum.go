@@ -107,7 +107,7 @@ func falseMinimumFigure(nowd, wd *compare.Run) *compare.Figure {
 		Cols: 3, Width: 14, Height: 4.2}
 	loss := compare.Panel{Title: "training loss (mean over 20 steps)", XLabel: "step", LogY: true}
 	norm := compare.Panel{Title: "||W|| of fc1-fc3", XLabel: "step", LogY: true}
-	curv := compare.Panel{Title: "lmax(Σ∂h) of fc1-fc3", XLabel: "step", LogY: true}
+	curv := compare.Panel{Title: "lmax(Σ∇h) of fc1-fc3", XLabel: "step", LogY: true}
 	for i, r := range []*compare.Run{nowd, wd} {
 		name := []string{"no wd", fmt.Sprintf("wd %g", falseMinimumWD)}[i]
 		s := compare.Series{Label: name, Color: i}

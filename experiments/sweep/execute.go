@@ -179,7 +179,10 @@ func (s *Sweep) Execute(ctx context.Context, dir string, opts Options) ([]Result
 				out.printf("[%d/%d] %s: starting\n", i+1, len(s.Runs), r.Name)
 				ro := experiments.Options{Progress: opts.Progress, Display: display, Backend: opts.Backend, Verbose: opts.Verbose}
 				var lw *lineWriter
-				if workers > 1 && opts.Progress != nil && display == nil { // plain lines, whole
+				switch {
+				case display != nil: // the run's lines print above the bars
+					ro.Progress = display
+				case workers > 1 && opts.Progress != nil: // plain lines, whole
 					lw = &lineWriter{l: out}
 					ro.Progress = lw
 				}

@@ -15,12 +15,12 @@ type compareCmd struct {
 	Out       string   `short:"o" placeholder:"DIR" help:"Output directory (default: DIR/compare for one argument, else runs/compare)."`
 	Align     string   `placeholder:"step|epoch" help:"Align runs by step (default) or by epoch."`
 	Steps     string   `placeholder:"S,..." help:"Aligned steps (or epochs) for the tables (default: up to five shared analysis steps)."`
-	P         *float64 `placeholder:"P" help:"Which kappa_p the tables and figures show, in (0, 1] (default 0.5)."`
+	P         *float64 `placeholder:"P" help:"Which κ_p the tables and figures show, p in (0, 1] (default 0.5)."`
 	Spread    string   `placeholder:"minmax|std" help:"Band around a group's mean: smallest to largest run (default), or one standard deviation."`
-	DepthAt   string   `placeholder:"S,..." help:"Steps of the depth figures."`
-	SpectraAt string   `placeholder:"S,..." help:"Steps of the spectrum figures."`
-	Smooth    *int     `placeholder:"N" help:"Smooth the training curves over N steps."`
-	Title     string   `placeholder:"T" help:"Title of the report."`
+	DepthAt   string   `placeholder:"S,..." help:"Steps of the depth figures (default: the last aligned step)."`
+	SpectraAt string   `placeholder:"S,..." help:"Steps of the spectrum figures (default: the first and last aligned steps)."`
+	Smooth    *int     `placeholder:"N" help:"Window, in steps, of the mean that smooths the loss curves; 1: raw (default: about 1/200 of the longest run)."`
+	Title     string   `placeholder:"T" help:"Title of the report (default: lwca comparison)."`
 }
 
 func (c *compareCmd) Run(g *globals) error {

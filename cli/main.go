@@ -36,8 +36,10 @@ import (
 	"github.com/lwca/lwca/experiments/config"
 )
 
-// commands is the command line: the global flags and one field per command. A new command is
-// one more field here, a struct with its flags and a Run(*globals) error method.
+// commands is the command line: the global flags and one field per command. A new command
+// (lwca serve, say) is one more field here: a struct whose tagged fields are its arguments and
+// flags, with a Run(*globals) error method. README.md's command reference must then list it;
+// TestREADMECommandReference prints the lines it expects.
 type commands struct {
 	globals
 

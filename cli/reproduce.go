@@ -64,7 +64,7 @@ func (c *reproduceCmd) Run(g *globals) error {
 	ctx, stop := signalContext()
 	defer stop()
 	fmt.Fprintf(g.info(), "lwca: reproduce %s (quick %v) into %s (%s)\n", name, quick, out, info)
-	res, err := reproduce.Run(ctx, name, reproduce.Options{Configs: configs, Out: out, Quick: quick, Progress: g.progress(),
+	res, err := reproduce.Run(ctx, name, reproduce.Options{Configs: configs, Out: out, Quick: quick, Progress: g.progress(), Verbose: g.Verbose,
 		Backend: backendRecord(info)})
 	if err != nil {
 		if ctx.Err() != nil {

@@ -44,6 +44,8 @@ type Options struct {
 	Quick bool
 	// Progress receives the runs' progress lines; nil is silent.
 	Progress io.Writer
+	// Verbose is passed on to the runs (a line per analysed layer).
+	Verbose bool
 	// Backend describes the numeric backend, for the runs' summary.json.
 	Backend map[string]any
 }
@@ -158,7 +160,7 @@ func Run(ctx context.Context, name string, opts Options) (*Result, error) {
 		}
 		cfg.Name = name + ":" + s.label
 		dir := filepath.Join(opts.Out, s.label)
-		sum, err := experiments.Run(ctx, cfg, dir, experiments.Options{Progress: opts.Progress, Backend: opts.Backend})
+		sum, err := experiments.Run(ctx, cfg, dir, experiments.Options{Progress: opts.Progress, Backend: opts.Backend, Verbose: opts.Verbose})
 		if err != nil {
 			return nil, fmt.Errorf("reproduce %s: run %s: %w", name, s.label, err)
 		}

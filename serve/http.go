@@ -208,7 +208,7 @@ var liveTemplate = template.Must(template.New("live").Parse(`
       window.scrollTo(0, y);
       shown = v;
       bar.dataset.version = v;
-      status("live · version " + v + " · " + new Date().toLocaleTimeString());
+      status("live · version " + v + " · " + new Date().toTimeString().slice(0, 8));
     } catch (e) {
       status("update failed: " + e.message + "; retrying", true);
       setTimeout(() => { busy = false; update(); }, 2000);

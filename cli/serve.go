@@ -57,6 +57,6 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	fmt.Fprintf(stdout, "live report of %d runs at http://%s/ (Ctrl-C stops)\n", s.State().Runs, ln.Addr())
+	fmt.Fprintf(stdout, "live report at http://%s/ (%d runs; Ctrl-C stops)\n", ln.Addr(), s.State().Runs)
 	return s.Serve(ctx, ln)
 }

@@ -114,7 +114,7 @@ analysis: {every: 4}
 	// eval evaluates a JavaScript expression on the page.
 	eval := func(expr string) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string]("String(" + expr + ")"))
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string]("String("+expr+")"))
 		if err != nil {
 			t.Fatalf("%s: %v", expr, err)
 		}
@@ -185,4 +185,3 @@ analysis: {every: 4}
 		t.Errorf("rendering failed: %s", st.Error)
 	}
 }
-

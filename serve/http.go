@@ -114,9 +114,11 @@ func (s *Server) versionOf(dir string) int {
 // page serves the current report with the live status line and script added before </body>,
 // or a placeholder that says why there is no report yet.
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
-	st, _ := s.current()
+	s.mu.Lock()
+	st, dir := s.state, s.dir // the version the page will say it shows
+	s.mu.Unlock()
 	var report []byte
-	if dir := s.reportDir(); dir != "" {
+	if dir != "" {
 		b, err := os.ReadFile(filepath.Join(dir, "report.html"))
 		if err != nil {
 			http.Error(w, "report not available; reload", http.StatusServiceUnavailable)

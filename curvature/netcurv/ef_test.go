@@ -1,0 +1,111 @@
+package netcurv
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/lwca/lwca/analysis"
+	"github.com/lwca/lwca/graph"
+	"gonum.org/v1/gonum/mat"
+)
+
+// perSampleEF forms (1/N) Σᵢ ∇ℓᵢ∇ℓᵢᵀ over s from N backward passes, each with only sample i
+// labelled: the loss is then ℓᵢ itself. Valid without BatchNorm (samples independent).
+func perSampleEF(t *testing.T, m *Model, s *Selection) *mat.SymDense {
+	t.Helper()
+	ef := mat.NewSymDense(s.Dim(), nil)
+	g := make([]float64, s.Dim())
+	for i := range m.n {
+		y := slices.Repeat([]int32{graph.Ignore}, m.n)
+		y[i] = m.y[i]
+		if _, _, err := m.probe.Run(m.x, y, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.gather(s, g, m.probe.Params(), m.probe.Grad); err != nil {
+			t.Fatal(err)
+		}
+		ef.SymRankOne(ef, 1/float64(m.n), mat.NewVecDense(len(g), g))
+	}
+	return ef
+}
+
+// The matrix-free EF equals the mean outer product of per-sample gradients from separate
+// backward passes: a linear layer stack, and a convolution (a sum over output positions).
+func TestEFMatchesPerSampleGradients(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		m    func(*testing.T) *Model
+	}{
+		{"mlp", func(t *testing.T) *Model { return newMLP(t, mlpPlain, 7, 1) }},
+		{"cnn", func(t *testing.T) *Model { return newCNN(t, cnnPlain, 5, 2) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.m(t)
+			s, err := m.Weights()
+			if err != nil {
+				t.Fatal(err)
+			}
+			op, err := m.EF(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, want := dense(t, op), perSampleEF(t, m, s)
+			e := relFrob(got, want)
+			t.Logf("%d weights: ‖EF − brute force‖/‖EF‖ = %.1e", s.Dim(), e)
+			if e > 1e-12 {
+				t.Fatalf("relative error %g", e)
+			}
+		})
+	}
+}
+
+// Per layer, the EF block's spectrum is the exact block analysis.KFACFidelity computes
+// (kfac_exact_*) from the same captures by an N × N route; with BatchNorm here.
+func TestEFMatchesKFACExact(t *testing.T) {
+	m := newMLP(t, mlpBN, 9, 3)
+	if err := m.capture(); err != nil {
+		t.Fatal(err)
+	}
+	for _, layer := range []string{"fc1", "fc2", "fc3"} {
+		s, err := m.Weights(layer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, err := m.EF(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := eigen(t, dense(t, op))
+		slices.Reverse(ev)
+		c := m.captures[layer]
+		fid, err := analysis.KFACFidelity(c.x, c.g, m.n, c.d, c.m, []float64{1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fid.Exact.Values
+		if len(want) != len(ev) {
+			t.Fatalf("%s: %d eigenvalues, fidelity has %d", layer, len(ev), len(want))
+		}
+		worst := 0.0
+		for i := range ev {
+			worst = math.Max(worst, math.Abs(math.Max(ev[i], 0)-want[i])/want[0])
+		}
+		t.Logf("%s (%d weights): λmax %.6g, spectra agree to %.1e of λmax", layer, len(ev), ev[0], worst)
+		if worst > 1e-12 {
+			t.Fatalf("%s: spectra differ by %g of λmax", layer, worst)
+		}
+	}
+}
+
+// Parameters that are not layer weights have no per-sample capture.
+func TestEFRefusesNonWeights(t *testing.T) {
+	m := newMLP(t, mlpBN, 4, 1)
+	s, err := m.Select("fc1.bias")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.EF(s); err == nil {
+		t.Fatal("EF accepted a bias")
+	}
+}

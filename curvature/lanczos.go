@@ -3,6 +3,7 @@ package curvature
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"gonum.org/v1/gonum/mat"
@@ -62,7 +63,9 @@ type Eigen struct {
 //
 // A single Krylov space holds one copy of a repeated eigenvalue. A breakdown (β_j ≈ 0: the
 // space is invariant, which happens after as many steps as A has distinct eigenvalues)
-// restarts from a new random vector orthogonal to Q_j, which finds the other copies. Without
+// restarts from a new random vector orthogonal to Q_j, which finds the other copies; the
+// process stops at a breakdown that ends a block which changed none of the wanted values
+// (so a low-rank operator costs about its rank plus one block of matvecs). Without
 // a breakdown, further copies appear only through rounding: a repeated eigenvalue may then be
 // reported fewer times than it occurs (block Lanczos would be needed).
 // Convergence is tested every few steps; the result holds the best Ritz values even when
@@ -95,6 +98,7 @@ func Lanczos(a Operator, opt LanczosOptions) (Eigen, error) {
 	gaussian(rng, v)
 	scale(1/norm(v), v)
 	res := Eigen{}
+	var prevWanted []float64 // wanted values at the previous breakdown
 	for j := 0; j < maxIter; j++ {
 		q = append(q, v)
 		w := make([]float64, n)
@@ -132,8 +136,14 @@ func Lanczos(a Operator, opt LanczosOptions) (Eigen, error) {
 				}
 			}
 			// After a breakdown every Ritz pair is exact but copies of repeated eigenvalues
-			// may still be missing: carry on unless the space is exhausted.
-			if (res.Converged && !breakdown) || last || m == n {
+			// may still be missing: carry on with a new block unless the last one added no
+			// wanted value (or the space is exhausted).
+			done := res.Converged && !breakdown
+			if breakdown {
+				done = slices.Equal(res.Values, prevWanted)
+				prevWanted = slices.Clone(res.Values)
+			}
+			if done || last || m == n {
 				if opt.Vectors {
 					res.Vectors = ritzVectors(q, s, idx)
 				}

@@ -157,3 +157,22 @@ func BenchmarkLanczosTopEigen(b *testing.B) {
 		}
 	}
 }
+
+// A low-rank operator stops after its rank plus one block, not at MaxIter.
+func TestLanczosLowRank(t *testing.T) {
+	lambda := make([]float64, 100)
+	copy(lambda, []float64{9, 7, 4, 3, 2, 1.5, 1, 0.5})
+	a := withSpectrum(lambda, 8)
+	res, err := Lanczos(Dense{a}, LanczosOptions{K: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range []float64{9, 7, 4} {
+		if relErr(res.Values[i], w) > 1e-12 {
+			t.Fatalf("values %v", res.Values)
+		}
+	}
+	if res.Iterations > 10 {
+		t.Fatalf("%d matvecs for a rank-8 operator", res.Iterations)
+	}
+}

@@ -37,19 +37,20 @@ type efBlock struct {
 // EF returns the empirical Fisher block of the selected parameters, which must all be weights
 // of weighted layers whose hooks record their input matrix (convolutions in patches mode).
 func (m *Model) EF(s *Selection) (*EF, error) {
-	if err := m.capture(); err != nil {
+	caps, err := m.capture()
+	if err != nil {
 		return nil, err
 	}
 	e := &EF{op: op{m: m, s: s}}
 	for i, p := range s.Params {
 		shape := p.Value.Shape()
-		pts := m.points(p)
+		pts := points(p, caps)
 		if p.Role != graph.Weight || len(shape) != 2 || len(pts) == 0 {
 			return nil, fmt.Errorf("netcurv: the empirical Fisher needs weights of weighted layers; %s is a %v of shape %v", p.Name, p.Role, shape)
 		}
 		col := 0
 		for _, name := range pts {
-			c := m.captures[name]
+			c := caps[name]
 			if c.d != shape[0] || c.rows%m.n != 0 || c.rows != len(c.g)/c.m {
 				return nil, fmt.Errorf("netcurv: layer %s records %d-wide inputs for a %v weight (a convolution in channels mode?)", name, c.d, shape)
 			}

@@ -64,7 +64,8 @@ func TestEFMatchesPerSampleGradients(t *testing.T) {
 // (kfac_exact_*) from the same captures by an N × N route; with BatchNorm here.
 func TestEFMatchesKFACExact(t *testing.T) {
 	m := newMLP(t, mlpBN, 9, 3)
-	if err := m.capture(); err != nil {
+	caps, err := m.capture()
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, layer := range []string{"fc1", "fc2", "fc3"} {
@@ -78,7 +79,7 @@ func TestEFMatchesKFACExact(t *testing.T) {
 		}
 		ev := eigen(t, dense(t, op))
 		slices.Reverse(ev)
-		c := m.captures[layer]
+		c := caps[layer]
 		fid, err := analysis.KFACFidelity(c.x, c.g, m.n, c.d, c.m, []float64{1}, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -21,8 +21,6 @@ type Model struct {
 	probe *train.Trainer // ∇L and the hooks' captures
 	fwd   *program       // logits
 	vjp   *program       // logits and Jᵀu
-
-	captures map[string]capture // per hook point, at θ, filled on first use
 }
 
 // capture is a hook point's X (rows × d) and G (rows × m) at the model's parameters.
@@ -217,43 +215,39 @@ func probabilities(z []float64, n, c int) []float64 {
 	return p
 }
 
-// Captures runs the probe once with its hooks on (at the current parameters) and keeps
+// capture runs the probe once with its hooks on, at the current parameters, and returns
 // every hook point's X and per-sample G = N·∂L/∂H in float64.
-func (m *Model) capture() error {
-	if m.captures != nil {
-		return nil
-	}
+func (m *Model) capture() (map[string]capture, error) {
 	set := m.probe.Hooks()
 	if err := set.Select(nil); err != nil {
-		return err
+		return nil, err
 	}
 	if _, _, err := m.probe.Run(m.x, m.y, true); err != nil {
-		return err
+		return nil, err
 	}
 	if err := set.Complete(); err != nil {
-		return err
+		return nil, err
 	}
-	m.captures = map[string]capture{}
+	caps := map[string]capture{}
 	for _, p := range set.Points() {
-		m.captures[p.Layer] = capture{x: slices.Clone(p.X.Float64()), g: slices.Clone(p.G.Float64()),
+		caps[p.Layer] = capture{x: slices.Clone(p.X.Float64()), g: slices.Clone(p.G.Float64()),
 			rows: p.X.Rows, d: p.X.Cols, m: p.G.Cols}
 	}
-	return nil
+	return caps, nil
 }
 
 // points returns the hook points that hold the weight p: the layer's own, or its groups'
 // <layer>.g1 … in order (a grouped convolution).
-func (m *Model) points(p *graph.Param) []string {
-	if _, ok := m.captures[p.Layer]; ok {
+func points(p *graph.Param, caps map[string]capture) []string {
+	if _, ok := caps[p.Layer]; ok {
 		return []string{p.Layer}
 	}
 	var out []string
 	for k := 1; ; k++ {
 		name := fmt.Sprintf("%s.g%d", p.Layer, k)
-		if _, ok := m.captures[name]; !ok {
+		if _, ok := caps[name]; !ok {
 			return out
 		}
 		out = append(out, name)
 	}
 }
-

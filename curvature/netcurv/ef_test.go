@@ -110,3 +110,47 @@ func TestEFRefusesNonWeights(t *testing.T) {
 		t.Fatal("EF accepted a bias")
 	}
 }
+
+// The K-FAC operator's spectrum is every product T·λi(Σx)·λj(Σ∇h) of its factors' spectra
+// (analysis.KroneckerSpectrum), for a linear layer and a convolution (T = 16 positions).
+func TestKFACOperator(t *testing.T) {
+	for _, c := range []struct {
+		name, layer string
+		m           func(*testing.T) *Model
+	}{
+		{"mlp", "fc2", func(t *testing.T) *Model { return newMLP(t, mlpBN, 7, 1) }},
+		{"cnn", "conv1", func(t *testing.T) *Model { return newCNN(t, cnnPlain, 5, 2) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.m(t)
+			s, err := m.Weights(c.layer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := m.KFAC(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := eigen(t, dense(t, k))
+			slices.Reverse(ev)
+			sx, sg := k.Factors()
+			ex, err := analysis.Eigen(sx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eg, err := analysis.Eigen(sg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := analysis.KroneckerSpectrum(ex, eg).Values
+			worst := 0.0
+			for i := range ev {
+				worst = math.Max(worst, math.Abs(ev[i]-float64(k.Positions())*want[i])/ev[0])
+			}
+			t.Logf("%s: T = %d, λmax %.6g, spectra agree to %.1e of λmax", c.layer, k.Positions(), ev[0], worst)
+			if worst > 1e-12 {
+				t.Fatalf("spectra differ by %g of λmax", worst)
+			}
+		})
+	}
+}

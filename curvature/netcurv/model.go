@@ -61,6 +61,9 @@ func New(net graph.Layer, store *graph.Store, x []float32, y []int32, dim int) (
 // Samples is N, the batch size.
 func (m *Model) Samples() int { return m.n }
 
+// Batch returns the batch's inputs and labels (not copies).
+func (m *Model) Batch() ([]float32, []int32) { return m.x, m.y }
+
 // Classes is C, the number of logits per sample.
 func (m *Model) Classes() int { return m.classes }
 

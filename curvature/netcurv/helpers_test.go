@@ -26,7 +26,7 @@ func batch(n, dim, classes int, seed uint64) ([]float32, []int32) {
 	return x, y
 }
 
-func newMLP(t *testing.T, spec nets.MLPSpec, n int, seed uint64) *Model {
+func newMLP(t testing.TB, spec nets.MLPSpec, n int, seed uint64) *Model {
 	t.Helper()
 	net, err := nets.MLP(spec)
 	if err != nil {

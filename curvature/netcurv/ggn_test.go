@@ -97,9 +97,14 @@ func TestVJPIsLossGradient(t *testing.T) {
 // The GGN operator against Jᵀ Λ J formed from the exact Jacobian: to rounding when its J v is
 // the exact one, within the finite-difference bound with its own J v; and GGN ⪰ 0.
 func TestGGN(t *testing.T) {
-	for name, spec := range map[string]nets.MLPSpec{"plain": mlpPlain, "bn": mlpBN} {
+	for name, model := range map[string]func(*testing.T) *Model{
+		"mlp":    func(t *testing.T) *Model { return newMLP(t, mlpPlain, 6, 5) },
+		"mlp-bn": func(t *testing.T) *Model { return newMLP(t, mlpBN, 6, 5) },
+		"cnn":    func(t *testing.T) *Model { return newCNN(t, cnnPlain, 4, 5) },
+		"cnn-bn": func(t *testing.T) *Model { return newCNN(t, cnnBN, 4, 5) },
+	} {
 		t.Run(name, func(t *testing.T) {
-			m := newMLP(t, spec, 6, 5)
+			m := model(t)
 			s, err := m.Select()
 			if err != nil {
 				t.Fatal(err)
@@ -138,8 +143,8 @@ func TestGGN(t *testing.T) {
 
 			ev := eigen(t, want)
 			evFD := eigen(t, got)
-			t.Logf("%d params: J by differences %.1e, GGN %.1e (exact J v: %.1e); λ ∈ [%.2e, %.4g], with differences from %.2e",
-				s.Dim(), ej, eFD, eExact, ev[0], ev[len(ev)-1], evFD[0])
+			t.Logf("%s, %d params: J by differences %.1e, GGN %.1e (exact J v: %.1e); λ ∈ [%.2e, %.4g], with differences from %.2e",
+				name, s.Dim(), ej, eFD, eExact, ev[0], ev[len(ev)-1], evFD[0])
 			if ej > 1e-8 || eFD > 1e-8 {
 				t.Errorf("finite-difference J (%g) or GGN (%g) outside 1e-8", ej, eFD)
 			}

@@ -40,7 +40,7 @@ func newMLP(t testing.TB, spec nets.MLPSpec, n int, seed uint64) *Model {
 	return m
 }
 
-func newCNN(t *testing.T, spec nets.CNNSpec, n int, seed uint64) *Model {
+func newCNN(t testing.TB, spec nets.CNNSpec, n int, seed uint64) *Model {
 	t.Helper()
 	net, err := nets.CNN(spec)
 	if err != nil {
@@ -59,6 +59,7 @@ var (
 	mlpPlain = nets.MLPSpec{Input: 4, Depth: 3, Width: 5, Classes: 3, Bias: true, Activation: graph.Tanh}
 	mlpBN    = nets.MLPSpec{Input: 4, Depth: 3, Width: 5, Classes: 3, Bias: true, Activation: graph.Tanh, Norm: nets.BatchNorm}
 	cnnPlain = nets.CNNSpec{Input: [3]int{4, 4, 2}, Channels: []int{3}, Classes: 3, Activation: graph.Tanh, Bias: true}
+	cnnBN    = nets.CNNSpec{Input: [3]int{4, 4, 2}, Channels: []int{3, 2}, PoolEvery: 2, Classes: 3, Activation: graph.Tanh, Norm: nets.BatchNorm}
 )
 
 // dense forms an operator's matrix, failing the test on error.

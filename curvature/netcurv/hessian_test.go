@@ -130,7 +130,7 @@ func lossAt(t *testing.T, m *Model, s *Selection, a float64, v []float64, b floa
 	return l
 }
 
-// Networks (tanh, ReLU, BatchNorm): the bilinear form wᵀ(H v) of the gradient-difference
+// Networks (MLPs with tanh, ReLU, BatchNorm; CNNs with max pooling, BatchNorm): the bilinear form wᵀ(H v) of the gradient-difference
 // product against the loss's own second difference along v and w,
 // (L(+v+w) − L(+v−w) − L(−v+w) + L(−v−w))/(4k²) = wᵀHv + O(k²), an independent route that
 // uses forward values only; and the product's symmetry wᵀ(Hv) = vᵀ(Hw).
@@ -140,9 +140,16 @@ func TestHessianBilinearForm(t *testing.T) {
 		"bn":   mlpBN,
 		"relu": {Input: 4, Depth: 3, Width: 6, Classes: 3, Bias: true, Activation: graph.ReLU},
 	}
+	models := map[string]func(*testing.T) *Model{
+		"cnn":    func(t *testing.T) *Model { return newCNN(t, cnnPlain, 4, 7) },
+		"cnn-bn": func(t *testing.T) *Model { return newCNN(t, cnnBN, 4, 7) },
+	}
 	for name, spec := range specs {
+		models[name] = func(t *testing.T) *Model { return newMLP(t, spec, 8, 7) }
+	}
+	for name, model := range models {
 		t.Run(name, func(t *testing.T) {
-			m := newMLP(t, spec, 8, 7)
+			m := model(t)
 			s, err := m.Select()
 			if err != nil {
 				t.Fatal(err)

@@ -2,6 +2,7 @@ package netcurv
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/lwca/lwca/curvature"
@@ -122,5 +123,46 @@ func TestWholeNetworkAndBlocks(t *testing.T) {
 		if largest > whole*(1+1e-10) || whole > sum*(1+1e-10) {
 			t.Errorf("%s: block bounds violated", c.name)
 		}
+	}
+}
+
+// Products leave the model as they found it: parameters bit for bit, BatchNorm running
+// statistics and dropout counters untouched.
+func TestProductsLeaveModelUntouched(t *testing.T) {
+	m := newMLP(t, mlpBN, 6, 12)
+	snapshot := func() [][]float64 {
+		var out [][]float64
+		for _, p := range m.store.Params() {
+			out = append(out, slices.Clone(p.Value.Data().([]float64)))
+		}
+		for _, b := range m.store.Buffers() {
+			out = append(out, slices.Clone(b.Value.Data().([]float64)))
+		}
+		return out
+	}
+	before := snapshot()
+	all, _ := m.Select()
+	weights, _ := m.Weights()
+	h, _ := m.Hessian(all, Options{})
+	g, err := m.GGN(all, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := m.EF(weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []curvature.Operator{h, g, e} {
+		v := randomUnit(op.Dim(), 3)
+		op.Apply(make([]float64, op.Dim()), v)
+	}
+	after := snapshot()
+	for i := range before {
+		if !slices.Equal(before[i], after[i]) {
+			t.Fatalf("value %d of the model changed", i)
+		}
+	}
+	if len(m.store.Buffers()) == 0 {
+		t.Fatal("no BatchNorm buffers to check")
 	}
 }

@@ -74,6 +74,17 @@ func newCurvatureAnalyzer(cfg config.Config, net graph.Layer, store *graph.Store
 	return c, nil
 }
 
+// addStats records how many of a finite-difference operator's products needed a smaller
+// step for a rectifier kink, and how many still crossed one at the smallest step (those
+// products, and the spectra computed from them, are unreliable).
+func addStats(r *analysis.Record, prefix string, op curvature.Operator) {
+	if d, ok := op.(interface{ Stats() netcurv.Stats }); ok {
+		st := d.Stats()
+		*r = append(*r, analysis.Field{Key: prefix + "_refined", Value: st.Refined},
+			analysis.Field{Key: prefix + "_unresolved", Value: st.Unresolved})
+	}
+}
+
 func cmpOr[T comparable](v, def T) T {
 	var zero T
 	if v == zero {
@@ -133,6 +144,7 @@ func (c *curvatureAnalyzer) records(step, epoch int, lr float64, momentum *float
 	add(&network, "network_hessian_lambda_max", analysis.Float(top.Values[0]))
 	add(&network, "network_hessian_matvecs", top.Iterations)
 	add(&network, "network_hessian_converged", top.Converged)
+	addStats(&network, "network_hessian", h)
 	if momentum != nil && lr > 0 {
 		// Heavy-ball GD on a quadratic is stable iff η·λmax(H) < 2(1+μ).
 		add(&network, "network_stability_threshold", analysis.Float(2*(1+*momentum)/lr))
@@ -184,6 +196,7 @@ func (c *curvatureAnalyzer) records(step, epoch int, lr float64, momentum *float
 				add(&perLayer[i], o.name+"_lambda_max", analysis.Float(r.Values[0]))
 				add(&perLayer[i], o.name+"_top", r.Values)
 				add(&perLayer[i], o.name+"_converged", r.Converged)
+				addStats(&perLayer[i], o.name, op)
 				if k, ok := op.(*netcurv.KFAC); ok {
 					add(&perLayer[i], "kfac_positions", k.Positions())
 				}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/hooks"
 	"github.com/lwca/lwca/train"
 	"gorgonia.org/tensor"
 )
@@ -189,7 +190,46 @@ func (m *Model) gather(s *Selection, dst []float64, params []*graph.Param, grad 
 }
 
 // Logits sets dst (N × C, row-major) to the logits at the current parameters.
-func (m *Model) Logits(dst []float64) error { return m.fwd.logits(m.x, dst) }
+func (m *Model) Logits(dst []float64) error { return m.fwd.logits(m.x, dst, false) }
+
+// logitsPattern is Logits that also returns the activation pattern (see pattern).
+func (m *Model) logitsPattern(dst []float64) ([]uint64, error) {
+	if err := m.fwd.logits(m.x, dst, true); err != nil {
+		return nil, err
+	}
+	return pattern(m.fwd.hooks), nil
+}
+
+// gradientPattern is Gradient that also returns the activation pattern.
+func (m *Model) gradientPattern(s *Selection, dst []float64) ([]uint64, error) {
+	if _, _, err := m.probe.Run(m.x, m.y, true); err != nil {
+		return nil, err
+	}
+	if err := m.gather(s, dst, m.probe.Params(), m.probe.Grad); err != nil {
+		return nil, err
+	}
+	return pattern(m.probe.Hooks()), nil
+}
+
+// pattern returns, as a bitset, where the weighted layers' captured inputs are exactly zero:
+// the inactive units of the rectifiers that feed them. Two parameter values with the same
+// pattern lie on the same smooth piece of a ReLU network, as far as the hooks can see.
+func pattern(set *hooks.Set) []uint64 {
+	var bits []uint64
+	k := 0
+	for _, p := range set.Points() {
+		for _, v := range p.X.F64 {
+			if k%64 == 0 {
+				bits = append(bits, 0)
+			}
+			if v == 0 {
+				bits[k/64] |= 1 << (k % 64)
+			}
+			k++
+		}
+	}
+	return bits
+}
 
 // VJP sets dst (length s.Dim()) to J_Sᵀu = ∇_S Σᵢc u_ic z_ic for u of shape N × C: the
 // vector-Jacobian product of the logits, one forward and one backward pass.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/hooks"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -18,6 +19,7 @@ type program struct {
 	z      G.Value
 	params []*graph.Param
 	nodes  []*G.Node
+	hooks  *hooks.Set
 	n, dim int
 }
 
@@ -33,7 +35,7 @@ func newProgram(net graph.Layer, store *graph.Store, n, dim int, backward bool) 
 	if s := z.Shape(); len(s) != 2 || s[0] != n {
 		return nil, fmt.Errorf("netcurv: the network's output has shape %v, want (%d, classes)", s, n)
 	}
-	p := &program{x: x.Value().(*tensor.Dense), n: n, dim: dim}
+	p := &program{x: x.Value().(*tensor.Dense), n: n, dim: dim, hooks: b.Hooks}
 	G.Read(z, &p.z)
 	if !backward {
 		p.vm = G.NewTapeMachine(g, G.WithEngine(graph.Engine))
@@ -74,8 +76,11 @@ func (p *program) run(x []float32) error {
 	return nil
 }
 
-// logits runs the forward pass and copies the logits into dst.
-func (p *program) logits(x []float32, dst []float64) error {
+// logits runs the forward pass and copies the logits into dst; with capture set, the hooks
+// record the weighted layers' inputs.
+func (p *program) logits(x []float32, dst []float64, capture bool) error {
+	p.hooks.Enable(capture)
+	defer p.hooks.Enable(false)
 	if err := p.run(x); err != nil {
 		return err
 	}

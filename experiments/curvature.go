@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -43,7 +44,7 @@ const (
 
 func newCurvatureAnalyzer(cfg config.Config, net graph.Layer, store *graph.Store, trainSet *data.Set) (*curvatureAnalyzer, error) {
 	cc := cfg.Analysis.Curvature
-	n := min(cmpOr(cc.BatchSize, curvBatchSize), trainSet.N)
+	n := min(cmp.Or(cc.BatchSize, curvBatchSize), trainSet.N)
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xc5a7))
 	perm := rng.Perm(trainSet.N)[:n]
 	x := make([]float32, n*trainSet.D)
@@ -85,14 +86,6 @@ func addStats(r *analysis.Record, prefix string, op curvature.Operator) {
 	}
 }
 
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
-
 // sync copies the training parameters and buffers into the float64 store.
 func (c *curvatureAnalyzer) sync() {
 	copyInto := func(dst, src *tensor.Dense) {
@@ -116,6 +109,21 @@ func (c *curvatureAnalyzer) sync() {
 	}
 }
 
+// curvStep is the work of one curvature step: its records under construction.
+type curvStep struct {
+	c        *curvatureAnalyzer
+	step     int
+	lanczos  curvature.LanczosOptions
+	network  analysis.Record   // network_* values, appended to every layer's record
+	perLayer []analysis.Record // per analysed layer
+}
+
+func (w *curvStep) fail(what string, err error) error {
+	return fmt.Errorf("analysis.curvature at step %d: %s: %w", w.step, what, err)
+}
+
+func add(r *analysis.Record, key string, v any) { *r = append(*r, analysis.Field{Key: key, Value: v}) }
+
 // records computes the step's curvature records; nil when the analyzer is off or the step is
 // not one of its steps. momentum is the optimiser's heavy-ball μ, nil if it has none.
 func (c *curvatureAnalyzer) records(step, epoch int, lr float64, momentum *float64) ([]analysis.Record, error) {
@@ -123,162 +131,177 @@ func (c *curvatureAnalyzer) records(step, epoch int, lr float64, momentum *float
 		return nil, nil
 	}
 	c.sync()
-	lanczos := curvature.LanczosOptions{K: 1, MaxIter: cmpOr(c.cfg.MaxIter, curvMaxIter), Tol: cmpOr(c.cfg.Tol, curvTol),
-		Seed: c.seed ^ uint64(step)}
-	fail := func(what string, err error) error {
-		return fmt.Errorf("analysis.curvature at step %d: %s: %w", step, what, err)
-	}
-	var network analysis.Record
-	add := func(r *analysis.Record, key string, v any) { *r = append(*r, analysis.Field{Key: key, Value: v}) }
-
-	// Sharpness: λmax of the whole Hessian.
-	all, err := c.model.Select()
+	w := &curvStep{c: c, step: step, perLayer: make([]analysis.Record, len(c.layers)),
+		lanczos: curvature.LanczosOptions{K: 1, MaxIter: cmp.Or(c.cfg.MaxIter, curvMaxIter), Tol: cmp.Or(c.cfg.Tol, curvTol),
+			Seed: c.seed ^ uint64(step)}}
+	h, err := w.sharpness(lr, momentum)
 	if err != nil {
-		return nil, fail("parameters", err)
+		return nil, err
 	}
-	h, _ := c.model.Hessian(all, netcurv.Options{})
-	top, err := curvature.Lanczos(h, lanczos)
-	if err != nil {
-		return nil, fail("Hessian", err)
-	}
-	add(&network, "network_hessian_lambda_max", analysis.Float(top.Values[0]))
-	add(&network, "network_hessian_matvecs", top.Iterations)
-	add(&network, "network_hessian_converged", top.Converged)
-	addStats(&network, "network_hessian", h)
-	if momentum != nil && lr > 0 {
-		// Heavy-ball GD on a quadratic is stable iff η·λmax(H) < 2(1+μ).
-		add(&network, "network_stability_threshold", analysis.Float(2*(1+*momentum)/lr))
-		add(&network, "network_sharpness_ratio", analysis.Float(lr*top.Values[0]/(2*(1+*momentum))))
-	}
-
-	perLayer := make([]analysis.Record, len(c.layers))
 	if c.cfg.Preset == config.CurvatureBlocks || c.cfg.Preset == config.CurvatureFull {
 		full := c.cfg.Preset == config.CurvatureFull
-		blockOpts := lanczos
-		blockOpts.K = cmpOr(c.cfg.TopK, curvTopK)
-		sums := map[string]float64{}
-		maxes := map[string]float64{}
-		var efLayers []string
-		for i, layer := range c.layers {
-			s, err := c.model.Weights(layer)
-			if err != nil {
-				return nil, fail(layer, err)
-			}
-			add(&perLayer[i], "params", s.Dim())
-			ops := []struct {
-				name string
-				make func() (curvature.Operator, error)
-			}{
-				{"hessian", func() (curvature.Operator, error) { return c.model.Hessian(s, netcurv.Options{}) }},
-				{"ggn", func() (curvature.Operator, error) { return c.model.GGN(s, netcurv.Options{}) }},
-				{"ef", func() (curvature.Operator, error) { return c.model.EF(s) }},
-				{"kfac", func() (curvature.Operator, error) { return c.model.KFAC(s) }},
-			}
-			for _, o := range ops {
-				op, err := o.make()
-				if err != nil {
-					// EF and K-FAC need the layer's input matrix (patches) and K-FAC an
-					// ungrouped layer: leave them out of such layers' records.
-					if o.name == "ef" || o.name == "kfac" {
-						continue
-					}
-					return nil, fail(layer+" "+o.name, err)
-				}
-				if o.name == "ef" {
-					efLayers = append(efLayers, layer)
-				}
-				opts := blockOpts
-				opts.K = min(opts.K, op.Dim())
-				r, err := curvature.Lanczos(op, opts)
-				if err != nil {
-					return nil, fail(layer+" "+o.name, err)
-				}
-				add(&perLayer[i], o.name+"_lambda_max", analysis.Float(r.Values[0]))
-				add(&perLayer[i], o.name+"_top", r.Values)
-				add(&perLayer[i], o.name+"_converged", r.Converged)
-				addStats(&perLayer[i], o.name, op)
-				if k, ok := op.(*netcurv.KFAC); ok {
-					add(&perLayer[i], "kfac_positions", k.Positions())
-				}
-				sums[o.name] += r.Values[0]
-				if v, ok := maxes[o.name]; !ok || r.Values[0] > v {
-					maxes[o.name] = r.Values[0]
-				}
-				if full && o.name != "kfac" {
-					tr, err := curvature.Hutchinson(op, cmpOr(c.cfg.Probes, curvProbes), lanczos.Seed)
-					if err != nil {
-						return nil, fail(layer+" "+o.name+" trace", err)
-					}
-					add(&perLayer[i], o.name+"_trace", analysis.Float(tr.Value))
-					add(&perLayer[i], o.name+"_trace_stderr", analysis.Float(tr.StdErr))
-				}
-			}
-		}
-		for _, name := range []string{"hessian", "ggn", "ef"} {
-			if _, ok := maxes[name]; !ok {
-				continue
-			}
-			add(&network, "network_"+name+"_block_lambda_max_max", analysis.Float(maxes[name]))
-			add(&network, "network_"+name+"_block_lambda_max_sum", analysis.Float(sums[name]))
-		}
-		// The whole GGN and EF of the weights the blocks cover (block bounds:
-		// max_k λmax(M_kk) ≤ λmax(M) ≤ Σ_k λmax(M_kk) for PSD M).
-		weights, err := c.model.Weights(c.layers...)
+		efAll, err := w.blocks(full)
 		if err != nil {
-			return nil, fail("weights", err)
+			return nil, err
 		}
-		g, err := c.model.GGN(weights, netcurv.Options{})
-		if err != nil {
-			return nil, fail("GGN", err)
-		}
-		wholes := []struct {
-			name string
-			op   curvature.Operator
-		}{{"ggn", g}}
-		if len(efLayers) == len(c.layers) {
-			ef, err := c.model.EF(weights)
-			if err != nil {
-				return nil, fail("EF", err)
-			}
-			wholes = append(wholes, struct {
-				name string
-				op   curvature.Operator
-			}{"ef", ef})
-		}
-		for _, w := range wholes {
-			r, err := curvature.Lanczos(w.op, lanczos)
-			if err != nil {
-				return nil, fail(w.name, err)
-			}
-			add(&network, "network_"+w.name+"_lambda_max", analysis.Float(r.Values[0]))
-		}
-		if full {
-			probes := cmpOr(c.cfg.Probes, curvProbes)
-			for _, w := range append(wholes, struct {
-				name string
-				op   curvature.Operator
-			}{"hessian", h}) {
-				tr, err := curvature.Hutchinson(w.op, probes, lanczos.Seed)
-				if err != nil {
-					return nil, fail(w.name+" trace", err)
-				}
-				add(&network, "network_"+w.name+"_trace", analysis.Float(tr.Value))
-				add(&network, "network_"+w.name+"_trace_stderr", analysis.Float(tr.StdErr))
-			}
-			d, err := curvature.SLQ(h, probes, cmpOr(c.cfg.Nodes, curvNodes), lanczos.Seed)
-			if err != nil {
-				return nil, fail("Hessian density", err)
-			}
-			add(&network, "network_hessian_density_nodes", d.Nodes)
-			add(&network, "network_hessian_density_weights", d.Weights)
+		if err := w.wholes(h, efAll, full); err != nil {
+			return nil, err
 		}
 	}
-
 	out := make([]analysis.Record, len(c.layers))
 	for i, layer := range c.layers {
 		out[i] = append(analysis.Record{{Key: "step", Value: step}, {Key: "epoch", Value: epoch},
-			{Key: "layer", Value: layer}, {Key: "factor", Value: FactorCurvature}}, perLayer[i]...)
-		out[i] = append(out[i], network...)
+			{Key: "layer", Value: layer}, {Key: "factor", Value: FactorCurvature}}, w.perLayer[i]...)
+		out[i] = append(out[i], w.network...)
 	}
 	return out, nil
+}
+
+// sharpness records λmax of the whole Hessian and returns the Hessian.
+func (w *curvStep) sharpness(lr float64, momentum *float64) (*netcurv.Hessian, error) {
+	all, err := w.c.model.Select()
+	if err != nil {
+		return nil, w.fail("parameters", err)
+	}
+	h, _ := w.c.model.Hessian(all, netcurv.Options{})
+	top, err := curvature.Lanczos(h, w.lanczos)
+	if err != nil {
+		return nil, w.fail("Hessian", err)
+	}
+	add(&w.network, "network_hessian_lambda_max", analysis.Float(top.Values[0]))
+	add(&w.network, "network_hessian_matvecs", top.Iterations)
+	add(&w.network, "network_hessian_converged", top.Converged)
+	addStats(&w.network, "network_hessian", h)
+	if momentum != nil && lr > 0 {
+		// Heavy-ball GD on a quadratic is stable iff η·λmax(H) < 2(1+μ).
+		add(&w.network, "network_stability_threshold", analysis.Float(2*(1+*momentum)/lr))
+		add(&w.network, "network_sharpness_ratio", analysis.Float(lr*top.Values[0]/(2*(1+*momentum))))
+	}
+	return h, nil
+}
+
+// blocks records the top eigenvalues of every analysed layer's H, GGN, EF and K-FAC blocks
+// (and with full their traces), and the max and sum of the block λmaxes. It reports whether
+// every layer has an EF block.
+func (w *curvStep) blocks(full bool) (bool, error) {
+	m := w.c.model
+	opts := w.lanczos
+	opts.K = cmp.Or(w.c.cfg.TopK, curvTopK)
+	sums, maxes := map[string]float64{}, map[string]float64{}
+	efAll := true
+	for i, layer := range w.c.layers {
+		s, err := m.Weights(layer)
+		if err != nil {
+			return false, w.fail(layer, err)
+		}
+		rec := &w.perLayer[i]
+		add(rec, "params", s.Dim())
+		ops := []struct {
+			name string
+			make func() (curvature.Operator, error)
+		}{
+			{"hessian", func() (curvature.Operator, error) { return m.Hessian(s, netcurv.Options{}) }},
+			{"ggn", func() (curvature.Operator, error) { return m.GGN(s, netcurv.Options{}) }},
+			{"ef", func() (curvature.Operator, error) { return m.EF(s) }},
+			{"kfac", func() (curvature.Operator, error) { return m.KFAC(s) }},
+		}
+		for _, o := range ops {
+			op, err := o.make()
+			if err != nil {
+				// EF and K-FAC need the layer's input matrix (patches) and K-FAC an
+				// ungrouped layer: leave them out of such layers' records.
+				if o.name == "ef" || o.name == "kfac" {
+					efAll = efAll && o.name != "ef"
+					continue
+				}
+				return false, w.fail(layer+" "+o.name, err)
+			}
+			k := opts
+			k.K = min(k.K, op.Dim())
+			r, err := curvature.Lanczos(op, k)
+			if err != nil {
+				return false, w.fail(layer+" "+o.name, err)
+			}
+			add(rec, o.name+"_lambda_max", analysis.Float(r.Values[0]))
+			add(rec, o.name+"_top", r.Values)
+			add(rec, o.name+"_converged", r.Converged)
+			addStats(rec, o.name, op)
+			if kf, ok := op.(*netcurv.KFAC); ok {
+				add(rec, "kfac_positions", kf.Positions())
+			}
+			sums[o.name] += r.Values[0]
+			if v, ok := maxes[o.name]; !ok || r.Values[0] > v {
+				maxes[o.name] = r.Values[0]
+			}
+			if full && o.name != "kfac" {
+				tr, err := curvature.Hutchinson(op, cmp.Or(w.c.cfg.Probes, curvProbes), w.lanczos.Seed)
+				if err != nil {
+					return false, w.fail(layer+" "+o.name+" trace", err)
+				}
+				add(rec, o.name+"_trace", analysis.Float(tr.Value))
+				add(rec, o.name+"_trace_stderr", analysis.Float(tr.StdErr))
+			}
+		}
+	}
+	for _, name := range []string{"hessian", "ggn", "ef"} {
+		if _, ok := maxes[name]; ok {
+			add(&w.network, "network_"+name+"_block_lambda_max_max", analysis.Float(maxes[name]))
+			add(&w.network, "network_"+name+"_block_lambda_max_sum", analysis.Float(sums[name]))
+		}
+	}
+	return efAll, nil
+}
+
+// wholes records λmax of the GGN and EF of all the analysed layers' weights (block bounds:
+// max_k λmax(M_kk) ≤ λmax(M) ≤ Σ_k λmax(M_kk) for PSD M), and with full the traces of those
+// and of the Hessian h and the Hessian's SLQ density.
+func (w *curvStep) wholes(h *netcurv.Hessian, efAll, full bool) error {
+	m := w.c.model
+	weights, err := m.Weights(w.c.layers...)
+	if err != nil {
+		return w.fail("weights", err)
+	}
+	type named struct {
+		name string
+		op   curvature.Operator
+	}
+	g, err := m.GGN(weights, netcurv.Options{})
+	if err != nil {
+		return w.fail("GGN", err)
+	}
+	ops := []named{{"ggn", g}}
+	if efAll {
+		ef, err := m.EF(weights)
+		if err != nil {
+			return w.fail("EF", err)
+		}
+		ops = append(ops, named{"ef", ef})
+	}
+	for _, o := range ops {
+		r, err := curvature.Lanczos(o.op, w.lanczos)
+		if err != nil {
+			return w.fail(o.name, err)
+		}
+		add(&w.network, "network_"+o.name+"_lambda_max", analysis.Float(r.Values[0]))
+		addStats(&w.network, "network_"+o.name, o.op)
+	}
+	if !full {
+		return nil
+	}
+	probes := cmp.Or(w.c.cfg.Probes, curvProbes)
+	for _, o := range append(ops, named{"hessian", h}) {
+		tr, err := curvature.Hutchinson(o.op, probes, w.lanczos.Seed)
+		if err != nil {
+			return w.fail(o.name+" trace", err)
+		}
+		add(&w.network, "network_"+o.name+"_trace", analysis.Float(tr.Value))
+		add(&w.network, "network_"+o.name+"_trace_stderr", analysis.Float(tr.StdErr))
+	}
+	d, err := curvature.SLQ(h, probes, cmp.Or(w.c.cfg.Nodes, curvNodes), w.lanczos.Seed)
+	if err != nil {
+		return w.fail("Hessian density", err)
+	}
+	add(&w.network, "network_hessian_density_nodes", d.Nodes)
+	add(&w.network, "network_hessian_density_weights", d.Weights)
+	return nil
 }

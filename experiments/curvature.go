@@ -122,7 +122,7 @@ func (w *curvStep) fail(what string, err error) error {
 	return fmt.Errorf("analysis.curvature at step %d: %s: %w", w.step, what, err)
 }
 
-func add(r *analysis.Record, key string, v any) { *r = append(*r, analysis.Field{Key: key, Value: v}) }
+func addCurvField(r *analysis.Record, key string, v any) { *r = append(*r, analysis.Field{Key: key, Value: v}) }
 
 // records computes the step's curvature records; nil when the analyzer is off or the step is
 // not one of its steps. momentum is the optimiser's heavy-ball μ, nil if it has none.
@@ -168,14 +168,14 @@ func (w *curvStep) sharpness(lr float64, momentum *float64) (*netcurv.Hessian, e
 	if err != nil {
 		return nil, w.fail("Hessian", err)
 	}
-	add(&w.network, "network_hessian_lambda_max", analysis.Float(top.Values[0]))
-	add(&w.network, "network_hessian_matvecs", top.Iterations)
-	add(&w.network, "network_hessian_converged", top.Converged)
+	addCurvField(&w.network, "network_hessian_lambda_max", analysis.Float(top.Values[0]))
+	addCurvField(&w.network, "network_hessian_matvecs", top.Iterations)
+	addCurvField(&w.network, "network_hessian_converged", top.Converged)
 	addStats(&w.network, "network_hessian", h)
 	if momentum != nil && lr > 0 {
 		// Heavy-ball GD on a quadratic is stable iff η·λmax(H) < 2(1+μ).
-		add(&w.network, "network_stability_threshold", analysis.Float(2*(1+*momentum)/lr))
-		add(&w.network, "network_sharpness_ratio", analysis.Float(lr*top.Values[0]/(2*(1+*momentum))))
+		addCurvField(&w.network, "network_stability_threshold", analysis.Float(2*(1+*momentum)/lr))
+		addCurvField(&w.network, "network_sharpness_ratio", analysis.Float(lr*top.Values[0]/(2*(1+*momentum))))
 	}
 	return h, nil
 }
@@ -195,7 +195,7 @@ func (w *curvStep) blocks(full bool) (bool, error) {
 			return false, w.fail(layer, err)
 		}
 		rec := &w.perLayer[i]
-		add(rec, "params", s.Dim())
+		addCurvField(rec, "params", s.Dim())
 		ops := []struct {
 			name string
 			make func() (curvature.Operator, error)
@@ -222,12 +222,12 @@ func (w *curvStep) blocks(full bool) (bool, error) {
 			if err != nil {
 				return false, w.fail(layer+" "+o.name, err)
 			}
-			add(rec, o.name+"_lambda_max", analysis.Float(r.Values[0]))
-			add(rec, o.name+"_top", r.Values)
-			add(rec, o.name+"_converged", r.Converged)
+			addCurvField(rec, o.name+"_lambda_max", analysis.Float(r.Values[0]))
+			addCurvField(rec, o.name+"_top", r.Values)
+			addCurvField(rec, o.name+"_converged", r.Converged)
 			addStats(rec, o.name, op)
 			if kf, ok := op.(*netcurv.KFAC); ok {
-				add(rec, "kfac_positions", kf.Positions())
+				addCurvField(rec, "kfac_positions", kf.Positions())
 			}
 			sums[o.name] += r.Values[0]
 			if v, ok := maxes[o.name]; !ok || r.Values[0] > v {
@@ -238,15 +238,15 @@ func (w *curvStep) blocks(full bool) (bool, error) {
 				if err != nil {
 					return false, w.fail(layer+" "+o.name+" trace", err)
 				}
-				add(rec, o.name+"_trace", analysis.Float(tr.Value))
-				add(rec, o.name+"_trace_stderr", analysis.Float(tr.StdErr))
+				addCurvField(rec, o.name+"_trace", analysis.Float(tr.Value))
+				addCurvField(rec, o.name+"_trace_stderr", analysis.Float(tr.StdErr))
 			}
 		}
 	}
 	for _, name := range []string{"hessian", "ggn", "ef"} {
 		if _, ok := maxes[name]; ok {
-			add(&w.network, "network_"+name+"_block_lambda_max_max", analysis.Float(maxes[name]))
-			add(&w.network, "network_"+name+"_block_lambda_max_sum", analysis.Float(sums[name]))
+			addCurvField(&w.network, "network_"+name+"_block_lambda_max_max", analysis.Float(maxes[name]))
+			addCurvField(&w.network, "network_"+name+"_block_lambda_max_sum", analysis.Float(sums[name]))
 		}
 	}
 	return efAll, nil
@@ -282,7 +282,7 @@ func (w *curvStep) wholes(h *netcurv.Hessian, efAll, full bool) error {
 		if err != nil {
 			return w.fail(o.name, err)
 		}
-		add(&w.network, "network_"+o.name+"_lambda_max", analysis.Float(r.Values[0]))
+		addCurvField(&w.network, "network_"+o.name+"_lambda_max", analysis.Float(r.Values[0]))
 		addStats(&w.network, "network_"+o.name, o.op)
 	}
 	if !full {
@@ -294,14 +294,14 @@ func (w *curvStep) wholes(h *netcurv.Hessian, efAll, full bool) error {
 		if err != nil {
 			return w.fail(o.name+" trace", err)
 		}
-		add(&w.network, "network_"+o.name+"_trace", analysis.Float(tr.Value))
-		add(&w.network, "network_"+o.name+"_trace_stderr", analysis.Float(tr.StdErr))
+		addCurvField(&w.network, "network_"+o.name+"_trace", analysis.Float(tr.Value))
+		addCurvField(&w.network, "network_"+o.name+"_trace_stderr", analysis.Float(tr.StdErr))
 	}
 	d, err := curvature.SLQ(h, probes, cmp.Or(w.c.cfg.Nodes, curvNodes), w.lanczos.Seed)
 	if err != nil {
 		return w.fail("Hessian density", err)
 	}
-	add(&w.network, "network_hessian_density_nodes", d.Nodes)
-	add(&w.network, "network_hessian_density_weights", d.Weights)
+	addCurvField(&w.network, "network_hessian_density_nodes", d.Nodes)
+	addCurvField(&w.network, "network_hessian_density_weights", d.Weights)
 	return nil
 }

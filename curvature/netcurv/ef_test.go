@@ -8,6 +8,7 @@ import (
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/graph"
 	"gonum.org/v1/gonum/mat"
+	"gorgonia.org/tensor"
 )
 
 // perSampleEF forms (1/N) Σᵢ ∇ℓᵢ∇ℓᵢᵀ over s from N backward passes, each with only sample i
@@ -152,5 +153,38 @@ func TestKFACOperator(t *testing.T) {
 				t.Fatalf("spectra differ by %g of λmax", worst)
 			}
 		})
+	}
+}
+
+// A grouped convolution's weight (two groups, each its own hook point and output columns) in
+// the EF: against per-sample gradients again.
+func TestEFGroupedConvolution(t *testing.T) {
+	net := graph.Sequential{
+		graph.Image{H: 4, W: 4, C: 4},
+		&graph.Conv2d{Name: "conv", In: 4, Out: 6, KH: 3, KW: 3, Pad: 1, Groups: 2, Bias: true},
+		graph.Tanh,
+		graph.Flatten{},
+		graph.NewLinear("fc", 4*4*6, 3),
+	}
+	x, y := batch(5, 64, 3, 8)
+	m, err := New(net, graph.NewStore(tensor.Float64, 8), x, y, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.Weights("conv", "fc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := m.EF(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(op.blocks) != 3 {
+		t.Fatalf("%d blocks, want two groups and the classifier", len(op.blocks))
+	}
+	e := relFrob(dense(t, op), perSampleEF(t, m, s))
+	t.Logf("%d weights: ‖EF − brute force‖/‖EF‖ = %.1e", s.Dim(), e)
+	if e > 1e-12 {
+		t.Fatalf("relative error %g", e)
 	}
 }

@@ -122,7 +122,9 @@ func (w *curvStep) fail(what string, err error) error {
 	return fmt.Errorf("analysis.curvature at step %d: %s: %w", w.step, what, err)
 }
 
-func addCurvField(r *analysis.Record, key string, v any) { *r = append(*r, analysis.Field{Key: key, Value: v}) }
+func addCurvField(r *analysis.Record, key string, v any) {
+	*r = append(*r, analysis.Field{Key: key, Value: v})
+}
 
 // records computes the step's curvature records; nil when the analyzer is off or the step is
 // not one of its steps. momentum is the optimiser's heavy-ball μ, nil if it has none.

@@ -16,15 +16,22 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// analysis.curvature writes one curvature record per layer and analysis step, leaves training
-// untouched, satisfies the block bounds of the PSD matrices, and leaves the run readable by
+// analysis.curvature writes one curvature record per layer and analysis step, reproducibly,
+// leaves training untouched, satisfies the block bounds of the PSD matrices, and leaves the run readable by
 // compare with the same layers.
 func TestCurvatureRecords(t *testing.T) {
 	base := t.TempDir()
 	runInto(t, smokeConfig(t, "train.epochs=1"), base)
-	dir := t.TempDir()
-	runInto(t, smokeConfig(t, "train.epochs=1", "analysis.curvature.preset=full", "analysis.curvature.batch_size=40",
-		"analysis.curvature.every=8", "analysis.curvature.probes=3", "analysis.curvature.nodes=5"), dir)
+	cfg := smokeConfig(t, "train.epochs=1", "analysis.curvature.preset=full", "analysis.curvature.batch_size=40",
+		"analysis.curvature.every=8", "analysis.curvature.probes=3", "analysis.curvature.nodes=5")
+	dir, again := t.TempDir(), t.TempDir()
+	runInto(t, cfg, dir)
+	runInto(t, cfg, again)
+	a, _ := os.ReadFile(filepath.Join(dir, ConditioningFile))
+	b, _ := os.ReadFile(filepath.Join(again, ConditioningFile))
+	if !bytes.Equal(a, b) {
+		t.Fatal("two runs of one config wrote different curvature records")
+	}
 	want, _ := os.ReadFile(filepath.Join(base, MetricsFile))
 	got, _ := os.ReadFile(filepath.Join(dir, MetricsFile))
 	if !bytes.Equal(got, want) {

@@ -1,6 +1,9 @@
 package backend
 
 import (
+	"reflect"
+
+	"github.com/lwca/lwca/analysis"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -198,5 +201,21 @@ func TestRankK(t *testing.T) {
 				t.Errorf("c[%d,%d] = %v, want %v", i, j, c[i*d+j], want)
 			}
 		}
+	}
+}
+
+// UseForAnalysis installs this package's eigensolver, and OpenBLAS's dsyrk only with OpenBLAS.
+func TestUseForAnalysis(t *testing.T) {
+	defer func(s analysis.EigenSolver, r analysis.RankKUpdate) {
+		analysis.DefaultSolver, analysis.DefaultRankK = s, r
+	}(analysis.DefaultSolver, analysis.DefaultRankK)
+	same := func(a, b any) bool { return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer() }
+	UseForAnalysis(Info{Name: string(Gonum)})
+	if !same(analysis.DefaultSolver, analysis.EigenSolver(Eigenvalues)) || !same(analysis.DefaultRankK, analysis.RankKUpdate(analysis.ParallelRankK)) {
+		t.Error("gonum: wrong analysis routines")
+	}
+	UseForAnalysis(Info{Name: string(OpenBLAS)})
+	if !same(analysis.DefaultRankK, analysis.RankKUpdate(RankK)) {
+		t.Error("openblas: the rank-k update is not dsyrk")
 	}
 }

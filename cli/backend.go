@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/backend"
 	"github.com/lwca/lwca/experiments/config"
 )
@@ -31,11 +30,7 @@ func setupBackend(f flags) (backend.Info, error) {
 	if err != nil {
 		return info, err
 	}
-	analysis.DefaultSolver = backend.Eigenvalues
-	analysis.DefaultRankK = analysis.ParallelRankK
-	if info.Name == string(backend.OpenBLAS) {
-		analysis.DefaultRankK = backend.RankK // gonum's own dsyrk is slower than the parallel loop
-	}
+	backend.UseForAnalysis(info)
 	return info, nil
 }
 

@@ -72,6 +72,9 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	if err := rep.Write(out); err != nil {
 		return err
 	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(stderr, "lwca: warning: %s\n", w)
+	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(stderr, "lwca: %s\n", n)
 	}

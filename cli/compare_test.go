@@ -31,6 +31,14 @@ func TestCompareOptions(t *testing.T) {
 	if err != nil || !strings.Contains(string(md), "# two seeds") || !strings.Contains(string(md), "κ(p=1)@8") {
 		t.Errorf("tables.md: %v\n%s", err, md)
 	}
+	// A p no run recorded is a warning on stderr, naming the recorded ones.
+	stderr.Reset()
+	if err := cmdCompare([]string{sweepDir, "--out", out, "--p", "0.7"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "lwca: warning: κ_p for p = 0.7") || !strings.Contains(stderr.String(), "recorded p = ") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
 	// By epoch: the tiny runs have 2 epochs of 6 steps.
 	stdout.Reset()
 	if err := cmdCompare([]string{sweepDir, "--out", out, "--align", "epoch"}, &stdout, &stderr); err != nil {

@@ -1,75 +1,115 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/lwca/lwca/data"
 )
 
 // dataUsage is the usage line of the data command.
-const dataUsage = `  lwca data get cifar10 --dir DIR [--url URL]
+const dataUsage = `  lwca data get cifar10|fashion-mnist [--dir DIR] [--url URL]
 `
 
-const dataHelp = `data get cifar10 downloads the CIFAR-10 binary archive, cifar-10-binary.tar.gz
-(about 170 MB), into DIR, checks its MD5 checksum and keeps it only if it matches. A valid
-copy already in DIR is not fetched again. --url, or the environment variable
-` + cifar10URLEnv + `, names another source, such as a local mirror.
+const dataHelp = `data get NAME downloads a data set into its folder of the data root, $` + data.RootEnv + `/NAME
+(default: <user cache dir>/lwca/data, ~/.cache/lwca/data on Linux), where configs that name
+the data set find it, or into --dir DIR. Every file is checked against its published MD5 and
+kept only if it matches; a valid copy already there is not fetched again.
+  cifar10        cifar-10-binary.tar.gz, the CIFAR-10 binary archive (about 170 MB)
+  fashion-mnist  the four Fashion-MNIST IDX files (about 30 MB)
+--url, or the environment variable LWCA_CIFAR10_URL / LWCA_FASHION_MNIST_URL, names another
+source, such as a local mirror: the archive's URL for cifar10, the URL of the folder holding
+the four files for fashion-mnist.
 `
 
-// The source of CIFAR-10; variables so that tests can serve a small
-// archive of their own.
-var (
-	cifar10URL = "https://www.cs.toronto.edu/~kriz/" + data.CIFAR10Archive
-	cifar10MD5 = data.CIFAR10MD5
-)
+// remoteFile is one file of a data set's distribution and its published MD5.
+type remoteFile struct{ name, md5 string }
 
-// cifar10URLEnv overrides cifar10URL when --url is not given.
-const cifar10URLEnv = "LWCA_CIFAR10_URL"
+// remoteSet is a data set that data get downloads.
+type remoteSet struct {
+	folder string // in the data root, where the loaders look
+	url    string // one file: its URL; several: the folder holding them
+	env    string // overrides url when --url is not given
+	files  []remoteFile
+}
+
+// remoteSets are the data sets data get knows; variables so that tests can serve their own.
+var remoteSets = map[string]*remoteSet{
+	"cifar10": {folder: data.CIFAR10Folder, url: "https://www.cs.toronto.edu/~kriz/" + data.CIFAR10Archive,
+		env: "LWCA_CIFAR10_URL", files: []remoteFile{{data.CIFAR10Archive, data.CIFAR10MD5}}},
+	// The MD5s are those the Fashion-MNIST authors publish with the files.
+	"fashion-mnist": {folder: data.FashionMNISTFolder, url: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+		env: "LWCA_FASHION_MNIST_URL", files: []remoteFile{
+			{"train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"},
+			{"train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"},
+			{"t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"},
+			{"t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"},
+		}},
+}
+
+// fileURL is where f comes from when the set's source is src.
+func (s *remoteSet) fileURL(src string, f remoteFile) string {
+	if len(s.files) == 1 {
+		return src
+	}
+	return strings.TrimSuffix(src, "/") + "/" + f.name
+}
 
 func cmdData(args []string, stdout, stderr io.Writer) error {
 	f, err := parseFlags(args, []string{"dir", "url"}, nil)
 	if err != nil {
 		return err
 	}
-	switch p := f.positional; {
+	known := strings.Join(slices.Sorted(maps.Keys(remoteSets)), ", ")
+	p := f.positional
+	switch {
 	case len(p) == 0 || p[0] != "get":
-		return usageError{"data: want `data get cifar10 --dir DIR`\n\n" + dataHelp}
+		return usageError{"data: want `data get NAME [--dir DIR]`\n\n" + dataHelp}
 	case len(p) != 2:
-		return usageError{"data get takes one data set name: cifar10"}
-	case p[1] != "cifar10":
-		return usageError{fmt.Sprintf("data get: unknown data set %q; known: cifar10", p[1])}
+		return usageError{"data get takes one data set name: " + known}
 	}
+	name := p[1]
+	set, ok := remoteSets[name]
+	if !ok {
+		return usageError{fmt.Sprintf("data get: unknown data set %q; known: %s", name, known)}
+	}
+	rootDir, err := data.RootFolder(set.folder)
 	dir := f.last("dir")
 	if dir == "" {
-		return usageError{"data get cifar10 needs --dir DIR"}
+		if err != nil {
+			return fmt.Errorf("%w; or pass --dir DIR", err)
+		}
+		dir = rootDir
 	}
-	url := f.last("url")
-	if url == "" {
-		url = os.Getenv(cifar10URLEnv)
-	}
-	if url == "" {
-		url = cifar10URL
-	}
+	src := cmp.Or(f.last("url"), os.Getenv(set.env), set.url)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	dest, fetched, err := fetchVerified(ctx, url, dir, data.CIFAR10Archive, cifar10MD5, stderr)
-	if err != nil {
-		return err
+	for _, file := range set.files {
+		dest, fetched, err := fetchVerified(ctx, set.fileURL(src, file), dir, file.name, file.md5, stderr)
+		if err != nil {
+			return err
+		}
+		if fetched {
+			fmt.Fprintf(stdout, "%s: downloaded %s (MD5 %s)\n", name, dest, file.md5)
+		} else {
+			fmt.Fprintf(stdout, "%s: %s already present (MD5 %s)\n", name, dest, file.md5)
+		}
 	}
-	if fetched {
-		fmt.Fprintf(stdout, "cifar10: downloaded %s (MD5 %s)\n", dest, cifar10MD5)
-	} else {
-		fmt.Fprintf(stdout, "cifar10: %s already present (MD5 %s)\n", dest, cifar10MD5)
+	if abs, _ := filepath.Abs(dir); abs != rootDir {
+		fmt.Fprintf(stdout, "%s: %s is not the data root's %s folder; use it with --set data.path=%s\n", name, dir, set.folder, dir)
 	}
 	return nil
 }

@@ -67,12 +67,24 @@ func fakeSource(t *testing.T, body, want []byte) (url string, hits *atomic.Int32
 		w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
-	oldURL, oldMD5 := cifar10URL, cifar10MD5
-	cifar10URL = srv.URL + "/not-the-default" // a test that forgets --url gets a 404
-	cifar10MD5 = md5Hex(want)
-	t.Cleanup(func() { cifar10URL, cifar10MD5 = oldURL, oldMD5 })
-	t.Setenv(cifar10URLEnv, "")
+	fakeSet(t, "cifar10", srv.URL+"/not-the-default", md5Hex(want)) // a test that forgets --url gets a 404
 	return srv.URL + "/cifar.tar.gz", hits
+}
+
+// fakeSet gives the named data set another source and checksums for the test, and the test
+// an empty data root of its own.
+func fakeSet(t *testing.T, name, url string, md5s ...string) {
+	t.Helper()
+	old := remoteSets[name]
+	set := *old
+	set.url, set.files = url, nil
+	for i, f := range old.files {
+		set.files = append(set.files, remoteFile{f.name, md5s[i]})
+	}
+	remoteSets[name] = &set
+	t.Cleanup(func() { remoteSets[name] = old })
+	t.Setenv(set.env, "")
+	t.Setenv(data.RootEnv, t.TempDir())
 }
 
 func dirNames(t *testing.T, dir string) []string {
@@ -129,7 +141,7 @@ func TestDataGetCIFAR10(t *testing.T) {
 	if err := os.WriteFile(dest, archive[:100], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(cifar10URLEnv, url)
+	t.Setenv("LWCA_CIFAR10_URL", url)
 	stdout.Reset()
 	stderr.Reset()
 	if err := cmdData([]string{"get", "cifar10", "--dir", dir}, &stdout, &stderr); err != nil {
@@ -205,7 +217,6 @@ func TestDataUsage(t *testing.T) {
 		{"get", "--dir", "x"},
 		{"get", "mnist", "--dir", "x"},
 		{"get", "cifar10", "cifar100", "--dir", "x"},
-		{"get", "cifar10"},
 		{"get", "cifar10", "--dir"},
 		{"get", "cifar10", "--dir", "x", "--force"},
 	} {
@@ -214,5 +225,129 @@ func TestDataUsage(t *testing.T) {
 		if !errors.As(err, &ue) {
 			t.Errorf("cmdData(%q) = %v, want a usage error", args, err)
 		}
+	}
+}
+
+// Without --dir, data get fills the data set's folder of the data root, where the loader
+// looks; with --dir elsewhere it says how to point a config at the copy.
+func TestDataGetIntoRoot(t *testing.T) {
+	archive := fakeCIFAR10(t)
+	url, _ := fakeSource(t, archive, archive)
+	root := os.Getenv(data.RootEnv)
+	var stdout bytes.Buffer
+	if err := cmdData([]string{"get", "cifar10", "--url", url}, &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "cifar10")
+	if got, err := data.DefaultCIFAR10Dir(); err != nil || got != dir {
+		t.Fatalf("after data get: DefaultCIFAR10Dir() = %q, %v, want %s", got, err, dir)
+	}
+	if !strings.Contains(stdout.String(), "downloaded "+filepath.Join(dir, data.CIFAR10Archive)) || strings.Contains(stdout.String(), "data.path") {
+		t.Errorf("stdout %q, want the file in the data root named and no data.path hint", stdout.String())
+	}
+
+	other := t.TempDir()
+	stdout.Reset()
+	if err := cmdData([]string{"get", "cifar10", "--url", url, "--dir", other}, &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "--set data.path="+other) {
+		t.Errorf("--dir outside the root: stdout %q, want a hint to use --set data.path=%s", stdout.String(), other)
+	}
+}
+
+// idxGz returns a gzip-compressed IDX file of unsigned bytes with the given dimensions.
+func idxGz(t *testing.T, dims []int, fill byte) []byte {
+	t.Helper()
+	var raw bytes.Buffer
+	raw.Write([]byte{0, 0, 8, byte(len(dims))})
+	n := 1
+	for _, d := range dims {
+		raw.Write([]byte{byte(d >> 24), byte(d >> 16), byte(d >> 8), byte(d)})
+		n *= d
+	}
+	raw.Write(bytes.Repeat([]byte{fill}, n))
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(raw.Bytes())
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// data get fashion-mnist fetches the four files from the source folder, each checked, into
+// the data root, where the Fashion-MNIST loader finds them.
+func TestDataGetFashionMNIST(t *testing.T) {
+	files := map[string][]byte{
+		"train-images-idx3-ubyte.gz": idxGz(t, []int{3, 28, 28}, 200),
+		"train-labels-idx1-ubyte.gz": idxGz(t, []int{3}, 9),
+		"t10k-images-idx3-ubyte.gz":  idxGz(t, []int{2, 28, 28}, 100),
+		"t10k-labels-idx1-ubyte.gz":  idxGz(t, []int{2}, 4),
+	}
+	srv := httptest.NewServer(http.StripPrefix("/mirror/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	})))
+	defer srv.Close()
+	var sums []string
+	for _, f := range remoteSets["fashion-mnist"].files {
+		sums = append(sums, md5Hex(files[f.name]))
+	}
+	fakeSet(t, "fashion-mnist", srv.URL+"/not-the-default/", sums...)
+	t.Setenv("LWCA_FASHION_MNIST_URL", srv.URL+"/mirror")
+
+	var stdout bytes.Buffer
+	if err := cmdData([]string{"get", "fashion-mnist"}, &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(os.Getenv(data.RootEnv), "fashion-mnist")
+	if names := dirNames(t, dir); len(names) != 4 {
+		t.Errorf("%s holds %v, want the four files", dir, names)
+	}
+	got, err := data.DefaultFashionMNISTDir()
+	if err != nil || got != dir {
+		t.Fatalf("DefaultFashionMNISTDir() = %q, %v, want %s", got, err, dir)
+	}
+	train, test, err := data.FashionMNIST(got)
+	if err != nil || train.N != 3 || test.N != 2 || train.Y[0] != 9 || test.Y[1] != 4 {
+		t.Errorf("loaded %v, %v (%v), want 3 and 2 samples with labels 9 and 4", train, test, err)
+	}
+
+	// A file that does not match its checksum fails the command and is not kept.
+	files["t10k-labels-idx1-ubyte.gz"] = idxGz(t, []int{2}, 5)
+	os.Remove(filepath.Join(dir, "t10k-labels-idx1-ubyte.gz"))
+	err = cmdData([]string{"get", "fashion-mnist"}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "t10k-labels-idx1-ubyte.gz") || !strings.Contains(err.Error(), "MD5") {
+		t.Errorf("damaged file: error %v, want one naming the file and its MD5", err)
+	}
+	if names := dirNames(t, dir); len(names) != 3 {
+		t.Errorf("%s holds %v after a failed download, want the three good files", dir, names)
+	}
+}
+
+// lwca run on a shipped CIFAR-10 config with no data fails at once, naming the folder and
+// the command that fetches the data.
+func TestRunWithoutCIFAR10(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv(data.RootEnv, root)
+	out := filepath.Join(t.TempDir(), "run")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "../configs/cifar10_resnet20_original.yaml", "--out", out}, &stdout, &stderr)
+	msg := stderr.String()
+	for _, w := range []string{filepath.Join(root, "cifar10"), data.RootEnv, "fetch it with: lwca data get cifar10"} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("stderr %q does not mention %q", msg, w)
+		}
+	}
+	if code == 0 {
+		t.Error("exit status 0")
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s was created (%v)", out, err)
 	}
 }

@@ -44,7 +44,7 @@ const usage = `usage:
   lwca analyze RUN_DIR [--step S] [--batch-size N] [--out DIR]
   lwca sweep CONFIG [--out DIR] [--workers N] [--emit slurm]
   lwca compare RUN_OR_SWEEP_DIR... [--out DIR]
-  lwca data get cifar10 --dir DIR
+  lwca data get cifar10|fashion-mnist [--dir DIR]
   lwca reproduce NAME [--quick] [--out DIR]   (bn-stability, bn-conditioning, false-minimum, last-layer)
   lwca bench [--only w1,w2] [--repeat N] [--slow] [--no-torch] [--torch-threads N]
   lwca version
@@ -59,6 +59,9 @@ at once. A run directory is locked while a process works in it.
 
 analyze runs the conditioning analysis on a model state that a run saved
 (analysis.save_weights_every), on a fixed, seeded batch of N training samples.
+
+data get downloads a data set into the data root, $LWCA_DATA (default ~/.cache/lwca/data),
+where configs that name the data set (dataset: cifar10) find it.
 
 Every command takes --backend auto|openblas|gonum (or LWCA_BACKEND) and --threads N.
 `

@@ -6,23 +6,28 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lwca/lwca/data"
 )
 
 // TestReproduceQuick runs the quick variant of every reproduction (about four minutes on two
 // cores, all told) and asserts that each effect goes the paper's way: the headline check of
 // each finding (its first check line) must hold. The finer per-layer checks are reported, not
 // asserted: two of bn-conditioning's do not hold here (see REPRODUCTION.md). It is skipped
-// under -short, and the last-layer study is skipped when the CIFAR-10 archive is missing.
+// under -short, and the last-layer study is skipped when CIFAR-10 is not in the data root
+// (a failure under LWCA_REQUIRE_DATA=1).
 func TestReproduceQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real training for minutes; skipped under -short")
 	}
-	cifar := filepath.Join("..", "..", "shared", "data", "cifar10-jpeg.tar.gz")
 	for _, name := range []string{"bn-stability", "bn-conditioning", "false-minimum", "last-layer"} {
 		t.Run(name, func(t *testing.T) {
 			if name == "last-layer" {
-				if _, err := os.Stat(cifar); err != nil {
-					t.Skipf("CIFAR-10 archive not found at %s", cifar)
+				if _, err := data.DefaultCIFAR10Dir(); err != nil {
+					if os.Getenv("LWCA_REQUIRE_DATA") == "1" {
+						t.Fatalf("LWCA_REQUIRE_DATA=1 but %v", err)
+					}
+					t.Skip(err) // it names the folder looked in and LWCA_DATA
 				}
 			}
 			out := t.TempDir()

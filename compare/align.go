@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+
+	"github.com/lwca/lwca/rundir"
 )
 
 // Alignment says how the runs of a comparison are put side by side.
@@ -52,12 +54,12 @@ func (a Alignment) Name(t int) string { return a.String() + " " + fmt.Sprint(t) 
 
 // At returns the record of layer and factor of r aligned to target t, or nil if the run has
 // none there.
-func (a Alignment) At(r *Run, layer, factor string, t int) *Record {
+func (a Alignment) At(r *Run, layer, factor string, t int) *rundir.ConditioningRecord {
 	series := r.Series(layer, factor)
-	var best *Record
+	var best *rundir.ConditioningRecord
 	switch a {
 	case ByEpoch:
-		if !slices.ContainsFunc(r.Test, func(p TestPoint) bool { return p.Epoch == t }) {
+		if !slices.ContainsFunc(r.Test, func(p rundir.TestRecord) bool { return p.Epoch == t }) {
 			return nil
 		}
 		for _, rec := range series {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/lwca/lwca/rundir"
 )
 
 // maxPoints bounds the points of one curve; longer curves are thinned evenly.
@@ -14,44 +16,64 @@ const maxPoints = 2000
 // show: below it lies the round-off of a rank-deficient factor.
 const spectrumFloor = 1e-16
 
-// groupCurve aggregates per-run curves (x positions keyed by step) into a group series:
-// at every step some member has, the mean over the members that have it, with a band when
-// the group has several members.
-func (rep *Report) groupCurve(g *Group, color int, perRun func(r *Run) (steps []int, xs, ys []float64)) Series {
-	type pt struct{ x, y float64 }
-	byStep := map[int][]pt{}
+// curvePoint is one value of a run's curve; key orders and matches points across the
+// members of a group (a step, or an eigenvalue index).
+type curvePoint struct {
+	key     int
+	x, y    float64
+	limited bool // a rank-limited κ: y is not a value
+}
+
+// groupCurve aggregates per-run curves into a group series: at every key some member has,
+// the mean over the members with an ordinary value, with a band when the group has several
+// members, and a rank-limited mark where some member is rank-limited.
+func (rep *Report) groupCurve(g *Group, perRun func(r *Run) []curvePoint) Series {
+	byKey := map[int][]curvePoint{}
 	for _, r := range g.Runs {
-		steps, xs, ys := perRun(r)
-		for i, s := range steps {
-			byStep[s] = append(byStep[s], pt{xs[i], ys[i]})
+		for _, p := range perRun(r) {
+			byKey[p.key] = append(byKey[p.key], p)
 		}
 	}
-	steps := make([]int, 0, len(byStep))
-	for s := range byStep {
-		steps = append(steps, s)
+	keys := make([]int, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
 	}
-	slices.Sort(steps)
-	steps = thin(steps, maxPoints)
-	s := Series{Label: g.Label, Color: color}
+	slices.Sort(keys)
+	keys = thin(keys, maxPoints)
+	st := rep.styleOf(g)
+	s := Series{Label: g.Label, Color: st.Color, Dash: st.Dash}
 	band := len(g.Runs) > 1
-	for _, st := range steps {
-		pts := byStep[st]
-		ys := make([]float64, len(pts))
-		for i, p := range pts {
-			ys[i] = p.y
+	for _, k := range keys {
+		pts := byKey[k]
+		var ys []float64
+		limited := false
+		for _, p := range pts {
+			if p.limited {
+				limited = true
+				continue
+			}
+			ys = append(ys, p.y)
+		}
+		if limited {
+			s.Limited = append(s.Limited, pts[0].x)
 		}
 		sum := Summarize(ys)
 		s.X = append(s.X, pts[0].x)
 		s.Y = append(s.Y, sum.Mean)
 		if band {
-			lo, hi := sum.Min, sum.Max
-			if rep.Options.Spread == SpreadStd {
-				lo, hi = sum.Mean-sum.Std, sum.Mean+sum.Std
-			}
+			lo, hi := rep.spread(sum)
 			s.Lo, s.Hi = append(s.Lo, lo), append(s.Hi, hi)
 		}
 	}
 	return s
+}
+
+// spread returns the band of a group's values at one point.
+func (rep *Report) spread(s Stat) (lo, hi float64) {
+	if rep.Options.Spread == SpreadStd {
+		return s.Mean - s.Std, s.Mean + s.Std
+	}
+	return s.Min, s.Max
 }
 
 func (rep *Report) axisLabel() string {
@@ -78,35 +100,50 @@ func (rep *Report) groupsNote() string {
 }
 
 // metricSeries is a group's curve of one record key of one layer and factor.
-func (rep *Report) metricSeries(g *Group, color int, layer, factor, key string) Series {
+func (rep *Report) metricSeries(g *Group, layer, factor, key string) Series {
 	a := rep.Options.Align
-	return rep.groupCurve(g, color, func(r *Run) ([]int, []float64, []float64) {
-		var steps []int
-		var xs, ys []float64
+	return rep.groupCurve(g, func(r *Run) []curvePoint {
+		var pts []curvePoint
 		for _, rec := range r.Series(layer, factor) {
-			steps = append(steps, rec.Step)
-			xs = append(xs, a.X(r, float64(rec.Step)))
-			ys = append(ys, rec.Value(key))
+			v, lim := valueOf(rec, key)
+			pts = append(pts, curvePoint{rec.Step, a.X(r, float64(rec.Step)), v, lim})
 		}
-		return steps, xs, ys
+		return pts
 	})
 }
+
+// limitedNote explains the rank-limited mark in captions of figures that have one.
+const limitedNote = " Triangles in the band above the dashed line: κ is rank-limited at that step (the eigenvalue it divides by is round-off, or zero), so no value is drawn; open or filled as the group's line is solid or dashed."
 
 // layerFigure shows λmax and κ_p of every factor of one layer over training.
 func (rep *Report) layerFigure(layer string) *Figure {
 	f := &Figure{Name: "layer_" + sanitize(layer), Title: "Layer " + layer, Cols: 2, Width: 10, Height: 10,
-		Caption: fmt.Sprintf("λmax and %s of Σx, Σ∇h and F = Σx ⊗ Σ∇h of layer %s over training (Σ∂h in the figure), log scale; infinite values are not drawn.%s",
+		Caption: fmt.Sprintf("λmax and %s of Σx, Σ∇h and F = Σx ⊗ Σ∇h of layer %s over training, log scale.%s",
 			metricName(rep.KappaKey), layer, rep.groupsNote())}
-	for _, fac := range Factors {
+	for _, fac := range rundir.Factors {
 		for _, key := range []string{"lambda_max", rep.KappaKey} {
-			p := Panel{Title: figureFactorName(fac) + " " + metricName(key), XLabel: rep.axisLabel(), LogY: true}
-			for i, g := range rep.Groups {
-				p.Series = append(p.Series, rep.metricSeries(g, i, layer, fac, key))
+			p := Panel{Title: factorName(fac) + " " + metricName(key), XLabel: rep.axisLabel(), YLabel: metricName(key),
+				LogY: true, IntX: rep.Options.Align == ByStep, XMax: rep.xEnd()}
+			for _, g := range rep.Groups {
+				p.Series = append(p.Series, rep.metricSeries(g, layer, fac, key))
 			}
 			f.Panels = append(f.Panels, p)
 		}
 	}
+	if f.HasLimited() {
+		f.Caption += limitedNote
+	}
 	return f
+}
+
+// xEnd is where training ends on the horizontal axis of figures over training: the step
+// after the longest run's last, or its epochs done.
+func (rep *Report) xEnd() float64 {
+	end := 0.0
+	for _, r := range rep.Runs {
+		end = math.Max(end, rep.Options.Align.X(r, float64(r.LastStep()+1)))
+	}
+	return end
 }
 
 // smoothWindow is the trailing-mean window for training-loss curves.
@@ -140,35 +177,43 @@ func trailingMean(ys []float64, w int) []float64 {
 func (rep *Report) trainingFigure() *Figure {
 	a := rep.Options.Align
 	w := rep.smoothWindow()
+	smoothing := fmt.Sprintf("trailing mean over %d steps", w)
+	if w == 1 {
+		smoothing = "unsmoothed"
+	}
 	f := &Figure{Name: "training", Title: "Training", Cols: 2, Width: 11, Height: 4.5,
-		Caption: fmt.Sprintf("Left: mini-batch training loss, trailing mean over %d steps, log scale, cut at 10× the largest starting loss (diverging runs leave through the top). Right: test accuracy at the end of each epoch.%s",
-			w, rep.groupsNote())}
-	loss := Panel{Title: "training loss", XLabel: rep.axisLabel(), LogY: true}
-	acc := Panel{Title: "test accuracy", XLabel: rep.axisLabel()}
-	for i, g := range rep.Groups {
-		loss.Series = append(loss.Series, rep.groupCurve(g, i, func(r *Run) ([]int, []float64, []float64) {
-			var steps []int
-			var xs, raw []float64
-			for _, p := range r.Train {
-				steps = append(steps, p.Step)
-				xs = append(xs, a.X(r, float64(p.Step)))
-				raw = append(raw, p.Loss)
+		Caption: fmt.Sprintf("Left: mini-batch training loss, %s, log scale, cut at 10× the largest starting loss (diverging runs leave through the top). Right: test accuracy at the end of each epoch.%s",
+			smoothing, rep.groupsNote())}
+	intX := a == ByStep
+	loss := Panel{Title: "training loss", XLabel: rep.axisLabel(), YLabel: "loss", LogY: true, IntX: intX}
+	// Accuracy is a fraction: its axis stays within [0, 1] however few the points.
+	acc := Panel{Title: "test accuracy", XLabel: rep.axisLabel(), YLabel: "test accuracy", IntX: intX, YMax: 1}
+	for _, g := range rep.Groups {
+		loss.Series = append(loss.Series, rep.groupCurve(g, func(r *Run) []curvePoint {
+			raw := make([]float64, len(r.Train))
+			for i, p := range r.Train {
+				raw[i] = float64(p.Loss)
 			}
-			return steps, xs, trailingMean(raw, w)
+			sm := trailingMean(raw, w)
+			pts := make([]curvePoint, len(r.Train))
+			for i, p := range r.Train {
+				pts[i] = curvePoint{key: p.Step, x: a.X(r, float64(p.Step)), y: sm[i]}
+			}
+			return pts
 		}))
-		s := rep.groupCurve(g, i, func(r *Run) ([]int, []float64, []float64) {
-			var steps []int
-			var xs, ys []float64
+		s := rep.groupCurve(g, func(r *Run) []curvePoint {
+			var pts []curvePoint
 			for _, p := range r.Test {
-				steps = append(steps, p.Step)
-				xs = append(xs, a.X(r, float64(p.Step+1)))
-				ys = append(ys, p.TestAccuracy)
+				pts = append(pts, curvePoint{key: p.Step, x: a.X(r, float64(p.Step+1)), y: p.TestAccuracy})
 			}
-			return steps, xs, ys
+			return pts
 		})
 		s.Points = true
 		acc.Series = append(acc.Series, s)
 	}
+	// Both panels span training, so that the end-of-epoch accuracy of a one-epoch run sits
+	// at the end of an axis that starts at 0, not alone on an axis of its own.
+	loss.XMax, acc.XMax = rep.xEnd(), rep.xEnd()
 	// Diverging runs reach losses of 1e30 and more; cut the axis at 10× the largest starting
 	// loss so that the others stay readable.
 	start := 0.0
@@ -194,83 +239,85 @@ func (rep *Report) depthFigure(t int) *Figure {
 		Width: 10, Height: 10,
 		Caption: fmt.Sprintf("λmax and %s of each factor against the layer's position in the network at %s (each run's latest analysis at or before it), log scale.%s",
 			metricName(rep.KappaKey), a.Name(t), rep.groupsNote())}
-	for _, fac := range Factors {
+	for _, fac := range rundir.Factors {
 		for _, key := range []string{"lambda_max", rep.KappaKey} {
-			p := Panel{Title: figureFactorName(fac) + " " + metricName(key), XLabel: "layer", LogY: true, XTicks: rep.Layers}
-			for gi, g := range rep.Groups {
-				s := Series{Label: g.Label, Color: gi, Points: true}
-				for li, l := range rep.Layers {
-					var vs []float64
-					for _, r := range g.Runs {
-						v := math.NaN()
+			p := Panel{Title: factorName(fac) + " " + metricName(key), XLabel: "layer", YLabel: metricName(key),
+				LogY: true, XTicks: rep.Layers}
+			for _, g := range rep.Groups {
+				s := rep.groupCurve(g, func(r *Run) []curvePoint {
+					var pts []curvePoint
+					for li, l := range rep.Layers {
 						if rec := a.At(r, l, fac, t); rec != nil {
-							v = rec.Value(key)
+							v, lim := valueOf(rec, key)
+							pts = append(pts, curvePoint{li, float64(li + 1), v, lim})
 						}
-						vs = append(vs, v)
 					}
-					st := Summarize(vs)
-					s.X = append(s.X, float64(li+1))
-					s.Y = append(s.Y, st.Mean)
-					if len(g.Runs) > 1 {
-						lo, hi := st.Min, st.Max
-						if rep.Options.Spread == SpreadStd {
-							lo, hi = st.Mean-st.Std, st.Mean+st.Std
-						}
-						s.Lo, s.Hi = append(s.Lo, lo), append(s.Hi, hi)
-					}
-				}
+					return pts
+				})
+				s.Points = true
 				p.Series = append(p.Series, s)
 			}
 			f.Panels = append(f.Panels, p)
 		}
+	}
+	if f.HasLimited() {
+		f.Caption += limitedNote
 	}
 	return f
 }
 
 // spectraFigure shows the sorted eigenvalues of one factor of every layer at the targets, one
-// line per run that stored them. It returns nil (and a note) when no run has any.
+// line per group (the mean over the seeds that stored them, with a band). It returns nil (and
+// a note) when no run has any.
 func (rep *Report) spectraFigure(factor string, targets []int) (*Figure, error) {
 	a := rep.Options.Align
 	if len(targets) == 0 {
 		return nil, nil
 	}
-	f := &Figure{Name: "spectra_" + factor, Title: "Eigenvalue spectra of " + figureFactorName(factor), Cols: len(targets),
+	f := &Figure{Name: "spectra_" + factor, Title: "Eigenvalue spectra of " + factorName(factor), Cols: len(targets),
 		Width: 4.5*float64(len(targets)) + 2, Height: 3.2 * float64(max(len(rep.Layers), 1)),
-		Caption: fmt.Sprintf("Eigenvalues of %s in decreasing order (index on the horizontal axis), log scale, one line per run; values below 1e-16 λ1 (round-off) and zeros are not drawn.", factorName(factor))}
+		Caption: fmt.Sprintf("Eigenvalues of %s in decreasing order (index on the horizontal axis), log scale; values below 1e-16 λ1 (round-off) and zeros are not drawn.%s",
+			factorName(factor), rep.groupsNote())}
 	var missing []string
 	found := 0
+	var readErr error
 	for _, l := range rep.Layers {
 		for _, t := range targets {
-			p := Panel{Title: fmt.Sprintf("%s %s at %s", l, figureFactorName(factor), a.Name(t)), XLabel: "index", LogY: true}
-			for ri, r := range rep.Runs {
-				rec := a.At(r, l, factor, t)
-				if rec == nil || r.Spectra == nil {
-					continue
-				}
-				ev, err := r.Spectra.Spectrum(rec.Step, l, factor)
-				if errors.Is(err, ErrNoSpectrum) {
-					if !slices.Contains(missing, r.Label) {
-						missing = append(missing, r.Label)
+			p := Panel{Title: fmt.Sprintf("%s %s at %s", l, factorName(factor), a.Name(t)), XLabel: "index",
+				YLabel: "eigenvalue", LogY: true, IntX: true}
+			for _, g := range rep.Groups {
+				s := rep.groupCurve(g, func(r *Run) []curvePoint {
+					rec := a.At(r, l, factor, t)
+					if rec == nil || r.Spectra == nil || readErr != nil {
+						return nil
 					}
-					continue
+					ev, err := r.Spectra.Spectrum(rec.Step, l, factor)
+					if errors.Is(err, ErrNoSpectrum) {
+						if !slices.Contains(missing, r.Label) {
+							missing = append(missing, r.Label)
+						}
+						return nil
+					}
+					if err != nil {
+						readErr = fmt.Errorf("compare: run %s: %w", r.Label, err)
+						return nil
+					}
+					found++
+					pts := make([]curvePoint, len(ev))
+					for i, v := range ev {
+						pts[i] = curvePoint{key: i, x: float64(i + 1), y: v}
+					}
+					return pts
+				})
+				if len(s.X) > 0 {
+					p.Series = append(p.Series, s)
 				}
-				if err != nil {
-					return nil, fmt.Errorf("compare: run %s: %w", r.Label, err)
-				}
-				found++
-				s := Series{Label: r.Label, Color: ri}
-				idx := make([]int, len(ev))
-				for i := range idx {
-					idx[i] = i
-				}
-				for _, i := range thin(idx, maxPoints) {
-					s.X = append(s.X, float64(i+1))
-					s.Y = append(s.Y, ev[i])
-				}
-				p.Series = append(p.Series, s)
 			}
 			f.Panels = append(f.Panels, p)
 		}
+	}
+	if readErr != nil {
+		return nil, readErr
 	}
 	for i := range f.Panels {
 		// Eigenvalues below 1e-16 λ1 are round-off; without a floor they would take up most

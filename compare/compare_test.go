@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/lwca/lwca/npy"
+	"github.com/lwca/lwca/rundir"
 )
 
 func TestLoadRunReadsRecordsAndSkipsPartialLine(t *testing.T) {
@@ -22,7 +23,7 @@ func TestLoadRunReadsRecordsAndSkipsPartialLine(t *testing.T) {
 	s := &spec{name: "a", seed: 1, layers: 2, every: 5, steps: 23, perEpoch: 10}
 	dir := s.write(t, root)
 	// A crash mid-append leaves a fragment that readers must ignore.
-	f, _ := os.OpenFile(filepath.Join(dir, ConditioningFile), os.O_APPEND|os.O_WRONLY, 0)
+	f, _ := os.OpenFile(filepath.Join(dir, rundir.ConditioningFile), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"step":25,"layer":"fc1","fac`)
 	f.Close()
 	r, err := LoadRun(dir)
@@ -41,11 +42,11 @@ func TestLoadRunReadsRecordsAndSkipsPartialLine(t *testing.T) {
 	if got := r.Layers(); !slices.Equal(got, []string{"fc1", "fc2"}) {
 		t.Errorf("layers %v", got)
 	}
-	g := r.Series("fc2", FactorGrad)
+	g := r.Series("fc2", rundir.FactorGrad)
 	if v := g[0].Value("kappa_p1"); !math.IsInf(v, 1) {
 		t.Errorf(`"+Inf" read as %v`, v)
 	}
-	if v, want := g[2].Value("lambda_max"), baseVal(s, 1, FactorGrad, "lambda_max", 10); v != want {
+	if v, want := g[2].Value("lambda_max"), baseVal(s, 1, rundir.FactorGrad, "lambda_max", 10); v != want {
 		t.Errorf("fc2 grad λmax at step 10 = %v, want %v", v, want)
 	}
 	if r.Config["model.norm"] != "none" || r.Config["analysis.p"] != "[0.5, 1]" || r.Config["seed"] != "1" {
@@ -59,21 +60,7 @@ func TestLoadRunReadsRecordsAndSkipsPartialLine(t *testing.T) {
 	}
 }
 
-func TestFlattenAndDiff(t *testing.T) {
-	a, err := Flatten([]byte("name: a\nseed: 1\noptim: {lr: 0.1, schedule: {milestones: [6, 9]}}\nanalysis:\n  layers: []\n  p: [0.5]\ndata:\n  path:\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"name": "a", "seed": "1", "optim.lr": "0.1", "optim.schedule.milestones": "[6, 9]",
-		"analysis.layers": "[]", "analysis.p": "[0.5]", "data.path": ""}
-	if len(a) != len(want) {
-		t.Fatalf("Flatten = %v, want %v", a, want)
-	}
-	for k, v := range want {
-		if a[k] != v {
-			t.Errorf("Flatten[%q] = %q, want %q", k, a[k], v)
-		}
-	}
+func TestConfigDiff(t *testing.T) {
 	runs := []*Run{
 		{Config: map[string]string{"name": "a", "seed": "1", "optim.lr": "0.1", "model.norm": "none"}},
 		{Config: map[string]string{"name": "b", "seed": "2", "optim.lr": "0.1", "model.norm": "none"}},
@@ -88,9 +75,6 @@ func TestFlattenAndDiff(t *testing.T) {
 	}
 	if groups[0].Label != "lr=0.1,y=" || groups[1].Label != "lr=1,y=z" {
 		t.Errorf("labels %q %q", groups[0].Label, groups[1].Label)
-	}
-	if _, err := Flatten([]byte("- a\n- b\n")); err == nil {
-		t.Error("Flatten accepted a list document")
 	}
 }
 
@@ -125,19 +109,19 @@ func TestAlignmentDifferentLengthsAndIntervals(t *testing.T) {
 		r := runs[i]
 		for tg := -1; tg <= 150; tg++ {
 			want := s.lastAnalysed(tg)
-			rec := ByStep.At(r, "fc1", FactorX, tg)
+			rec := ByStep.At(r, "fc1", rundir.FactorX, tg)
 			switch {
 			case want < 0 && rec != nil:
 				t.Errorf("run %s at step %d: got record of step %d, want none", s.name, tg, rec.Step)
 			case want >= 0 && (rec == nil || rec.Step != want):
 				t.Errorf("run %s at step %d: got %v, want the record of step %d", s.name, tg, rec, want)
-			case rec != nil && rec.Value("lambda_max") != baseVal(s, 0, FactorX, "lambda_max", want):
+			case rec != nil && rec.Value("lambda_max") != baseVal(s, 0, rundir.FactorX, "lambda_max", want):
 				t.Errorf("run %s at step %d: wrong value", s.name, tg)
 			}
 		}
 		// By epoch: the latest analysis within epochs ≤ e, for epochs the run finished.
 		for e := 0; e < 6; e++ {
-			rec := ByEpoch.At(r, "fc1", FactorX, e)
+			rec := ByEpoch.At(r, "fc1", rundir.FactorX, e)
 			lastOfEpoch := min((e+1)*s.perEpoch-1, s.steps-1)
 			finished := !s.diverged && e*s.perEpoch <= s.steps-1 || s.diverged && lastOfEpoch < s.steps-1
 			if !finished {
@@ -238,7 +222,7 @@ func TestTablesHoldKnownValues(t *testing.T) {
 				var vals []float64
 				for _, s := range members {
 					if a := s.lastAnalysed(tg); a >= 0 {
-						vals = append(vals, baseVal(s, 1, FactorGrad, key, a))
+						vals = append(vals, baseVal(s, 1, rundir.FactorGrad, key, a))
 					}
 				}
 				c := key + "@" + strconv.Itoa(tg)
@@ -316,7 +300,7 @@ func TestFiguresHaveOneSeriesPerGroupAndRender(t *testing.T) {
 	i := slices.Index(s.X, 50)
 	var vals []float64
 	for seed := 1; seed <= 3; seed++ {
-		vals = append(vals, baseVal(&spec{seed: seed, lr: 0.1}, 0, FactorX, "lambda_max", 50))
+		vals = append(vals, baseVal(&spec{seed: seed, lr: 0.1}, 0, rundir.FactorX, "lambda_max", 50))
 	}
 	st := Summarize(vals)
 	if i < 0 || math.Abs(s.Y[i]-st.Mean) > 1e-12 || math.Abs(s.Hi[i]-(st.Mean+st.Std)) > 1e-12 {
@@ -409,7 +393,7 @@ func TestReportHTMLIsSelfContained(t *testing.T) {
 // and one appendable .npy file per layer and factor with one row per step.
 func writeSpectra(t *testing.T, dir string, steps []int, layers []string, factor string, row func(step int, layer string) []float64) {
 	t.Helper()
-	base := filepath.Join(dir, SpectraDirName)
+	base := filepath.Join(dir, rundir.SpectraDir)
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +442,7 @@ func writeSpectra(t *testing.T, dir string, steps []int, layers []string, factor
 
 func TestSpectraDir(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := NewSpectraDir(dir).Spectrum(0, "fc1", FactorX); !errors.Is(err, ErrNoSpectrum) {
+	if _, err := NewSpectraDir(dir).Spectrum(0, "fc1", rundir.FactorX); !errors.Is(err, ErrNoSpectrum) {
 		t.Errorf("no spectra/: %v, want ErrNoSpectrum", err)
 	}
 	row := func(step int, layer string) []float64 {
@@ -467,30 +451,30 @@ func TestSpectraDir(t *testing.T) {
 		}
 		return []float64{0.5, float64(step) + 10}
 	}
-	writeSpectra(t, dir, []int{0, 10, 20}, []string{"fc1", "fc2"}, FactorX, row)
-	writeSpectra(t, filepath.Join(dir, "g"), []int{0, 10, 20}, []string{"fc1"}, FactorGrad, func(int, string) []float64 { return []float64{2, 3} })
+	writeSpectra(t, dir, []int{0, 10, 20}, []string{"fc1", "fc2"}, rundir.FactorX, row)
+	writeSpectra(t, filepath.Join(dir, "g"), []int{0, 10, 20}, []string{"fc1"}, rundir.FactorGrad, func(int, string) []float64 { return []float64{2, 3} })
 	sd := NewSpectraDir(dir)
-	got, err := sd.Spectrum(10, "fc2", FactorX)
+	got, err := sd.Spectrum(10, "fc2", rundir.FactorX)
 	if err != nil || !slices.Equal(got, []float64{10, 3, 1}) {
 		t.Errorf("fc2 x at step 10: %v, %v; want [10 3 1]", got, err)
 	}
-	if got, err := sd.Spectrum(20, "fc1", FactorX); err != nil || !slices.Equal(got, []float64{30, 0.5}) {
+	if got, err := sd.Spectrum(20, "fc1", rundir.FactorX); err != nil || !slices.Equal(got, []float64{30, 0.5}) {
 		t.Errorf("fc1 x at step 20: %v, %v", got, err)
 	}
 	for _, q := range []struct {
 		step          int
 		layer, factor string
-	}{{5, "fc1", FactorX}, {10, "fc3", FactorX}, {10, "fc1", FactorGrad}, {10, "fc1", FactorFisher}} {
+	}{{5, "fc1", rundir.FactorX}, {10, "fc3", rundir.FactorX}, {10, "fc1", rundir.FactorGrad}, {10, "fc1", rundir.FactorFisher}} {
 		if _, err := sd.Spectrum(q.step, q.layer, q.factor); !errors.Is(err, ErrNoSpectrum) {
 			t.Errorf("%+v: %v, want ErrNoSpectrum", q, err)
 		}
 	}
 	// F's spectrum is every product of the two factors' eigenvalues.
-	os.Rename(filepath.Join(dir, "g", SpectraDirName, "fc1.grad.npy"), filepath.Join(dir, SpectraDirName, "fc1.grad.npy"))
-	b, _ := os.ReadFile(filepath.Join(dir, SpectraDirName, "index.json"))
-	writeFile(t, filepath.Join(dir, SpectraDirName, "index.json"),
+	os.Rename(filepath.Join(dir, "g", rundir.SpectraDir, "fc1.grad.npy"), filepath.Join(dir, rundir.SpectraDir, "fc1.grad.npy"))
+	b, _ := os.ReadFile(filepath.Join(dir, rundir.SpectraDir, "index.json"))
+	writeFile(t, filepath.Join(dir, rundir.SpectraDir, "index.json"),
 		strings.Replace(string(b), `"files":[`, `"files":[{"layer":"fc1","factor":"grad","file":"fc1.grad.npy","dim":2},`, 1))
-	got, err = NewSpectraDir(dir).Spectrum(10, "fc1", FactorFisher)
+	got, err = NewSpectraDir(dir).Spectrum(10, "fc1", rundir.FactorFisher)
 	if want := []float64{60, 40, 1.5, 1}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("fisher: %v, %v; want %v", got, err, want)
 	}
@@ -516,7 +500,7 @@ func TestSpectraFigureOnlyWhenStored(t *testing.T) {
 	for st := 0; st <= 100; st += 10 {
 		steps = append(steps, st)
 	}
-	writeSpectra(t, dirs[0], steps, []string{"fc1", "fc2", "fc3"}, FactorX, func(int, string) []float64 { return []float64{0.5, 4, 2, 1} })
+	writeSpectra(t, dirs[0], steps, []string{"fc1", "fc2", "fc3"}, rundir.FactorX, func(int, string) []float64 { return []float64{0.5, 4, 2, 1} })
 	rep, err = Compare(loadAll(t, dirs...), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -537,8 +521,9 @@ func TestSpectraFigureOnlyWhenStored(t *testing.T) {
 		t.Errorf("%d panels, want 3 layers × 2 steps", len(fig.Panels))
 	}
 	for _, p := range fig.Panels {
-		if len(p.Series) != 1 || p.Series[0].Label != "lr0.1-s1" || !slices.Equal(p.Series[0].Y, []float64{4, 2, 1, 0.5}) || p.YMin != 4e-16 {
-			t.Errorf("%s: series %+v, want the first run's sorted spectrum", p.Title, p.Series)
+		// Labelled by group, as every other figure is: the legends agree.
+		if len(p.Series) != 1 || p.Series[0].Label != rep.Groups[0].Label || !slices.Equal(p.Series[0].Y, []float64{4, 2, 1, 0.5}) || p.YMin != 4e-16 {
+			t.Errorf("%s: series %+v, want the first run's sorted spectrum labelled %q", p.Title, p.Series, rep.Groups[0].Label)
 		}
 	}
 	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "lr1-s1") }) {
@@ -554,7 +539,7 @@ func TestDiscoverManifestAndParent(t *testing.T) {
 	m := map[string]any{"name": "sweep", "runs": []map[string]any{
 		{"name": "lr=1", "dir": "lr=1"}, {"name": "lr=0.1", "dir": "lr=0.1"}, {"name": "lr=9", "dir": "lr=9"}}}
 	j, _ := json.Marshal(m)
-	writeFile(t, filepath.Join(sweep, ManifestFile), string(j))
+	writeFile(t, filepath.Join(sweep, rundir.ManifestFile), string(j))
 	runs, warnings, err := Discover(sweep)
 	if err != nil {
 		t.Fatal(err)
@@ -562,7 +547,7 @@ func TestDiscoverManifestAndParent(t *testing.T) {
 	if len(runs) != 2 || runs[0].Label != "lr=1" || runs[1].Label != "lr=0.1" || len(warnings) != 1 || !strings.Contains(warnings[0], "lr=9") {
 		t.Errorf("manifest: %d runs %v, warnings %v", len(runs), runs, warnings)
 	}
-	os.Remove(filepath.Join(sweep, ManifestFile))
+	os.Remove(filepath.Join(sweep, rundir.ManifestFile))
 	runs, _, err = Discover(sweep, filepath.Join(sweep, "lr=1"))
 	if err != nil {
 		t.Fatal(err)

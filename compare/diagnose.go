@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/lwca/lwca/rundir"
 )
 
 // Diagnostic names.
@@ -106,7 +108,7 @@ func stabilityFindings(r *Run, th Thresholds) []Finding {
 	for _, layer := range r.Layers() {
 		first, maxStep, above, n := -1, -1, 0, 0
 		maxRatio := math.Inf(-1)
-		for _, rec := range r.Series(layer, FactorFisher) {
+		for _, rec := range r.Series(layer, rundir.FactorFisher) {
 			v, ok := rec.Values["stability_ratio"]
 			if !ok || math.IsNaN(v) {
 				continue
@@ -139,7 +141,7 @@ func stabilityFindings(r *Run, th Thresholds) []Finding {
 
 // lrAt returns the learning rate of the train record at step, NaN if there is none.
 func (r *Run) lrAt(step int) float64 {
-	i, ok := slices.BinarySearchFunc(r.Train, step, func(p TrainPoint, s int) int { return p.Step - s })
+	i, ok := slices.BinarySearchFunc(r.Train, step, func(p rundir.TrainRecord, s int) int { return p.Step - s })
 	if !ok {
 		return math.NaN()
 	}
@@ -151,10 +153,11 @@ func (r *Run) meanLoss(from, to int) float64 {
 	sum, n := 0.0, 0
 	for _, p := range r.Train {
 		if p.Step >= from && p.Step <= to {
-			if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) {
+			loss := float64(p.Loss)
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return math.NaN()
 			}
-			sum += p.Loss
+			sum += loss
 			n++
 		}
 	}
@@ -165,7 +168,7 @@ func (r *Run) meanLoss(from, to int) float64 {
 }
 
 func falseMinimumFindings(r *Run, th Thresholds) []Finding {
-	if r.Norm() != "batchnorm" || r.Summary.Status == StatusDiverged {
+	if r.Norm() != "batchnorm" || r.Summary.Status == rundir.StatusDiverged {
 		return nil
 	}
 	steps := r.AnalysisSteps()
@@ -184,8 +187,8 @@ func falseMinimumFindings(r *Run, th Thresholds) []Finding {
 	}
 	var out []Finding
 	for _, layer := range r.Layers() {
-		at := map[int]*Record{}
-		for _, rec := range r.Series(layer, FactorFisher) {
+		at := map[int]*rundir.ConditioningRecord{}
+		for _, rec := range r.Series(layer, rundir.FactorFisher) {
 			at[rec.Step] = rec
 		}
 		pair := func(key string, a, b int) float64 {
@@ -219,10 +222,13 @@ func lastLayerFinding(r *Run, kappaKey string, th Thresholds) (Finding, bool) {
 		return Finding{}, false
 	}
 	step := steps[len(steps)-1]
+	// A rank-limited κ is a round-off quotient: compared with it, any layer would look far
+	// worse conditioned than the rest. It counts as missing.
 	valueAt := func(layer, key string) float64 {
-		for _, rec := range r.Series(layer, FactorX) {
+		for _, rec := range r.Series(layer, rundir.FactorX) {
 			if rec.Step == step {
-				return rec.Value(key)
+				v, _ := valueOf(rec, key)
+				return v
 			}
 		}
 		return math.NaN()

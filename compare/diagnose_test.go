@@ -3,6 +3,8 @@ package compare
 import (
 	"math"
 	"testing"
+
+	"github.com/lwca/lwca/rundir"
 )
 
 func numbers(f Finding) map[string]float64 {
@@ -130,13 +132,13 @@ func TestDiagnoseLastLayer(t *testing.T) {
 	lastKappa := func(name string, last float64) *spec {
 		return &spec{name: name, seed: 1, layers: 4, every: 10, steps: 51,
 			val: func(s *spec, layer int, factor, key string, step int) float64 {
-				if factor == FactorX && key == "kappa_p0.5" {
+				if factor == rundir.FactorX && key == "kappa_p0.5" {
 					if layer == 3 {
 						return last
 					}
 					return float64(10 * (layer + 1)) // 10, 20, 30: median 20
 				}
-				if factor == FactorX && key == "lambda_max" {
+				if factor == rundir.FactorX && key == "lambda_max" {
 					return 1
 				}
 				return baseVal(s, layer, factor, key, step)
@@ -154,7 +156,7 @@ func TestDiagnoseLastLayer(t *testing.T) {
 	// λmax alone also fires it.
 	wide := lastKappa("wide", 20)
 	wide.val = func(s *spec, layer int, factor, key string, step int) float64 {
-		if factor == FactorX && key == "lambda_max" {
+		if factor == rundir.FactorX && key == "lambda_max" {
 			return map[bool]float64{true: 500, false: 2}[layer == 3]
 		}
 		return baseVal(s, layer, factor, key, step)

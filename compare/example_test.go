@@ -6,13 +6,6 @@ import (
 	"github.com/lwca/lwca/compare"
 )
 
-// Configs are compared as flat maps of dotted paths.
-func ExampleFlatten() {
-	a, _ := compare.Flatten([]byte("seed: 1\noptim: {lr: 0.1, momentum: 0.9}\nanalysis: {p: [0.5, 1]}\n"))
-	fmt.Println(a["optim.lr"], a["optim.momentum"], a["analysis.p"])
-	// Output: 0.1 0.9 [0.5, 1]
-}
-
 // Runs whose configs differ only in seed form one group; mean and spread are taken over it.
 func ExampleGroupRuns() {
 	cfg := func(seed, lr string) map[string]string {

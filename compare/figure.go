@@ -25,8 +25,14 @@ type Panel struct {
 	Series                []Series
 	// XTicks, when set, labels integer x positions (layer names in depth profiles).
 	XTicks []string
+	// IntX says that x holds whole numbers (steps, eigenvalue indices): ticks fall on
+	// integers and read "250", not "250.00".
+	IntX bool
+	// XMin and XMax, when not both zero, fix the horizontal axis, so that panels of one
+	// figure share it even when one holds a single point.
+	XMin, XMax float64
 	// YMin and YMax, when not zero, bound the vertical axis; lines beyond it are cut at
-	// its edge (a diverging loss, the round-off tail of a spectrum).
+	// its edge (a diverging loss, the round-off tail of a spectrum, accuracy above 1).
 	YMin, YMax float64
 }
 
@@ -34,16 +40,20 @@ type Panel struct {
 type Series struct {
 	Label string
 	Color int       // index into the figure palette; the same label has the same color everywhere
+	Dash  int       // index into the dash patterns: the value of the compared setting
 	X, Y  []float64 // NaN or, on a log axis, non-positive Y leave a gap
 	// Lo and Hi bound the spread band of a group (nil for a single run).
 	Lo, Hi []float64
 	Points bool // draw markers (sparse data such as end-of-epoch evaluations)
+	// Limited holds the x positions where the value is rank-limited: a κ whose divisor is
+	// round-off. They are marked in a band above the values instead of drawn as values.
+	Limited []float64
 }
 
-// LegendEntry is one label and color of a figure's legend.
+// LegendEntry is one label and style of a figure's legend.
 type LegendEntry struct {
-	Label string
-	Color int
+	Label       string
+	Color, Dash int
 }
 
 // Legend returns the distinct series labels of f in order of first appearance.
@@ -52,16 +62,33 @@ func (f *Figure) Legend() []LegendEntry {
 	for _, p := range f.Panels {
 		for _, s := range p.Series {
 			if !slices.ContainsFunc(out, func(e LegendEntry) bool { return e.Label == s.Label }) {
-				out = append(out, LegendEntry{s.Label, s.Color})
+				out = append(out, LegendEntry{s.Label, s.Color, s.Dash})
 			}
 		}
 	}
 	return out
 }
 
-// Empty reports whether no panel of f has a value to draw.
+// HasLimited reports whether some panel of f marks rank-limited points.
+func (f *Figure) HasLimited() bool {
+	for _, p := range f.Panels {
+		if p.hasLimited() {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Panel) hasLimited() bool {
+	return slices.ContainsFunc(p.Series, func(s Series) bool { return len(s.Limited) > 0 })
+}
+
+// Empty reports whether no panel of f has a value or a rank-limited mark to draw.
 func (f *Figure) Empty() bool {
 	for _, p := range f.Panels {
+		if p.hasLimited() {
+			return false
+		}
 		for _, s := range p.Series {
 			for _, y := range s.Y {
 				if drawable(y, p.LogY) {

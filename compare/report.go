@@ -13,6 +13,7 @@ import (
 
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/results"
+	"github.com/lwca/lwca/rundir"
 )
 
 // Spread says how a group's band is drawn in figures.
@@ -65,6 +66,16 @@ type Report struct {
 	Figures  []*Figure
 	Findings []Finding
 	Notes    []string
+	// Warnings are notes a reader must not miss: they head the report and go to stderr.
+	Warnings []string
+
+	// StyleKey is the compared setting that line styles mark (model.norm when it differs),
+	// StyleValues its values in group order; "" when the groups differ in no setting.
+	StyleKey    string
+	StyleValues []string
+	// Pairs are the groups the summary puts side by side: same settings but StyleKey.
+	Pairs []Pair
+	style map[*Group]lineID
 }
 
 // metricNames are the people's names of record keys.
@@ -80,24 +91,11 @@ func metricName(key string) string {
 
 func factorName(f string) string {
 	switch f {
-	case FactorX:
+	case rundir.FactorX:
 		return "Σx"
-	case FactorGrad:
+	case rundir.FactorGrad:
 		return "Σ∇h"
-	case FactorFisher:
-		return "F"
-	}
-	return f
-}
-
-// figureFactorName is factorName in the glyphs of the figures' font, which has no ∇.
-func figureFactorName(f string) string {
-	switch f {
-	case FactorX:
-		return "Σx"
-	case FactorGrad:
-		return "Σ∂h"
-	case FactorFisher:
+	case rundir.FactorFisher:
 		return "F"
 	}
 	return f
@@ -136,13 +134,16 @@ func Compare(runs []*Run, opts Options) (*Report, error) {
 	}
 	rep.Diff = ConfigDiff(runs, NameKey)
 	_, rep.Shared = SharedConfig(runs, NameKey)
+	rep.setStyles()
+	rep.checkKappaKey()
+	rep.Pairs = rep.pairs()
 
-	rep.Tables = append(rep.Tables, rep.runsTable())
+	rep.Tables = append(rep.Tables, rep.groupsTable(), rep.summaryTable(), rep.runsTable())
 	if len(rep.Diff) > 0 {
 		rep.Tables = append(rep.Tables, rep.diffTable())
 	}
 	for _, l := range rep.Layers {
-		for _, f := range Factors {
+		for _, f := range rundir.Factors {
 			rep.Tables = append(rep.Tables, rep.layerTable(l, f))
 		}
 	}
@@ -167,7 +168,7 @@ func Compare(runs []*Run, opts Options) (*Report, error) {
 			spectraAt = append(spectraAt, last)
 		}
 	}
-	for _, f := range []string{FactorX, FactorGrad} {
+	for _, f := range []string{rundir.FactorX, rundir.FactorGrad} {
 		fig, err := rep.spectraFigure(f, spectraAt)
 		if err != nil {
 			return nil, err
@@ -192,7 +193,7 @@ func (rep *Report) addFigure(f *Figure) {
 // loss) and test accuracy; NaN when it finished no epoch.
 func final(r *Run) (loss, acc float64) {
 	if n := len(r.Test); n > 0 {
-		return r.Test[n-1].TrainLoss, r.Test[n-1].TestAccuracy
+		return float64(r.Test[n-1].TrainLoss), r.Test[n-1].TestAccuracy
 	}
 	return math.NaN(), math.NaN()
 }
@@ -301,15 +302,7 @@ func (rep *Report) layerTable(layer, factor string) *Table {
 		row := []Cell{TextCell(g.Label), TextCell(strconv.Itoa(len(g.Runs)))}
 		for _, k := range keys {
 			for _, tg := range rep.Targets {
-				var vs []float64
-				for _, r := range g.Runs {
-					v := math.NaN()
-					if rec := a.At(r, layer, factor, tg); rec != nil {
-						v = rec.Value(k)
-					}
-					vs = append(vs, v)
-				}
-				row = append(row, StatCell(vs))
+				row = append(row, rep.groupCell(g, layer, factor, k, tg))
 			}
 		}
 		var losses, accs []float64
@@ -342,21 +335,22 @@ func (rep *Report) findingsTable() *Table {
 // factor, metric and target: the numbers behind the layer tables, for other tools.
 func (rep *Report) AlignedCSV() []byte {
 	t := &Table{Columns: []Column{{"", "group"}, {"", "run"}, {"", "layer"}, {"", "factor"}, {"", "metric"},
-		{"", rep.Options.Align.String()}, {"", "record_step"}, {"", "value"}}}
+		{"", rep.Options.Align.String()}, {"", "record_step"}, {"", "value"}, {"", "rank_limited"}}}
 	a := rep.Options.Align
 	for _, g := range rep.Groups {
 		for _, r := range g.Runs {
 			for _, l := range rep.Layers {
-				for _, f := range Factors {
+				for _, f := range rundir.Factors {
 					for _, k := range []string{"lambda_max", rep.KappaKey} {
 						for _, tg := range rep.Targets {
 							rec := a.At(r, l, f, tg)
-							step, v := "", math.NaN()
+							step, v, limited := "", math.NaN(), ""
 							if rec != nil {
 								step, v = strconv.Itoa(rec.Step), rec.Value(k)
+								limited = strconv.FormatBool(RankLimited(rec, k))
 							}
 							t.Rows = append(t.Rows, []Cell{TextCell(g.Label), TextCell(r.Label), TextCell(l), TextCell(f),
-								TextCell(k), TextCell(strconv.Itoa(tg)), TextCell(step), TextCell(csvNum(v))})
+								TextCell(k), TextCell(strconv.Itoa(tg)), TextCell(step), TextCell(csvNum(v)), TextCell(limited)})
 						}
 					}
 				}

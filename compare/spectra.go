@@ -1,7 +1,6 @@
 package compare
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/lwca/lwca/npy"
+	"github.com/lwca/lwca/rundir"
 )
 
 // ErrNoSpectrum says that a run has no stored spectrum for a layer, factor and step. Figures
@@ -30,26 +30,10 @@ type NoSpectra struct{}
 // Spectrum returns ErrNoSpectrum.
 func (NoSpectra) Spectrum(int, string, string) ([]float64, error) { return nil, ErrNoSpectrum }
 
-// SpectraDirName is the run subdirectory that holds spectra.
-const SpectraDirName = "spectra"
-
-// spectraIndex is spectra/index.json: row i of every listed .npy file (rows × dim, float)
-// is a factor's spectrum at the step in row i of the steps file (int64 rows × 2: step, epoch).
-// Only rows the steps file counts are complete.
-type spectraIndex struct {
-	Steps string `json:"steps"`
-	Files []struct {
-		Layer  string `json:"layer"`
-		Factor string `json:"factor"`
-		File   string `json:"file"`
-		Dim    int    `json:"dim"`
-	} `json:"files"`
-}
-
-// SpectraDir reads the spectra a run keeps under <Dir>/spectra: an index.json, a steps.npy
-// and one .npy file per layer and factor (x and grad) with one row per analysis step. The
-// spectrum of F = Σx ⊗ Σ∇h is formed from those two as every product λi(Σx)·λj(Σ∇h). Files
-// are read once, on first use.
+// SpectraDir reads the spectra a run keeps under <Dir>/spectra (see rundir.SpectraIndex): an
+// index.json, a steps.npy and one .npy file per layer and factor (x and grad) with one row
+// per analysis step. The spectrum of F = Σx ⊗ Σ∇h is formed from those two as every product
+// λi(Σx)·λj(Σ∇h). Files are read once, on first use.
 type SpectraDir struct {
 	Dir string
 
@@ -66,8 +50,8 @@ type SpectraDir struct {
 func NewSpectraDir(dir string) *SpectraDir { return &SpectraDir{Dir: dir} }
 
 func (d *SpectraDir) load() {
-	base := filepath.Join(d.Dir, SpectraDirName)
-	b, err := os.ReadFile(filepath.Join(base, "index.json"))
+	base := filepath.Join(d.Dir, rundir.SpectraDir)
+	idx, err := rundir.ReadSpectraIndex(d.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		d.err = fmt.Errorf("%s: %w", d.Dir, ErrNoSpectrum)
 		return
@@ -75,14 +59,6 @@ func (d *SpectraDir) load() {
 	if err != nil {
 		d.err = err
 		return
-	}
-	var idx spectraIndex
-	if err := json.Unmarshal(b, &idx); err != nil {
-		d.err = fmt.Errorf("%s: %w", filepath.Join(base, "index.json"), err)
-		return
-	}
-	if idx.Steps == "" {
-		idx.Steps = "steps.npy"
 	}
 	steps, err := npy.ReadFile(filepath.Join(base, idx.Steps))
 	if errors.Is(err, os.ErrNotExist) {
@@ -118,12 +94,12 @@ func (d *SpectraDir) Spectrum(step int, layer, factor string) ([]float64, error)
 	if d.err != nil {
 		return nil, d.err
 	}
-	if factor == FactorFisher {
-		x, err := d.Spectrum(step, layer, FactorX)
+	if factor == rundir.FactorFisher {
+		x, err := d.Spectrum(step, layer, rundir.FactorX)
 		if err != nil {
 			return nil, err
 		}
-		g, err := d.Spectrum(step, layer, FactorGrad)
+		g, err := d.Spectrum(step, layer, rundir.FactorGrad)
 		if err != nil {
 			return nil, err
 		}

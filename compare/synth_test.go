@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lwca/lwca/analysis"
+	"github.com/lwca/lwca/rundir"
 )
 
 // spec describes a synthetic run directory whose every value is known in closed form.
@@ -33,7 +34,7 @@ func layerName(i int) string { return fmt.Sprintf("fc%d", i+1) }
 
 // baseVal is the default closed form of the records: distinct per run, layer, factor, step.
 func baseVal(s *spec, layer int, factor, key string, step int) float64 {
-	fi := map[string]float64{FactorX: 0, FactorGrad: 1, FactorFisher: 2}[factor]
+	fi := map[string]float64{rundir.FactorX: 0, rundir.FactorGrad: 1, rundir.FactorFisher: 2}[factor]
 	seed := 1 + float64(s.seed)/10
 	switch key {
 	case "lambda_max":
@@ -41,7 +42,7 @@ func baseVal(s *spec, layer int, factor, key string, step int) float64 {
 	case "kappa_p0.5":
 		return 100*float64(layer+1)*seed + float64(step) + 1000*fi
 	case "kappa_p1":
-		if factor != FactorX {
+		if factor != rundir.FactorX {
 			return math.Inf(1)
 		}
 		return 1e4
@@ -91,7 +92,7 @@ func (s *spec) write(t *testing.T, root string) string {
 	if !s.noConfig {
 		cfg := fmt.Sprintf("name: %s\nseed: %d\ndata:\n  dataset: synthetic\nmodel:\n  norm: %s\n  depth: %d\noptim:\n  lr: %v\nanalysis:\n  every: %d\n  p: [0.5, 1]\n",
 			s.name, s.seed, s.norm, s.layers, s.lr, s.every)
-		writeFile(t, filepath.Join(dir, ConfigFile), cfg)
+		writeFile(t, filepath.Join(dir, rundir.ConfigFile), cfg)
 	}
 	var metrics, cond strings.Builder
 	enc := func(b *strings.Builder, v any) {
@@ -119,13 +120,16 @@ func (s *spec) write(t *testing.T, root string) string {
 		}
 		if step%s.every == 0 {
 			for l := range s.layers {
-				for _, f := range Factors {
+				for _, f := range rundir.Factors {
 					rec := analysis.Record{{Key: "step", Value: step}, {Key: "epoch", Value: epoch},
 						{Key: "layer", Value: layerName(l)}, {Key: "factor", Value: f}, {Key: "dim", Value: 8}}
 					for _, k := range []string{"lambda_max", "kappa_p0.5", "kappa_p1"} {
 						rec = append(rec, analysis.Field{Key: k, Value: analysis.Float(s.value(l, f, k, step))})
 					}
-					if f == FactorFisher {
+					if r := s.value(l, f, "numerical_rank", step); r != 0 { // written only when a test sets it
+						rec = append(rec, analysis.Field{Key: "numerical_rank", Value: r})
+					}
+					if f == rundir.FactorFisher {
 						for _, k := range []string{"weight_norm", "grad_norm", "stability_ratio"} {
 							rec = append(rec, analysis.Field{Key: k, Value: analysis.Float(s.value(l, f, k, step))})
 						}
@@ -145,17 +149,17 @@ func (s *spec) write(t *testing.T, root string) string {
 			epochLoss, epochAcc, seen = 0, 0, 0
 		}
 	}
-	writeFile(t, filepath.Join(dir, MetricsFile), metrics.String())
-	writeFile(t, filepath.Join(dir, ConditioningFile), cond.String())
-	sum := map[string]any{"name": s.name, "status": StatusCompleted, "steps": s.steps, "layers": layers,
+	writeFile(t, filepath.Join(dir, rundir.MetricsFile), metrics.String())
+	writeFile(t, filepath.Join(dir, rundir.ConditioningFile), cond.String())
+	sum := map[string]any{"name": s.name, "status": rundir.StatusCompleted, "steps": s.steps, "layers": layers,
 		"final":              map[string]any{"train_loss": final[0], "train_accuracy": final[1], "test_loss": final[2], "test_accuracy": final[3]},
 		"best_test_accuracy": final[3], "wall_seconds": 1.5}
 	if s.diverged {
-		sum["status"] = StatusDiverged
+		sum["status"] = rundir.StatusDiverged
 		sum["diverged_at_step"] = s.steps - 1
 	}
 	j, _ := json.MarshalIndent(sum, "", "  ")
-	writeFile(t, filepath.Join(dir, SummaryFile), string(j))
+	writeFile(t, filepath.Join(dir, rundir.SummaryFile), string(j))
 	return dir
 }
 

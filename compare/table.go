@@ -3,6 +3,7 @@ package compare
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -26,6 +27,9 @@ type Column struct {
 type Cell struct {
 	Text string
 	Stat *Stat
+	// Limited counts the runs whose value is rank-limited (a κ divided by round-off): they
+	// are left out of Stat, and a cell with no other value reads "rank-limited".
+	Limited int
 }
 
 // TextCell returns a text cell.
@@ -43,20 +47,37 @@ func StatCell(vs []float64) Cell {
 	return Cell{Stat: &s}
 }
 
+// limitedCell returns the cell of a group's values of which limited more were rank-limited.
+func limitedCell(vs []float64, limited int) Cell {
+	c := StatCell(vs)
+	c.Limited = limited
+	return c
+}
+
+// rankLimitedText stands in tables for a κ that is a quotient by round-off.
+const rankLimitedText = "rank-limited"
+
 // String renders the cell for people: "1.234e+05", "0.912 ± 0.004" for a group of several,
-// "+Inf", or "–" when there is no value.
+// "+Inf", "rank-limited", or "–" when there is no value.
 func (c Cell) String() string {
 	if c.Stat == nil {
 		return c.Text
 	}
 	s := c.Stat
-	if s.N == 0 {
+	switch {
+	case s.N == 0 && c.Limited > 0:
+		return rankLimitedText
+	case s.N == 0:
 		return "–"
 	}
-	if s.N == 1 || math.IsNaN(s.Std) {
-		return fmtNum(s.Mean)
+	out := fmtNum(s.Mean)
+	if s.N > 1 && !math.IsNaN(s.Std) {
+		out += " ± " + fmtNum(s.Std)
 	}
-	return fmtNum(s.Mean) + " ± " + fmtNum(s.Std)
+	if c.Limited > 0 {
+		out += fmt.Sprintf(" (%d more %s)", c.Limited, rankLimitedText)
+	}
+	return out
 }
 
 // fmtNum prints v with four significant digits.
@@ -173,7 +194,11 @@ func (t *Table) CSV() []byte {
 				}
 				continue
 			}
-			rec = append(rec, csvNum(c.Stat.Mean))
+			if c.Stat.N == 0 && c.Limited > 0 {
+				rec = append(rec, rankLimitedText)
+			} else {
+				rec = append(rec, csvNum(c.Stat.Mean))
+			}
 			if spread[j] {
 				std := c.Stat.Std
 				if c.Stat.N < 2 {

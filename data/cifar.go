@@ -37,25 +37,46 @@ func CIFAR10Classes() []string {
 	return []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
 }
 
-// CIFAR10 loads the CIFAR-10 training (50000) and test (10000) sets from
-// the binary distribution. path is either the archive
-// cifar-10-binary.tar.gz itself, read as a stream without unpacking, or
-// a directory holding data_batch_1.bin … data_batch_5.bin and
-// test_batch.bin, directly, in a cifar-10-batches-bin folder, or packed
-// as cifar-10-binary.tar.gz.
+// CIFAR10JPEGArchive is the file name of a JPEG copy of CIFAR-10 in image-folder layout
+// (train/<class>/*.jpg, test/<class>/*.jpg), which CIFAR10 also reads from a directory, for
+// machines that cannot download the binary distribution. JPEG is lossy: results on it are
+// close to, not identical with, those on the binary set.
+const CIFAR10JPEGArchive = "cifar10-jpeg.tar.gz"
+
+// cifar10JPEGDir is the unpacked form of CIFAR10JPEGArchive.
+const cifar10JPEGDir = "cifar10-jpeg"
+
+// CIFAR10 loads the CIFAR-10 training (50000) and test (10000) sets. path
+// is either the archive cifar-10-binary.tar.gz itself, read as a stream
+// without unpacking, or a directory holding, in order of preference,
+// data_batch_1.bin … data_batch_5.bin and test_batch.bin (directly or in
+// a cifar-10-batches-bin folder), cifar-10-binary.tar.gz, or the JPEG
+// copy (cifar10-jpeg.tar.gz or a cifar10-jpeg folder). See
+// DefaultCIFAR10Dir.
 //
 // Pixels are scaled to [0, 1] and samples have shape [32 32 3], channels
-// last: the R, G and B planes of a record are interleaved.
+// last: the R, G and B planes of a record are interleaved. The sets are
+// named cifar10/train and cifar10/test, or cifar10-jpeg/… for the copy.
 func CIFAR10(path string) (train, test *Set, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("data: CIFAR-10: %w", err)
 	}
 	var files []rawFile
-	if fi.IsDir() {
-		files, err = readCIFAR10Dir(path)
-	} else {
+	if !fi.IsDir() {
 		files, err = readCIFAR10Archive(path)
+	} else {
+		switch src, form := cifar10Source(path); form {
+		case cifarNone:
+			return nil, nil, missingf("data: CIFAR-10: %s holds neither %s nor %s/ nor %s nor %s (fetch it with `lwca data get cifar10 --dir %s`)",
+				path, cifar10Files[0], cifar10Subdir, CIFAR10Archive, CIFAR10JPEGArchive, path)
+		case cifarBatches:
+			files, err = readCIFAR10Batches(src)
+		case cifarBinary:
+			files, err = readCIFAR10Archive(src)
+		case cifarJPEG:
+			return cifar10JPEG(src)
+		}
 	}
 	if err != nil {
 		return nil, nil, err
@@ -71,41 +92,99 @@ func CIFAR10(path string) (train, test *Set, err error) {
 	return train, test, nil
 }
 
+// DefaultCIFAR10Dir returns the cifar10 folder of the data root (see Root)
+// if it holds CIFAR-10 in a form CIFAR10 reads; otherwise the error names
+// the folder and the command that fetches the data, and matches
+// fs.ErrNotExist.
+func DefaultCIFAR10Dir() (string, error) {
+	dir, err := RootFolder(CIFAR10Folder)
+	if err != nil {
+		return "", err
+	}
+	if _, form := cifar10Source(dir); form == cifarNone {
+		return "", missingf("data: CIFAR-10 not found in %s (%s); fetch it with: lwca data get cifar10 (or put %s or %s there)",
+			dir, rootNote(), CIFAR10Archive, CIFAR10JPEGArchive)
+	}
+	return dir, nil
+}
+
+// The forms of CIFAR-10 a directory can hold.
+type cifarForm int
+
+const (
+	cifarNone    cifarForm = iota
+	cifarBatches           // a folder of the batch files
+	cifarBinary            // cifar-10-binary.tar.gz
+	cifarJPEG              // the JPEG copy, archive or folder
+)
+
+// cifar10Source returns what CIFAR10 reads in dir, in CIFAR10's order of
+// preference, and its form.
+func cifar10Source(dir string) (string, cifarForm) {
+	for _, d := range []string{dir, filepath.Join(dir, cifar10Subdir)} {
+		if isFile(filepath.Join(d, cifar10Files[0])) {
+			return d, cifarBatches
+		}
+	}
+	if a := filepath.Join(dir, CIFAR10Archive); isFile(a) {
+		return a, cifarBinary
+	}
+	if a := filepath.Join(dir, CIFAR10JPEGArchive); isFile(a) {
+		return a, cifarJPEG
+	}
+	if d := filepath.Join(dir, cifar10JPEGDir); isDir(d) {
+		return d, cifarJPEG
+	}
+	return "", cifarNone
+}
+
+// cifar10JPEG loads the JPEG copy and checks that it is CIFAR-10, so that
+// another image folder under that name is refused rather than trained on.
+func cifar10JPEG(src string) (train, test *Set, err error) {
+	train, test, err = ImageFolder(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	if want := CIFAR10Classes(); !slices.Equal(train.ClassNames, want) {
+		return nil, nil, fmt.Errorf("data: %s: not the CIFAR-10 JPEG copy: class folders %v, want %v", src, train.ClassNames, want)
+	}
+	if !slices.Equal(train.Shape, []int{cifarSide, cifarSide, 3}) {
+		return nil, nil, fmt.Errorf("data: %s: not the CIFAR-10 JPEG copy: images of shape %v, want [32 32 3]", src, train.Shape)
+	}
+	return train, test, nil
+}
+
 // rawFile is the content of one file and the name errors give it.
 type rawFile struct {
 	name string
 	data []byte
 }
 
-func readCIFAR10Dir(dir string) ([]rawFile, error) {
-	for _, d := range []string{dir, filepath.Join(dir, cifar10Subdir)} {
-		if !isFile(filepath.Join(d, cifar10Files[0])) {
-			continue
+// readCIFAR10Batches reads the six batch files from dir, which holds the first.
+func readCIFAR10Batches(dir string) ([]rawFile, error) {
+	files := make([]rawFile, len(cifar10Files))
+	for i, base := range cifar10Files {
+		p := filepath.Join(dir, base)
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("data: CIFAR-10: %s has %s but no %s (want data_batch_1.bin … data_batch_5.bin and test_batch.bin)",
+				dir, cifar10Files[0], base)
 		}
-		files := make([]rawFile, len(cifar10Files))
-		for i, base := range cifar10Files {
-			p := filepath.Join(d, base)
-			fi, err := os.Stat(p)
-			if err != nil {
-				return nil, fmt.Errorf("data: CIFAR-10: %s has %s but no %s (want data_batch_1.bin … data_batch_5.bin and test_batch.bin)",
-					d, cifar10Files[0], base)
-			}
-			if err := checkCIFARSize(p, fi.Size()); err != nil {
-				return nil, err
-			}
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return nil, fmt.Errorf("data: %w", err)
-			}
-			files[i] = rawFile{p, b}
+		if err := checkCIFARSize(p, fi.Size()); err != nil {
+			return nil, err
 		}
-		return files, nil
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("data: %w", err)
+		}
+		files[i] = rawFile{p, b}
 	}
-	if a := filepath.Join(dir, CIFAR10Archive); isFile(a) {
-		return readCIFAR10Archive(a)
-	}
-	return nil, fmt.Errorf("data: CIFAR-10: %s holds neither %s nor %s/ nor %s (fetch it with `lwca data get cifar10 --dir %s`)",
-		dir, cifar10Files[0], cifar10Subdir, CIFAR10Archive, dir)
+	return files, nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 func isFile(p string) bool {

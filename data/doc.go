@@ -29,7 +29,9 @@
 //	_ = state
 //
 // MNIST comes with the GoMNIST module (see DefaultMNISTDir) and is
-// normalised with one scalar pair, data.Stats and Set.Standardize.
+// normalised with one scalar pair, data.Stats and Set.Standardize. Other
+// data sets live in the data root, $LWCA_DATA (see Root), one folder per
+// data set: DefaultCIFAR10Dir and DefaultFashionMNISTDir look there.
 //
 // Pixels are scaled to [0, 1] at load, so Stats, ChannelStats and the
 // normalisations work on that scale. Samples are stored row-major in

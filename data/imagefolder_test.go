@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -444,15 +445,23 @@ func TestImageFolderErrors(t *testing.T) {
 	}
 }
 
-// TestImageFolderCIFAR10JPEG loads the JPEG copy of CIFAR-10 that comes
-// with the project.
+// TestImageFolderCIFAR10JPEG loads the JPEG copy of CIFAR-10 from the
+// data root, where CI puts it.
 func TestImageFolderCIFAR10JPEG(t *testing.T) {
-	const path = "/work/shared/data/cifar10-jpeg.tar.gz"
 	if testing.Short() {
 		t.Skip("loads 60000 JPEG images")
 	}
-	if _, err := os.Stat(path); err != nil {
-		t.Skip(err)
+	dir, err := RootFolder(CIFAR10Folder)
+	path := filepath.Join(dir, CIFAR10JPEGArchive)
+	if err == nil {
+		_, err = os.Stat(path)
+	}
+	if err != nil {
+		msg := fmt.Sprintf("no JPEG copy of CIFAR-10 in the data root: %v (set %s to a folder holding cifar10/%s)", err, RootEnv, CIFAR10JPEGArchive)
+		if os.Getenv("LWCA_REQUIRE_DATA") == "1" {
+			t.Fatal("LWCA_REQUIRE_DATA=1 but " + msg)
+		}
+		t.Skip(msg)
 	}
 	start := time.Now()
 	train, test, err := ImageFolder(path)

@@ -167,7 +167,7 @@ func DefaultMNISTDir() (string, error) {
 
 func checkMNISTDir(dir, modPath, version string) (string, error) {
 	if _, err := findIDX(dir, trainImages); err != nil {
-		return "", fmt.Errorf("data: MNIST not found in %s (module %s@%s): run `go mod download %s`",
+		return "", missingf("data: MNIST not found in %s (module %s@%s): run `go mod download %s`",
 			dir, modPath, version, gomnistPath)
 	}
 	return dir, nil
@@ -236,12 +236,20 @@ func escapeModulePath(p string) (string, error) {
 	return b.String(), nil
 }
 
-// DefaultFashionMNISTDir returns FashionMNISTDir if it holds the
-// Fashion-MNIST files; otherwise the error says how to install them.
+// DefaultFashionMNISTDir returns the fashion-mnist folder of the data
+// root (see Root) if it holds the Fashion-MNIST files, else
+// FashionMNISTDir if that does; otherwise the error says how to get them
+// and matches fs.ErrNotExist.
 func DefaultFashionMNISTDir() (string, error) {
-	if _, err := findIDX(FashionMNISTDir, trainImages); err != nil {
-		return "", fmt.Errorf("data: Fashion-MNIST not found in %s: run `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or pass the directory holding its four IDX files",
-			FashionMNISTDir)
+	dir, rootErr := RootFolder(FashionMNISTFolder)
+	for _, d := range []string{dir, FashionMNISTDir} {
+		if _, err := findIDX(d, trainImages); d != "" && err == nil {
+			return d, nil
+		}
 	}
-	return FashionMNISTDir, nil
+	if rootErr != nil {
+		return "", fmt.Errorf("data: Fashion-MNIST not found in %s, and %s", FashionMNISTDir, strings.TrimPrefix(rootErr.Error(), "data: "))
+	}
+	return "", missingf("data: Fashion-MNIST not found in %s (%s) nor %s; fetch it with: lwca data get fashion-mnist (or apt-get install dataset-fashion-mnist on Debian/Ubuntu)",
+		dir, rootNote(), FashionMNISTDir)
 }

@@ -6,15 +6,9 @@ import (
 
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/hooks"
+	"github.com/lwca/lwca/rundir"
 	"gonum.org/v1/gonum/mat"
 	"gorgonia.org/tensor"
-)
-
-// Factor names in conditioning records.
-const (
-	FactorInput    = "x"      // Σx = E[x xᵀ]
-	FactorGradient = "grad"   // Σ∇h = E[∇h ∇hᵀ]
-	FactorFisher   = "fisher" // F ≈ Σx ⊗ Σ∇h, from the product spectrum
 )
 
 // LayerAnalysis is the conditioning of one weighted layer at one step.
@@ -234,10 +228,7 @@ func frobenius(t *tensor.Dense) float64 {
 
 // records renders a layer's analysis as conditioning.jsonl records, one per factor.
 func (la LayerAnalysis) records(step, epoch int) []analysis.Record {
-	head := func(factor string) analysis.Record {
-		return analysis.Record{{Key: "step", Value: step}, {Key: "epoch", Value: epoch},
-			{Key: "layer", Value: la.Layer}, {Key: "factor", Value: factor}}
-	}
+	head := func(factor string) analysis.Record { return rundir.ConditioningHead(step, epoch, la.Layer, factor) }
 	x := append(head(FactorInput), la.InputM.Record()...)
 	g := append(head(FactorGradient), la.GradM.Record()...)
 	f := append(head(FactorFisher), la.FishM.Record()...)

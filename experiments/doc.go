@@ -5,7 +5,7 @@
 //	cfg, err := config.Load("configs/mnist_mlp_bn.yaml", []string{"train.steps=200"})
 //	summary, err := experiments.Run(ctx, cfg, "runs/mnist_mlp_bn", experiments.Options{})
 //
-// A run directory holds:
+// A run directory holds (package rundir defines the format; readers use it):
 //
 //	config.yaml          the resolved config (every default filled in)
 //	metrics.jsonl        one "train" record per step, one "test" record per epoch

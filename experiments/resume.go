@@ -19,6 +19,7 @@ import (
 	"github.com/lwca/lwca/npy"
 	"github.com/lwca/lwca/optim"
 	"github.com/lwca/lwca/results"
+	"github.com/lwca/lwca/rundir"
 	"gopkg.in/yaml.v3"
 	"gorgonia.org/tensor"
 )
@@ -264,7 +265,7 @@ func (st *runState) rollBack(dir string) error {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(dir, SpectraDir, "index.json"))
+	b, err := os.ReadFile(filepath.Join(dir, SpectraDir, rundir.SpectraIndexFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	} else if err != nil {

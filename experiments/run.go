@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,28 +20,9 @@ import (
 	"github.com/lwca/lwca/graph"
 	"github.com/lwca/lwca/optim"
 	"github.com/lwca/lwca/results"
+	"github.com/lwca/lwca/rundir"
 	"github.com/lwca/lwca/train"
 	"gorgonia.org/tensor"
-)
-
-// Run statuses recorded in summary.json.
-const (
-	StatusRunning   = "running"
-	StatusCompleted = "completed"
-	StatusDiverged  = "diverged" // the loss became NaN or ±Inf: a result, not a failure
-	StatusStopped   = "stopped"  // interrupted (context cancelled)
-	StatusFailed    = "failed"
-)
-
-// File names in a run directory.
-const (
-	ConfigFile       = "config.yaml"
-	MetricsFile      = "metrics.jsonl"
-	ConditioningFile = "conditioning.jsonl"
-	SummaryFile      = "summary.json"
-	WeightsDir       = "weights"    // weights/step_<S>/: model states for lwca analyze
-	CheckpointDir    = "checkpoint" // the last checkpoint, for lwca run --resume
-	AnalysisDir      = "analysis"   // analysis/step_<S>/: lwca analyze's default output
 )
 
 // Options are the run-time settings that are not part of an experiment's config.
@@ -56,57 +38,6 @@ type Options struct {
 	AllowConfigChange bool
 }
 
-// Final holds a run's closing figures.
-type Final struct {
-	TrainLoss     analysis.Float `json:"train_loss"`
-	TrainAccuracy analysis.Float `json:"train_accuracy"`
-	TestLoss      analysis.Float `json:"test_loss"`
-	TestAccuracy  analysis.Float `json:"test_accuracy"`
-}
-
-// Summary is the content of summary.json.
-type Summary struct {
-	Name           string         `json:"name"`
-	Status         string         `json:"status"`
-	Error          string         `json:"error,omitempty"`
-	DivergedAtStep *int           `json:"diverged_at_step,omitempty"`
-	Steps          int            `json:"steps"`
-	Epochs         int            `json:"epochs"`
-	AnalysisSteps  int            `json:"analysis_steps"`
-	Layers         []string       `json:"layers"`
-	Final          Final          `json:"final"`
-	BestTest       analysis.Float `json:"best_test_accuracy"`
-	WallSeconds    float64        `json:"wall_seconds"`
-	Backend        map[string]any `json:"backend,omitempty"`
-	// ConfigChanges records resumes that were allowed to continue with an edited config.yaml.
-	ConfigChanges []ConfigChange `json:"config_changes,omitempty"`
-}
-
-// ConfigChange is one resume with an edited config.yaml (lwca run --resume --allow-config-change).
-type ConfigChange struct {
-	Step   int      `json:"step"`   // the step the run continued from
-	Fields []string `json:"fields"` // dotted paths of the values that differ
-}
-
-type trainRecord struct {
-	Type     string         `json:"type"`
-	Step     int            `json:"step"`
-	Epoch    int            `json:"epoch"`
-	LR       float64        `json:"lr"`
-	Loss     analysis.Float `json:"loss"`
-	Accuracy float64        `json:"accuracy"`
-}
-
-type testRecord struct {
-	Type          string         `json:"type"`
-	Step          int            `json:"step"`
-	Epoch         int            `json:"epoch"`
-	TrainLoss     analysis.Float `json:"train_loss"`
-	TrainAccuracy float64        `json:"train_accuracy"`
-	TestLoss      analysis.Float `json:"test_loss"`
-	TestAccuracy  float64        `json:"test_accuracy"`
-}
-
 // Run trains the experiment cfg into the directory out and returns its summary. A diverging
 // run returns its summary (status diverged) and no error; errors are for runs that could not
 // be carried out. If ctx is cancelled the run stops after the current step, writes a
@@ -115,6 +46,10 @@ type testRecord struct {
 // directory holding other files but no run is refused.
 func Run(ctx context.Context, cfg config.Config, out string, opts Options) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	// Missing data fails here, with how to fetch it, not in a run directory left behind.
+	if _, err := DataSource(cfg.Data); err != nil {
 		return nil, err
 	}
 	if err := checkRunDir(out); err != nil { // before the lock file goes in; again under the lock
@@ -179,6 +114,9 @@ func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := DataSource(cfg.Data); err != nil {
+		return nil, err
+	}
 	sum := st.Summary
 	if err := st.checkConfig(dir, cfg, opts.AllowConfigChange, &sum); err != nil {
 		return nil, err
@@ -212,6 +150,7 @@ func execute(ctx context.Context, cfg config.Config, out string, opts Options, s
 	r, err := newRunner(cfg, out, opts, st)
 	if err == nil {
 		sum.Layers = r.layers
+		sum.Data = strings.TrimSuffix(r.train.Name, "/train") // which copy: cifar10 or cifar10-jpeg
 		r.sum, r.writeSummary, r.stampWall = sum, writeSummary, stampWall
 		err = r.loop(ctx)
 		if cerr := r.close(); err == nil {
@@ -373,7 +312,8 @@ func (r *runner) loop(ctx context.Context) error {
 			return fmt.Errorf("step %d: %w", step, err)
 		}
 		sum.Steps, sum.Epochs = step+1, epoch
-		if err := r.metrics.Append(trainRecord{"train", step, epoch, lr, analysis.Float(loss), float64(correct) / float64(len(y))}); err != nil {
+		if err := r.metrics.Append(rundir.TrainRecord{Type: rundir.TypeTrain, Step: step, Epoch: epoch, LR: lr, Loss: analysis.Float(loss),
+			Accuracy: float64(correct) / float64(len(y))}); err != nil {
 			return err
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
@@ -427,15 +367,15 @@ func (r *runner) endEpoch(step, epoch int) error {
 	if err != nil {
 		return err
 	}
-	rec := testRecord{"test", step, epoch, analysis.Float(r.epochLoss / float64(r.epochSeen)),
-		float64(r.epochCorrect) / float64(r.epochSeen), analysis.Float(testLoss), testAcc}
+	rec := rundir.TestRecord{Type: rundir.TypeTest, Step: step, Epoch: epoch, TrainLoss: analysis.Float(r.epochLoss / float64(r.epochSeen)),
+		TrainAccuracy: float64(r.epochCorrect) / float64(r.epochSeen), TestLoss: analysis.Float(testLoss), TestAccuracy: testAcc}
 	if err := r.metrics.Append(rec); err != nil {
 		return err
 	}
 	if err := errors.Join(r.analyzer.flush(), r.metrics.Sync(), r.condLog.Sync()); err != nil {
 		return err
 	}
-	r.sum.Final = Final{rec.TrainLoss, analysis.Float(rec.TrainAccuracy), rec.TestLoss, analysis.Float(testAcc)}
+	r.sum.Final = Final{TrainLoss: rec.TrainLoss, TrainAccuracy: analysis.Float(rec.TrainAccuracy), TestLoss: rec.TestLoss, TestAccuracy: analysis.Float(testAcc)}
 	r.sum.BestTest = analysis.Float(math.Max(float64(r.sum.BestTest), testAcc))
 	r.progress.message("%s: epoch %d train loss %.4f acc %.4f, test loss %.4f acc %.4f",
 		r.cfg.Name, epoch, rec.TrainLoss, rec.TrainAccuracy, testLoss, testAcc)

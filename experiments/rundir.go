@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lwca/lwca/rundir"
 )
 
 // LockFile is the advisory lock of a run (or analysis) directory; it holds the PID of the
@@ -147,7 +149,7 @@ func clearRun(dir string) error {
 	for sub, ours := range map[string]func(string) bool{
 		WeightsDir:  stepDir.MatchString,
 		AnalysisDir: stepDir.MatchString,
-		SpectraDir:  func(n string) bool { return n == "index.json" || strings.HasSuffix(n, ".npy") },
+		SpectraDir:  func(n string) bool { return n == rundir.SpectraIndexFile || strings.HasSuffix(n, ".npy") },
 	} {
 		ents, _ := os.ReadDir(filepath.Join(dir, sub))
 		for _, e := range ents {

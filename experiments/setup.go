@@ -11,43 +11,50 @@ import (
 	"gorgonia.org/tensor"
 )
 
+// DataSource returns the file or folder a config's data set is read from: data.path (a path
+// in the data root resolved), else the data set's default (the GoMNIST module, the data root's
+// folder); "" for synthetic data. A data set that is missing gives an error naming where it
+// was looked for and how to get it, matching fs.ErrNotExist, before anything loads.
+func DataSource(c config.DataConfig) (string, error) {
+	switch {
+	case c.Dataset == config.DatasetSynthetic:
+		return "", nil
+	case c.Path != "":
+		return data.Locate(c.Path)
+	case c.Dataset == config.DatasetMNIST:
+		return data.DefaultMNISTDir()
+	case c.Dataset == config.DatasetFashionMNIST:
+		return data.DefaultFashionMNISTDir()
+	case c.Dataset == config.DatasetCIFAR10:
+		return data.DefaultCIFAR10Dir()
+	}
+	return "", fmt.Errorf("data.path: dataset %q needs a path", c.Dataset)
+}
+
 // LoadData loads and normalises the training and test sets a config asks for.
 func LoadData(c config.DataConfig, seed uint64) (train, test *data.Set, err error) {
+	src, err := DataSource(c)
+	if err != nil {
+		return nil, nil, err
+	}
 	switch c.Dataset {
-	case config.DatasetMNIST, config.DatasetFashionMNIST:
-		dir := c.Path
-		if dir == "" {
-			if c.Dataset == config.DatasetMNIST {
-				dir, err = data.DefaultMNISTDir()
-			} else {
-				dir, err = data.DefaultFashionMNISTDir()
-			}
-			if err != nil {
-				return nil, nil, err
-			}
-		}
-		if c.Dataset == config.DatasetMNIST {
-			train, test, err = data.MNIST(dir)
-		} else {
-			train, test, err = data.FashionMNIST(dir)
-		}
-		if err != nil {
-			return nil, nil, err
-		}
+	case config.DatasetMNIST:
+		train, test, err = data.MNIST(src)
+	case config.DatasetFashionMNIST:
+		train, test, err = data.FashionMNIST(src)
 	case config.DatasetCIFAR10:
-		if train, test, err = data.CIFAR10(c.Path); err != nil {
-			return nil, nil, err
-		}
+		train, test, err = data.CIFAR10(src)
 	case config.DatasetImageFolder:
-		if train, test, err = data.ImageFolder(c.Path); err != nil {
-			return nil, nil, err
-		}
+		train, test, err = data.ImageFolder(src)
 	case config.DatasetSynthetic:
 		s := c.Synthetic
 		train, test = data.Synthetic(data.SyntheticOptions{Classes: s.Classes, D: s.Dim, NTrain: s.Train,
 			NTest: s.Test, Separation: s.Separation, Noise: s.Noise, Seed: seed})
 	default:
 		return nil, nil, fmt.Errorf("data.dataset: unknown dataset %q", c.Dataset)
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	// Limits draw a seeded sample: taking the first N would keep a single class of a
 	// class-sorted image folder.

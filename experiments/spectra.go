@@ -8,26 +8,8 @@ import (
 
 	"github.com/lwca/lwca/npy"
 	"github.com/lwca/lwca/results"
+	"github.com/lwca/lwca/rundir"
 )
-
-// SpectraDir is the run subdirectory holding the factors' full spectra.
-const SpectraDir = "spectra"
-
-// SpectraIndex is spectra/index.json: row i of every listed file is the spectrum (eigenvalues,
-// descending, negatives clipped to 0) at analysis step Steps[i] = row i of steps.npy.
-type SpectraIndex struct {
-	Steps string         `json:"steps"` // int64 (rows, 2): step, epoch
-	Files []SpectrumFile `json:"files"`
-	Note  string         `json:"note"`
-}
-
-// SpectrumFile names the file of one layer's factor.
-type SpectrumFile struct {
-	Layer  string `json:"layer"`
-	Factor string `json:"factor"` // x or grad; F's spectrum is every product of the two
-	File   string `json:"file"`
-	Dim    int    `json:"dim"`
-}
 
 // spectraWriter appends one row per analysis step to one .npy file per layer and factor.
 type spectraWriter struct {
@@ -42,12 +24,12 @@ func newSpectraWriter(runDir string) (*spectraWriter, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("spectra: %w", err)
 	}
-	steps, err := npy.OpenAppender(filepath.Join(dir, "steps.npy"), "<i8", 2)
+	steps, err := npy.OpenAppender(filepath.Join(dir, rundir.SpectraStepsFile), "<i8", 2)
 	if err != nil {
 		return nil, err
 	}
 	w := &spectraWriter{dir: dir, steps: steps, files: map[string]*npy.Appender{},
-		index: SpectraIndex{Steps: "steps.npy",
+		index: SpectraIndex{Steps: rundir.SpectraStepsFile,
 			Note: "row i of each file is the factor's spectrum at step steps[i, 0] (epoch steps[i, 1]); eigenvalues descending, round-off negatives clipped to 0"}}
 	return w, nil
 }
@@ -90,7 +72,7 @@ func (w *spectraWriter) writeIndex() error {
 	if err != nil {
 		return err
 	}
-	return results.WriteFile(filepath.Join(w.dir, "index.json"), append(b, '\n'))
+	return results.WriteFile(filepath.Join(w.dir, rundir.SpectraIndexFile), append(b, '\n'))
 }
 
 func (w *spectraWriter) sync() error {

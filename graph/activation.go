@@ -5,7 +5,6 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -55,37 +54,16 @@ func pointwise(kind pointKind, a float64, x *G.Node) (*G.Node, error) {
 	if kind == pointLeaky {
 		name += "(" + strconv.FormatFloat(a, 'g', -1, 64) + ")"
 	}
-	return G.ApplyOp(&pointOp{opBase: opBase{name}, kind: kind, a: a, dims: x.Dims()}, x)
+	return G.ApplyOp(&pointOp{elementwise: elementwise{opBase: opBase{name}, dims: x.Dims()}, kind: kind, a: a}, x)
 }
 
 // pointOp computes f(x) or, with back set, ∂L/∂x = f'(x)·∂L/∂y from (x, ∂L/∂y), in float64
 // per element whatever the dtype.
 type pointOp struct {
-	opBase
+	elementwise
 	kind pointKind
 	a    float64
-	dims int
-	back bool
 	out  *tensor.Dense
-}
-
-func (op *pointOp) Arity() int {
-	if op.back {
-		return 2
-	}
-	return 1
-}
-
-func (op *pointOp) Type() hm.Type {
-	t := G.TensorType{Dims: op.dims, Of: hm.TypeVariable('a')}
-	if op.back {
-		return hm.NewFnType(t, t, t)
-	}
-	return hm.NewFnType(t, t)
-}
-
-func (op *pointOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	return firstShape(op.name, in)
 }
 
 func (op *pointOp) Do(in ...G.Value) (G.Value, error) {
@@ -164,7 +142,7 @@ func (op *pointOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error
 	if op.back {
 		return nil, fmt.Errorf("%s: no second derivative", op.name)
 	}
-	back := &pointOp{opBase: opBase{op.name + ".grad"}, kind: op.kind, a: op.a, dims: op.dims, back: true}
+	back := &pointOp{elementwise: elementwise{opBase: opBase{op.name + ".grad"}, dims: op.dims, back: true}, kind: op.kind, a: op.a}
 	d, err := G.ApplyOp(back, inputs[0], grad)
 	if err != nil {
 		return nil, err

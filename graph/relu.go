@@ -16,25 +16,25 @@ func Rectify(x *G.Node) (*G.Node, error) {
 	if x.Dims() < 1 {
 		return nil, fmt.Errorf("rectify: scalar input")
 	}
-	return G.ApplyOp(&reluOp{opBase: opBase{"lwca.relu"}, dims: x.Dims()}, x)
+	return G.ApplyOp(&reluOp{elementwise: elementwise{opBase: opBase{"lwca.relu"}, dims: x.Dims()}}, x)
 }
 
-// reluOp computes max(x, 0) or, with back set, ∂L/∂x from (y, ∂L/∂y).
-type reluOp struct {
+// elementwise is the bookkeeping shared by an element-wise op and its gradient op: one input of
+// any shape, or with back set two (the forward value and ∂L/∂y), giving that shape.
+type elementwise struct {
 	opBase
 	dims int
 	back bool
-	out  *tensor.Dense
 }
 
-func (op *reluOp) Arity() int {
+func (op *elementwise) Arity() int {
 	if op.back {
 		return 2
 	}
 	return 1
 }
 
-func (op *reluOp) Type() hm.Type {
+func (op *elementwise) Type() hm.Type {
 	t := G.TensorType{Dims: op.dims, Of: hm.TypeVariable('a')}
 	if op.back {
 		return hm.NewFnType(t, t, t)
@@ -42,8 +42,14 @@ func (op *reluOp) Type() hm.Type {
 	return hm.NewFnType(t, t)
 }
 
-func (op *reluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op *elementwise) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return firstShape(op.name, in)
+}
+
+// reluOp computes max(x, 0) or, with back set, ∂L/∂x from (y, ∂L/∂y).
+type reluOp struct {
+	elementwise
+	out *tensor.Dense
 }
 
 // firstShape is the shape of an element-wise op's output: its first input's.
@@ -111,5 +117,5 @@ func (op *reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 
 // reluGrad is the node ∂L/∂x of a rectified output y (dims axes) with gradient grad.
 func reluGrad(dims int, y, grad *G.Node) (*G.Node, error) {
-	return G.ApplyOp(&reluOp{opBase: opBase{"lwca.relu.grad"}, dims: dims, back: true}, y, grad)
+	return G.ApplyOp(&reluOp{elementwise: elementwise{opBase: opBase{"lwca.relu.grad"}, dims: dims, back: true}}, y, grad)
 }

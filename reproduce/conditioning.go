@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/lwca/lwca/compare"
+	"github.com/lwca/lwca/rundir"
 )
 
 // conditioningP is the fraction of the κ_p the checks use.
@@ -63,9 +64,9 @@ func checkConditioning(quick bool, runs map[string]*compare.Run) ([]Check, []str
 	var rows [][]string
 	var checks []Check
 	better, total := 0, 0
-	for _, f := range []string{compare.FactorX, compare.FactorGrad} {
+	for _, f := range []string{rundir.FactorX, rundir.FactorGrad} {
 		for _, l := range mlpLayers {
-			row := []string{l, map[string]string{compare.FactorX: "Σx", compare.FactorGrad: "Σ∇h"}[f]}
+			row := []string{l, map[string]string{rundir.FactorX: "Σx", rundir.FactorGrad: "Σ∇h"}[f]}
 			for _, p := range []float64{0.2, 0.5, 0.8} {
 				kp, _, _ := geoMeanKappa(plain, l, f, p)
 				kb, _, _ := geoMeanKappa(bn, l, f, p)
@@ -75,7 +76,7 @@ func checkConditioning(quick bool, runs map[string]*compare.Run) ([]Check, []str
 			kb, ub, db := geoMeanKappa(bn, l, f, conditioningP)
 			row = append(row, fmt.Sprintf("%d/%d", up, up+dp), fmt.Sprintf("%d/%d", ub, ub+db))
 			rows = append(rows, row)
-			if f == compare.FactorX && l == "fc1" {
+			if f == rundir.FactorX && l == "fc1" {
 				continue // the data itself: the same matrix for both networks
 			}
 			if math.IsNaN(kp) || math.IsNaN(kb) {
@@ -109,9 +110,9 @@ func conditioningFigure(plain, bn *compare.Run) *compare.Figure {
 	key := "kappa_p" + strconv.FormatFloat(conditioningP, 'g', -1, 64)
 	f := &compare.Figure{Name: "reproduce_bn_conditioning", Title: fmt.Sprintf("kappa_%g over training, BN vs plain", conditioningP),
 		Cols: 4, Width: 14, Height: 6.5}
-	for _, fac := range []string{compare.FactorX, compare.FactorGrad} {
+	for _, fac := range []string{rundir.FactorX, rundir.FactorGrad} {
 		for _, l := range mlpLayers {
-			p := compare.Panel{Title: l + " " + map[string]string{compare.FactorX: "Σx", compare.FactorGrad: "Σ∂h"}[fac], XLabel: "step", LogY: true}
+			p := compare.Panel{Title: l + " " + map[string]string{rundir.FactorX: "Σx", rundir.FactorGrad: "Σ∇h"}[fac], XLabel: "step", LogY: true}
 			for i, r := range []*compare.Run{plain, bn} {
 				s := compare.Series{Label: []string{"plain", "BN"}[i], Color: i, Points: true}
 				for _, rec := range r.Series(l, fac) {

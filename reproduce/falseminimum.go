@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/lwca/lwca/compare"
+	"github.com/lwca/lwca/rundir"
 )
 
 // bnFedLayers are the MLP's layers whose outputs feed a BatchNorm: scale-invariant, so their
@@ -46,7 +47,7 @@ func checkFalseMinimum(quick bool, runs map[string]*compare.Run) ([]Check, []str
 	}
 	n2, n4 := quarter(nowd, 1), quarter(nowd, 3)
 	w2, w4 := quarter(wd, 1), quarter(wd, 3)
-	diverged := nowd.Summary.Status == compare.StatusDiverged || wd.Summary.Status == compare.StatusDiverged
+	diverged := nowd.Summary.Status == rundir.StatusDiverged || wd.Summary.Status == rundir.StatusDiverged
 	checks = append(checks, Check{
 		Claim: "without weight decay the loss stalls (last-quarter loss ≥ 0.8 × second-quarter loss and ≥ 1)",
 		Values: fmt.Sprintf("no wd: second quarter %s, last quarter %s; with wd %g: %s → %s", g3(n2), g3(n4),
@@ -62,12 +63,12 @@ func checkFalseMinimum(quick bool, runs map[string]*compare.Run) ([]Check, []str
 	normOK, curvOK, gradOK := true, true, true
 	var normText, curvText, gradText string
 	for _, l := range bnFedLayers {
-		wn0, wnEnd := valueAt(nowd, l, compare.FactorFisher, "weight_norm", 0), lastValue(nowd, l, compare.FactorFisher, "weight_norm")
-		wdEnd := lastValue(wd, l, compare.FactorFisher, "weight_norm")
-		g0, gEnd := valueAt(nowd, l, compare.FactorGrad, "lambda_max", 0), lastValue(nowd, l, compare.FactorGrad, "lambda_max")
-		gwd := lastValue(wd, l, compare.FactorGrad, "lambda_max")
-		gn0, gnEnd := valueAt(nowd, l, compare.FactorFisher, "grad_norm", 0), lastValue(nowd, l, compare.FactorFisher, "grad_norm")
-		gnwd := lastValue(wd, l, compare.FactorFisher, "grad_norm")
+		wn0, wnEnd := valueAt(nowd, l, rundir.FactorFisher, "weight_norm", 0), lastValue(nowd, l, rundir.FactorFisher, "weight_norm")
+		wdEnd := lastValue(wd, l, rundir.FactorFisher, "weight_norm")
+		g0, gEnd := valueAt(nowd, l, rundir.FactorGrad, "lambda_max", 0), lastValue(nowd, l, rundir.FactorGrad, "lambda_max")
+		gwd := lastValue(wd, l, rundir.FactorGrad, "lambda_max")
+		gn0, gnEnd := valueAt(nowd, l, rundir.FactorFisher, "grad_norm", 0), lastValue(nowd, l, rundir.FactorFisher, "grad_norm")
+		gnwd := lastValue(wd, l, rundir.FactorFisher, "grad_norm")
 		normOK = normOK && wnEnd > 2*wn0 && wnEnd > wdEnd
 		curvOK = curvOK && gEnd < 0.1*g0 && gEnd < gwd
 		gradOK = gradOK && gnEnd < gn0 && gnEnd < gnwd
@@ -106,7 +107,7 @@ func falseMinimumFigure(nowd, wd *compare.Run) *compare.Figure {
 		Cols: 3, Width: 14, Height: 4.2}
 	loss := compare.Panel{Title: "training loss (mean over 20 steps)", XLabel: "step", LogY: true}
 	norm := compare.Panel{Title: "||W|| of fc1-fc3", XLabel: "step", LogY: true}
-	curv := compare.Panel{Title: "lmax(Σ∂h) of fc1-fc3", XLabel: "step", LogY: true}
+	curv := compare.Panel{Title: "lmax(Σ∇h) of fc1-fc3", XLabel: "step", LogY: true}
 	for i, r := range []*compare.Run{nowd, wd} {
 		name := []string{"no wd", fmt.Sprintf("wd %g", falseMinimumWD)}[i]
 		s := compare.Series{Label: name, Color: i}
@@ -114,7 +115,7 @@ func falseMinimumFigure(nowd, wd *compare.Run) *compare.Figure {
 		for j := w; j <= len(r.Train); j += 5 {
 			sum := 0.0
 			for _, p := range r.Train[j-w : j] {
-				sum += p.Loss
+				sum += float64(p.Loss)
 			}
 			s.X, s.Y = append(s.X, float64(r.Train[j-1].Step)), append(s.Y, sum/w)
 		}
@@ -122,10 +123,10 @@ func falseMinimumFigure(nowd, wd *compare.Run) *compare.Figure {
 		for k, l := range bnFedLayers {
 			sn := compare.Series{Label: name + " " + l, Color: 2*k + i}
 			sc := compare.Series{Label: name + " " + l, Color: 2*k + i}
-			for _, rec := range r.Series(l, compare.FactorFisher) {
+			for _, rec := range r.Series(l, rundir.FactorFisher) {
 				sn.X, sn.Y = append(sn.X, float64(rec.Step)), append(sn.Y, rec.Value("weight_norm"))
 			}
-			for _, rec := range r.Series(l, compare.FactorGrad) {
+			for _, rec := range r.Series(l, rundir.FactorGrad) {
 				sc.X, sc.Y = append(sc.X, float64(rec.Step)), append(sc.Y, rec.Value("lambda_max"))
 			}
 			norm.Series, curv.Series = append(norm.Series, sn), append(curv.Series, sc)

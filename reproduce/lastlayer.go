@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/lwca/lwca/compare"
+	"github.com/lwca/lwca/rundir"
 )
 
 var resnetForms = []string{"original", "lastbn", "preact"}
@@ -69,8 +70,8 @@ func checkLastLayer(quick bool, runs map[string]*compare.Run) ([]Check, []string
 		row := []string{strconv.Itoa(d)}
 		for _, form := range resnetForms {
 			r := runs[depthLabel(form, d)]
-			l := valueAt(r, "fc", compare.FactorX, "lambda_max", 0)
-			k := valueAt(r, "fc", compare.FactorX, key, 0)
+			l := valueAt(r, "fc", rundir.FactorX, "lambda_max", 0)
+			k := valueAt(r, "fc", rundir.FactorX, key, 0)
 			lam[form], kap[form] = append(lam[form], l), append(kap[form], k)
 			row = append(row, g3(l), g3(k))
 		}
@@ -131,8 +132,8 @@ func checkLastLayer(quick bool, runs map[string]*compare.Run) ([]Check, []string
 		tables = append(tables, mdTable(fmt.Sprintf("Test accuracy at depth %d after %d steps (10 000 test images)", plan.accDepth, plan.accSteps),
 			[]string{"form", "status", "final loss", "test accuracy", "λmax(Σx) fc, last analysis", "κ fc, last analysis"},
 			[][]string{
-				{"original", o.StatusText(), g3(finalLoss(o)), g3(oa), g3(lastValue(o, "fc", compare.FactorX, "lambda_max")), g3(lastValue(o, "fc", compare.FactorX, key))},
-				{"lastbn", b.StatusText(), g3(finalLoss(b)), g3(ba), g3(lastValue(b, "fc", compare.FactorX, "lambda_max")), g3(lastValue(b, "fc", compare.FactorX, key))},
+				{"original", o.StatusText(), g3(finalLoss(o)), g3(oa), g3(lastValue(o, "fc", rundir.FactorX, "lambda_max")), g3(lastValue(o, "fc", rundir.FactorX, key))},
+				{"lastbn", b.StatusText(), g3(finalLoss(b)), g3(ba), g3(lastValue(b, "fc", rundir.FactorX, "lambda_max")), g3(lastValue(b, "fc", rundir.FactorX, key))},
 			}))
 	}
 	return checks, tables, []*compare.Figure{lastLayerFigure(plan.depths, lam, kap)}

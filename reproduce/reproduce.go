@@ -31,6 +31,7 @@ import (
 	"github.com/lwca/lwca/experiments"
 	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/results"
+	"github.com/lwca/lwca/rundir"
 )
 
 // Options configure Run.
@@ -300,10 +301,11 @@ func lossMean(r *compare.Run, lo, hi int) float64 {
 	sum, n := 0.0, 0
 	for _, p := range r.Train {
 		if p.Step >= lo && p.Step < hi {
-			if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) {
+			loss := float64(p.Loss)
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return math.Inf(1)
 			}
-			sum += p.Loss
+			sum += loss
 			n++
 		}
 	}
@@ -316,7 +318,7 @@ func lossMean(r *compare.Run, lo, hi int) float64 {
 // finalLoss is the mean mini-batch loss over the last tenth of a run's steps (at least one
 // step); +Inf for a run that diverged.
 func finalLoss(r *compare.Run) float64 {
-	if r.Summary.Status == compare.StatusDiverged {
+	if r.Summary.Status == rundir.StatusDiverged {
 		return math.Inf(1)
 	}
 	n := r.LastStep() + 1

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/lwca/lwca/compare"
+	"github.com/lwca/lwca/rundir"
 )
 
 // trainedLoss is the mean mini-batch loss over the last tenth of a run below which the run
@@ -62,7 +63,7 @@ func checkStability(quick bool, runs map[string]*compare.Run) ([]Check, []string
 		for _, lr := range lrs {
 			r := runs[stabilityLabel(norm, lr)]
 			fl := finalLoss(r)
-			diverged := r.Summary.Status == compare.StatusDiverged
+			diverged := r.Summary.Status == rundir.StatusDiverged
 			if !diverged {
 				survives[norm] = lr
 				if fl < trainedLoss {
@@ -74,7 +75,7 @@ func checkStability(quick bool, runs map[string]*compare.Run) ([]Check, []string
 			row := []string{name[norm], g3(lr), r.StatusText(), g3(fl)}
 			maxRatio := math.Inf(-1)
 			for _, l := range mlpLayers {
-				maxRatio = math.Max(maxRatio, valueAt(r, l, compare.FactorFisher, "stability_ratio", 0))
+				maxRatio = math.Max(maxRatio, valueAt(r, l, rundir.FactorFisher, "stability_ratio", 0))
 			}
 			row = append(row, g3(maxRatio))
 			rows = append(rows, row)
@@ -113,11 +114,11 @@ func checkStability(quick bool, runs map[string]*compare.Run) ([]Check, []string
 		at0[norm], avg[norm] = map[string]float64{}, map[string]float64{}
 		for _, l := range mlpLayers {
 			row := []string{name[norm], l}
-			for _, f := range []string{compare.FactorX, compare.FactorFisher} {
+			for _, f := range []string{rundir.FactorX, rundir.FactorFisher} {
 				v0 := valueAt(r, l, f, "lambda_max", 0)
 				va := meanOver(r, l, f, "lambda_max", 0, early)
 				row = append(row, g3(v0), g3(va))
-				if f == compare.FactorFisher {
+				if f == rundir.FactorFisher {
 					at0[norm][l], avg[norm][l] = v0, va
 				}
 			}
@@ -144,7 +145,7 @@ func checkStability(quick bool, runs map[string]*compare.Run) ([]Check, []string
 		r := runs[stabilityLabel("none", lr)]
 		worst, ratio := "", math.Inf(-1)
 		for _, l := range mlpLayers {
-			if v := valueAt(r, l, compare.FactorFisher, "stability_ratio", 0); v > ratio {
+			if v := valueAt(r, l, rundir.FactorFisher, "stability_ratio", 0); v > ratio {
 				worst, ratio = l, v
 			}
 		}
@@ -182,7 +183,7 @@ func stabilityFigure(runs map[string]*compare.Run, lrs []float64) *compare.Figur
 			sl.X, sl.Y = append(sl.X, math.Log10(lr)), append(sl.Y, finalLoss(r))
 			m := math.Inf(-1)
 			for _, l := range mlpLayers {
-				m = math.Max(m, valueAt(r, l, compare.FactorFisher, "stability_ratio", 0))
+				m = math.Max(m, valueAt(r, l, rundir.FactorFisher, "stability_ratio", 0))
 			}
 			sr.X, sr.Y = append(sr.X, math.Log10(lr)), append(sr.Y, m)
 		}

@@ -4,7 +4,6 @@ package backendtest
 import (
 	"testing"
 
-	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/backend"
 )
 
@@ -27,10 +26,6 @@ func Use(mode backend.Mode) (backend.Info, error) {
 	if err != nil {
 		return info, err
 	}
-	analysis.DefaultSolver = backend.Eigenvalues
-	analysis.DefaultRankK = analysis.ParallelRankK
-	if info.Name == string(backend.OpenBLAS) {
-		analysis.DefaultRankK = backend.RankK // gonum's own dsyrk is slower than the parallel loop
-	}
+	backend.UseForAnalysis(info)
 	return info, nil
 }

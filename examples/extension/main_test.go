@@ -28,8 +28,8 @@ func lwca(t *testing.T, args ...string) {
 func TestRunSweepCompare(t *testing.T) {
 	dir := t.TempDir()
 	run := filepath.Join(dir, "ws")
-	lwca(t, append([]string{"run", "configs/mnist_ws_rms.yaml", "--out", run, "--set", "train.steps=12",
-		"--set", "analysis.every=4", "--set", "data.train_limit=512", "--set", "data.test_limit=128"})...)
+	lwca(t, "run", "configs/mnist_ws_rms.yaml", "--out", run, "--set", "train.steps=12",
+		"--set", "analysis.every=4", "--set", "data.train_limit=512", "--set", "data.test_limit=128")
 	layers := map[string]map[string]bool{}
 	f, err := os.Open(filepath.Join(run, "conditioning.jsonl"))
 	if err != nil {

@@ -63,7 +63,7 @@ const (
 	DatasetMNIST        = "mnist"
 	DatasetFashionMNIST = "fashion-mnist"
 	DatasetSynthetic    = "synthetic"
-	DatasetCIFAR10      = "cifar10"     // the binary format: a directory or cifar-10-binary.tar.gz
+	DatasetCIFAR10      = "cifar10"     // the binary set or the JPEG copy: a directory, or cifar-10-binary.tar.gz
 	DatasetImageFolder  = "imagefolder" // <split>/<class>/*.jpg|png, a directory or a .tar.gz
 )
 
@@ -78,12 +78,18 @@ const (
 
 // DataConfig selects and prepares the data set.
 type DataConfig struct {
-	// Dataset is one of mnist, fashion-mnist or synthetic. Required.
+	// Dataset is one of mnist, fashion-mnist, synthetic, cifar10 or
+	// imagefolder. Required.
 	Dataset string `yaml:"dataset"`
 
-	// Path is the directory holding the IDX files. Empty selects the
-	// built-in default location. If set it must be an existing directory;
-	// a relative path is taken relative to the working directory.
+	// Path is where the data set is read from. Empty selects the default:
+	// the GoMNIST module for mnist, the data root's folder for cifar10 and
+	// fashion-mnist (see data.Root); imagefolder needs a path. A path
+	// written as $LWCA_DATA/NAME names NAME in the data root, wherever that
+	// is on the machine that runs the config, and is looked up when the
+	// data loads. Any other path must exist: a directory, or for cifar10
+	// and imagefolder also an archive. A relative path is taken relative to
+	// the config file's directory (from --set, to the working directory).
 	Path string `yaml:"path"`
 
 	// BatchSize is the training mini-batch size, > 0. Default 128.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lwca/lwca/data"
 )
 
 // lineOf returns the 1-based number of the first line of src containing
@@ -863,10 +865,55 @@ func TestRelativeDataPath(t *testing.T) {
 	}
 }
 
-func TestShippedConfigs(t *testing.T) {
-	files, err := filepath.Glob("../../configs/*.yaml")
+// A data path written as $LWCA_DATA/NAME is kept as written and checked only when the data
+// loads; other $ paths are refused; cifar10 needs no path, imagefolder does.
+func TestDataRootPath(t *testing.T) {
+	t.Setenv("LWCA_DATA", t.TempDir()) // an empty root: nothing is looked up at parse time
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("data: {dataset: imagefolder, path: $LWCA_DATA/images.tar.gz}\n"), 0o644)
+	c, err := Load(path, nil)
+	if err != nil || c.Data.Path != "$LWCA_DATA/images.tar.gz" {
+		t.Fatalf("path in the data root: %q (%v), want it kept as written", c.Data.Path, err)
+	}
+	b, err := c.Marshal()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, err := Parse(path, b, nil); err != nil || !reflect.DeepEqual(got, c) {
+		t.Errorf("resolved config does not read back: %v", err)
+	}
+	if c, err := Load(path, []string{"data.path=$LWCA_DATA"}); err != nil || c.Data.Path != "$LWCA_DATA" {
+		t.Errorf("--set data.path=$LWCA_DATA: %q (%v)", c.Data.Path, err)
+	}
+	if c, err := Load(path, []string{"data.dataset=cifar10", "data.path="}); err != nil || c.Data.Path != "" {
+		t.Errorf("cifar10 with no path: %q (%v), want the data root's default", c.Data.Path, err)
+	}
+	for _, c := range []struct{ set, want string }{
+		{"data.path=$HOME/images", `data.path: "$HOME/images": only $LWCA_DATA/… (the data root) is expanded`},
+		{"data.path=$LWCA_DATAX/images", `only $LWCA_DATA/…`},
+		{"data.path=", "dataset imagefolder needs a path: a directory or an archive, or $LWCA_DATA/NAME"},
+	} {
+		_, err := Load(path, []string{c.set})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("--set %s: error %v, want one saying %q", c.set, err, c.want)
+		}
+	}
+}
+
+// Every shipped config, reproduction bases included, is valid on a fresh clone: it names its
+// data by data set or in the data root, never by a path outside the repository.
+func TestShippedConfigs(t *testing.T) {
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, pattern := range []string{"../../configs/*.yaml", "../../configs/*/*.yaml"} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
 	}
 	if len(files) == 0 {
 		t.Skip("no configs shipped yet")
@@ -883,6 +930,11 @@ func TestShippedConfigs(t *testing.T) {
 		if err != nil {
 			t.Errorf("%v", err)
 			continue
+		}
+		if _, inRoot := data.InRoot(c.Data.Path); !inRoot && c.Data.Path != "" {
+			if rel, err := filepath.Rel(repo, c.Data.Path); err != nil || !filepath.IsLocal(rel) {
+				t.Errorf("%s: data.path %q is outside the repository; name the data set, or $LWCA_DATA/NAME", f, c.Data.Path)
+			}
 		}
 		b, err := c.Marshal()
 		if err != nil {

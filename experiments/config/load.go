@@ -538,9 +538,11 @@ func yamlKey(f reflect.StructField) string {
 // resolvePath makes a relative data.path absolute: relative to the config file's directory
 // when it was written in a file on disk, to the working directory when it came from --set. The
 // resolved config then means the same wherever it is read from (a run directory, a resume).
+// A path in the data root ($LWCA_DATA/…) stays as written: it means the same on every machine
+// (other $ paths are left for validation to refuse).
 func (d *decoder) resolvePath(name string, cfg *Config) {
 	p := cfg.Data.Path
-	if p == "" || filepath.IsAbs(p) || d.hasFailed("data.path") {
+	if p == "" || strings.HasPrefix(p, "$") || filepath.IsAbs(p) || d.hasFailed("data.path") {
 		return
 	}
 	if !strings.HasPrefix(d.position("data.path"), "--set") {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/lwca/lwca/data"
 	"github.com/lwca/lwca/graph"
 	"github.com/lwca/lwca/nets"
 	"github.com/lwca/lwca/optim"
@@ -34,7 +35,13 @@ func (c Config) check() []Problem {
 
 	d := c.Data
 	k.oneOf("data.dataset", d.Dataset, DatasetMNIST, DatasetFashionMNIST, DatasetSynthetic, DatasetCIFAR10, DatasetImageFolder)
-	if d.Path != "" {
+	switch _, inRoot := data.InRoot(d.Path); {
+	case inRoot:
+		// Under the data root, which may differ where the config runs: looked up when the
+		// data loads, with a message saying how to fetch what is missing.
+	case strings.HasPrefix(d.Path, "$"):
+		k.add("data.path", "%q: only %s/… (the data root) is expanded in a path", d.Path, data.RootPrefix)
+	case d.Path != "":
 		fi, err := os.Stat(d.Path)
 		switch {
 		case err != nil:
@@ -42,8 +49,8 @@ func (c Config) check() []Problem {
 		case !fi.IsDir() && d.Dataset != DatasetCIFAR10 && d.Dataset != DatasetImageFolder:
 			k.add("data.path", "%q is not a directory", d.Path)
 		}
-	} else if d.Dataset == DatasetCIFAR10 || d.Dataset == DatasetImageFolder {
-		k.add("data.path", "dataset %s needs a path (a directory or an archive)", d.Dataset)
+	case d.Dataset == DatasetImageFolder:
+		k.add("data.path", "dataset imagefolder needs a path: a directory or an archive, or %s/NAME for one in the data root", data.RootPrefix)
 	}
 	k.intMin("data.augment.crop_pad", d.Augment.CropPad, 0)
 	k.intMin("data.batch_size", d.BatchSize, 1)

@@ -16,48 +16,35 @@ import (
 	"sync"
 	"text/tabwriter"
 
-	"github.com/lwca/lwca/compare"
 	"github.com/lwca/lwca/experiments"
 	"github.com/lwca/lwca/experiments/config"
+	"github.com/lwca/lwca/flatyaml"
 	"github.com/lwca/lwca/results"
+	"github.com/lwca/lwca/rundir"
 )
 
-// Files and folders of a sweep directory.
+// Files and folders of a sweep directory, beside its run directories. The manifest's name
+// and content are rundir's: compare reads them.
 const (
-	ManifestFile = "manifest.json"
+	ManifestFile = rundir.ManifestFile
 	ConfigsDir   = "configs"
 	SlurmFile    = "sweep.slurm"
 )
 
-// Manifest is the content of manifest.json.
-type Manifest struct {
-	Name   string          `json:"name"`
-	Source string          `json:"source"` // the sweep config file
-	Axes   []ManifestAxis  `json:"axes"`
-	Runs   []ManifestEntry `json:"runs"`
-}
-
-// ManifestAxis is one swept path and its values (as YAML).
-type ManifestAxis struct {
-	Path   string   `json:"path"`
-	Values []string `json:"values"`
-}
-
-// ManifestEntry is one run of the manifest.
-type ManifestEntry struct {
-	Index     int      `json:"index"`
-	Name      string   `json:"name"`
-	Dir       string   `json:"dir"`    // relative to the sweep directory
-	Config    string   `json:"config"` // resolved config, relative to the sweep directory; "" if invalid
-	Overrides []string `json:"overrides"`
-	Error     string   `json:"error,omitempty"` // why the combination gives no valid config
-}
+type (
+	// Manifest is the content of manifest.json.
+	Manifest = rundir.Manifest
+	// ManifestAxis is one swept path and its values (as YAML).
+	ManifestAxis = rundir.ManifestAxis
+	// ManifestEntry is one run of the manifest.
+	ManifestEntry = rundir.ManifestEntry
+)
 
 // Manifest describes the sweep's runs.
 func (s *Sweep) Manifest() Manifest {
 	m := Manifest{Name: s.Name, Source: s.File}
 	for _, a := range s.Axes {
-		m.Axes = append(m.Axes, ManifestAxis{a.Path, a.Values})
+		m.Axes = append(m.Axes, ManifestAxis{Path: a.Path, Values: a.Values})
 	}
 	for _, r := range s.Runs {
 		e := ManifestEntry{Index: r.Index, Name: r.Name, Dir: r.Name, Overrides: r.Overrides}
@@ -252,8 +239,8 @@ func finished(dir string, r *Run) (*experiments.Summary, error) {
 // sameButName reports whether two configs differ at most in their name, which does not
 // change what a run computes (runs of earlier sweeps were named <sweep>/<run>).
 func sameButName(have, want []byte) bool {
-	a, err1 := compare.Flatten(have)
-	b, err2 := compare.Flatten(want)
+	a, err1 := flatyaml.Flatten(have)
+	b, err2 := flatyaml.Flatten(want)
 	if err1 != nil || err2 != nil {
 		return false
 	}
@@ -263,8 +250,8 @@ func sameButName(have, want []byte) bool {
 }
 
 func firstDifference(have, want []byte) string {
-	a, err1 := compare.Flatten(have)
-	b, err2 := compare.Flatten(want)
+	a, err1 := flatyaml.Flatten(have)
+	b, err2 := flatyaml.Flatten(want)
 	if err1 != nil || err2 != nil {
 		return ""
 	}

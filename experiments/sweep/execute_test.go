@@ -21,6 +21,7 @@ import (
 	"github.com/lwca/lwca/experiments"
 	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/results"
+	"github.com/lwca/lwca/rundir"
 )
 
 // fake is a RunFunc that writes a run directory's config.yaml and summary.json as a real run
@@ -300,7 +301,7 @@ func TestExecuteRealRunsAndCompare(t *testing.T) {
 	r := runs[0]
 	checked := 0
 	for _, rec := range r.Records {
-		if rec.Factor == compare.FactorFisher {
+		if rec.Factor == rundir.FactorFisher {
 			continue
 		}
 		ev, err := r.Spectra.Spectrum(rec.Step, rec.Layer, rec.Factor)
@@ -384,23 +385,5 @@ func TestSlurmScript(t *testing.T) {
 	}
 	if _, err := bad.WriteSlurm(t.TempDir(), SlurmOptions{}); err == nil || !strings.Contains(err.Error(), "tiny.yaml:12: optim.lr") {
 		t.Errorf("invalid runs: %v", err)
-	}
-}
-
-// The comparison reads the names the training code writes.
-func TestFileNamesAgreeWithCompare(t *testing.T) {
-	pairs := [][2]string{
-		{compare.ConfigFile, experiments.ConfigFile}, {compare.MetricsFile, experiments.MetricsFile},
-		{compare.ConditioningFile, experiments.ConditioningFile}, {compare.SummaryFile, experiments.SummaryFile},
-		{compare.ManifestFile, ManifestFile}, {compare.SpectraDirName, experiments.SpectraDir},
-		{compare.StatusCompleted, experiments.StatusCompleted}, {compare.StatusDiverged, experiments.StatusDiverged},
-		{compare.StatusFailed, experiments.StatusFailed}, {compare.StatusStopped, experiments.StatusStopped},
-		{compare.FactorX, experiments.FactorInput}, {compare.FactorGrad, experiments.FactorGradient},
-		{compare.FactorFisher, experiments.FactorFisher},
-	}
-	for _, p := range pairs {
-		if p[0] != p[1] {
-			t.Errorf("compare reads %q where experiments writes %q", p[0], p[1])
-		}
 	}
 }

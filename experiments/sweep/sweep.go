@@ -33,8 +33,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lwca/lwca/compare"
 	"github.com/lwca/lwca/experiments/config"
+	"github.com/lwca/lwca/flatyaml"
 	"gopkg.in/yaml.v3"
 )
 
@@ -180,7 +180,7 @@ func (s *Sweep) readAxes(key, m *yaml.Node) error {
 		}
 		ax := Axis{Path: path, Line: k.Line}
 		for _, e := range v.Content {
-			text, err := compare.FlowYAML(e)
+			text, err := flatyaml.Flow(e)
 			if err != nil {
 				return fmt.Errorf("%s: %s.%s: %v", pos(e), Key, path, err)
 			}

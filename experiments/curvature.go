@@ -256,7 +256,7 @@ func (w *curvStep) blocks(full bool) (bool, error) {
 
 // wholes records λmax of the GGN and EF of all the analysed layers' weights (block bounds:
 // max_k λmax(M_kk) ≤ λmax(M) ≤ Σ_k λmax(M_kk) for PSD M), and with full the traces of those
-// and of the Hessian h and the Hessian's SLQ density.
+// and of the Hessian h, and the SLQ densities of all three.
 func (w *curvStep) wholes(h *netcurv.Hessian, efAll, full bool) error {
 	m := w.c.model
 	weights, err := m.Weights(w.c.layers...)
@@ -299,11 +299,13 @@ func (w *curvStep) wholes(h *netcurv.Hessian, efAll, full bool) error {
 		addCurvField(&w.network, "network_"+o.name+"_trace", analysis.Float(tr.Value))
 		addCurvField(&w.network, "network_"+o.name+"_trace_stderr", analysis.Float(tr.StdErr))
 	}
-	d, err := curvature.SLQ(h, probes, cmp.Or(w.c.cfg.Nodes, curvNodes), w.lanczos.Seed)
-	if err != nil {
-		return w.fail("Hessian density", err)
+	for _, o := range append([]named{{"hessian", h}}, ops...) {
+		d, err := curvature.SLQ(o.op, probes, cmp.Or(w.c.cfg.Nodes, curvNodes), w.lanczos.Seed)
+		if err != nil {
+			return w.fail(o.name+" density", err)
+		}
+		addCurvField(&w.network, "network_"+o.name+"_density_nodes", d.Nodes)
+		addCurvField(&w.network, "network_"+o.name+"_density_weights", d.Weights)
 	}
-	addCurvField(&w.network, "network_hessian_density_nodes", d.Nodes)
-	addCurvField(&w.network, "network_hessian_density_weights", d.Weights)
 	return nil
 }

@@ -30,6 +30,7 @@ type curvatureAnalyzer struct {
 	src    *graph.Store
 	store  *graph.Store // float64 copy
 	model  *netcurv.Model
+	fd     netcurv.Options // finite-difference products
 }
 
 // Defaults of analysis.curvature's zero values.
@@ -53,7 +54,7 @@ func newCurvatureAnalyzer(cfg config.Config, net graph.Layer, store *graph.Store
 		copy(x[i*trainSet.D:], trainSet.Row(j))
 		y[i] = trainSet.Y[j]
 	}
-	c := &curvatureAnalyzer{cfg: cc, seed: cfg.Seed, every: cc.Every, src: store,
+	c := &curvatureAnalyzer{cfg: cc, seed: cfg.Seed, every: cc.Every, src: store, fd: netcurv.Options{Verify: cc.Verify},
 		store: graph.NewStore(tensor.Float64, cfg.Seed)}
 	var err error
 	if c.model, err = netcurv.New(net, c.store, x, y, trainSet.D); err != nil {
@@ -165,7 +166,7 @@ func (w *curvStep) sharpness(lr float64, momentum *float64) (*netcurv.Hessian, e
 	if err != nil {
 		return nil, w.fail("parameters", err)
 	}
-	h, _ := w.c.model.Hessian(all, netcurv.Options{})
+	h, _ := w.c.model.Hessian(all, w.c.fd)
 	top, err := curvature.Lanczos(h, w.lanczos)
 	if err != nil {
 		return nil, w.fail("Hessian", err)
@@ -202,8 +203,8 @@ func (w *curvStep) blocks(full bool) (bool, error) {
 			name string
 			make func() (curvature.Operator, error)
 		}{
-			{"hessian", func() (curvature.Operator, error) { return m.Hessian(s, netcurv.Options{}) }},
-			{"ggn", func() (curvature.Operator, error) { return m.GGN(s, netcurv.Options{}) }},
+			{"hessian", func() (curvature.Operator, error) { return m.Hessian(s, w.c.fd) }},
+			{"ggn", func() (curvature.Operator, error) { return m.GGN(s, w.c.fd) }},
 			{"ef", func() (curvature.Operator, error) { return m.EF(s) }},
 			{"kfac", func() (curvature.Operator, error) { return m.KFAC(s) }},
 		}
@@ -267,7 +268,7 @@ func (w *curvStep) wholes(h *netcurv.Hessian, efAll, full bool) error {
 		name string
 		op   curvature.Operator
 	}
-	g, err := m.GGN(weights, netcurv.Options{})
+	g, err := m.GGN(weights, w.c.fd)
 	if err != nil {
 		return w.fail("GGN", err)
 	}

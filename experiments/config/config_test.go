@@ -184,7 +184,7 @@ func fullConfig() Config {
 			SaveWeightsEvery:  50,
 			ConvMode:          ConvChannels,
 			Curvature: CurvatureConfig{Preset: CurvatureBlocks, Every: 50, BatchSize: 256, TopK: 2,
-				MaxIter: 40, Tol: 1e-5, Probes: 4, Nodes: 20},
+				MaxIter: 40, Tol: 1e-5, Probes: 4, Nodes: 20, Verify: true},
 		},
 	}
 }

@@ -35,6 +35,11 @@ type CurvatureConfig struct {
 
 	// Nodes is the number of Lanczos steps (quadrature nodes) per density probe (full); 0: 30.
 	Nodes int `yaml:"nodes,omitempty"`
+
+	// Verify checks every finite-difference product against one with an eight times smaller
+	// step, which catches the kinks of max pooling that the activation pattern does not show,
+	// at twice the cost. Default false.
+	Verify bool `yaml:"verify,omitempty"`
 }
 
 // Curvature presets.

@@ -33,6 +33,7 @@ type analyzer struct {
 	// gradsOf, if set, is called after each analysis pass of a step, before the factors are
 	// read (lwca analyze takes the norms' gradients from the probe).
 	gradsOf func(pass, passes int)
+	curv    *curvatureAnalyzer // nil: analysis.curvature off
 	queue   chan analysisWork
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -46,6 +47,7 @@ type analysisWork struct {
 	momentum    *float64 // nil: no stability ratio
 	jobs        []factorJob
 	fidelity    map[string]analysis.Record
+	curvature   []analysis.Record
 }
 
 func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph.Store, trainSet *data.Set, trainer *train.Trainer, out *results.Log) (*analyzer, error) {
@@ -105,6 +107,13 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 		if a.spec, err = newSpectraWriter(runDir); err != nil {
 			return nil, err
 		}
+	}
+	if ac.Curvature.Enabled() {
+		c, err := newCurvatureAnalyzer(cfg, net, store, trainSet)
+		if err != nil {
+			return nil, err
+		}
+		a.curv = c
 	}
 	if ac.Concurrent {
 		a.queue = make(chan analysisWork, 1)
@@ -174,8 +183,12 @@ func (a *analyzer) run(step, epoch int, lr float64, momentum *float64, trainer *
 			}
 		}
 	}
+	curv, err := a.curv.records(step, epoch, lr, momentum)
+	if err != nil {
+		return err
+	}
 	w := analysisWork{step: step, epoch: epoch, lr: lr, momentum: momentum, jobs: a.cond.jobs(weight, grad),
-		fidelity: fidelity}
+		fidelity: fidelity, curvature: curv}
 	a.steps++
 	if a.queue == nil {
 		return a.do(w)
@@ -237,6 +250,11 @@ func (a *analyzer) do(w analysisWork) error {
 			}
 		}
 		las = append(las, la)
+	}
+	for _, rec := range w.curvature {
+		if err := a.out.Append(rec); err != nil {
+			return err
+		}
 	}
 	if a.spec != nil {
 		return a.spec.write(w.step, w.epoch, las)

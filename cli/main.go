@@ -36,8 +36,8 @@ import (
 	"github.com/lwca/lwca/experiments/config"
 )
 
-// commands is the command line: the global flags and one field per command. A new command
-// (lwca serve, say) is one more field here: a struct whose tagged fields are its arguments and
+// commands is the command line: the global flags and one field per command. A new command is
+// one more field here: a struct whose tagged fields are its arguments and
 // flags, with a Run(*globals) error method. README.md's command reference must then list it;
 // TestREADMECommandReference prints the lines it expects.
 type commands struct {
@@ -47,6 +47,7 @@ type commands struct {
 	Analyze    analyzeCmd    `cmd:"" aliases:"analyse" help:"Analyse a saved model state of a run."`
 	Sweep      sweepCmd      `cmd:"" help:"Train many runs from one config."`
 	Compare    compareCmd    `cmd:"" help:"Tables, figures and report.html for runs and sweeps."`
+	Serve      serveCmd      `cmd:"" help:"Serve the comparison report live while runs write."`
 	Reproduce  reproduceCmd  `cmd:"" help:"Reproduce one of the paper's findings (REPRODUCTION.md)."`
 	Data       dataCmd       `cmd:"" help:"Download data sets into the data root."`
 	Bench      benchCmd      `cmd:"" help:"Measure lwca's speed next to PyTorch on this machine."`

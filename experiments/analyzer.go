@@ -38,6 +38,7 @@ type analyzer struct {
 	// finished, the last of them layer, which took took (done 0: the analysis begins). It is
 	// called from the analysis worker when analysis.concurrent is set.
 	onLayer func(step, done, n int, layer string, took time.Duration)
+	curv    *curvatureAnalyzer // nil: analysis.curvature off
 	queue   chan analysisWork
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -51,6 +52,7 @@ type analysisWork struct {
 	momentum    *float64 // nil: no stability ratio
 	jobs        []factorJob
 	fidelity    map[string]analysis.Record
+	curvature   []analysis.Record
 }
 
 func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph.Store, trainSet *data.Set, trainer *train.Trainer, out *results.Log) (*analyzer, error) {
@@ -110,6 +112,13 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 		if a.spec, err = newSpectraWriter(runDir); err != nil {
 			return nil, err
 		}
+	}
+	if ac.Curvature.Enabled() {
+		c, err := newCurvatureAnalyzer(cfg, net, store, trainSet)
+		if err != nil {
+			return nil, err
+		}
+		a.curv = c
 	}
 	if ac.Concurrent {
 		a.queue = make(chan analysisWork, 1)
@@ -179,8 +188,12 @@ func (a *analyzer) run(step, epoch int, lr float64, momentum *float64, trainer *
 			}
 		}
 	}
+	curv, err := a.curv.records(step, epoch, lr, momentum)
+	if err != nil {
+		return err
+	}
 	w := analysisWork{step: step, epoch: epoch, lr: lr, momentum: momentum, jobs: a.cond.jobs(weight, grad),
-		fidelity: fidelity}
+		fidelity: fidelity, curvature: curv}
 	a.steps++
 	if a.queue == nil {
 		return a.do(w)
@@ -246,6 +259,11 @@ func (a *analyzer) do(w analysisWork) error {
 			}
 		}
 		las = append(las, la)
+	}
+	for _, rec := range w.curvature {
+		if err := a.out.Append(rec); err != nil {
+			return err
+		}
 	}
 	if a.spec != nil {
 		return a.spec.write(w.step, w.epoch, las)

@@ -9,6 +9,7 @@
 //
 //	config.yaml          the resolved config (every default filled in)
 //	metrics.jsonl        one "train" record per step, one "test" record per epoch
-//	conditioning.jsonl   one record per analysis step, layer and factor (x, grad, fisher)
+//	conditioning.jsonl   one record per analysis step, layer and factor (x, grad, fisher; and
+//	                     curvature when analysis.curvature is on)
 //	summary.json         status (running, completed, diverged, failed), final figures, timing
 package experiments

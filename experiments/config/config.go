@@ -440,6 +440,10 @@ type AnalysisConfig struct {
 	// C_in·kh·kw input patch; K-FAC for convolutions) or channels (the C_in vector at each
 	// input pixel). Default patches.
 	ConvMode string `yaml:"conv_mode"`
+
+	// Curvature adds exact curvature spectra (Hessian, GGN, empirical Fisher); see
+	// CurvatureConfig. Default off.
+	Curvature CurvatureConfig `yaml:"curvature,omitempty"`
 }
 
 // Analysis choices.

@@ -183,6 +183,8 @@ func fullConfig() Config {
 			Concurrent:        true,
 			SaveWeightsEvery:  50,
 			ConvMode:          ConvChannels,
+			Curvature: CurvatureConfig{Preset: CurvatureBlocks, Every: 50, BatchSize: 256, TopK: 2,
+				MaxIter: 40, Tol: 1e-5, Probes: 4, Nodes: 20, Verify: true},
 		},
 	}
 }

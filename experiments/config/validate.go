@@ -172,6 +172,7 @@ func (c Config) check() []Problem {
 	k.intMin("analysis.fidelity_max_params", a.FidelityMaxParams, 0)
 	k.intMin("analysis.save_weights_every", a.SaveWeightsEvery, 0)
 	k.oneOf("analysis.conv_mode", a.ConvMode, ConvPatches, ConvChannels)
+	k.curvature(a.Curvature, a.Every)
 	return k.problems
 }
 

@@ -1,0 +1,119 @@
+package experiments
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/lwca/lwca/compare"
+	"github.com/lwca/lwca/data"
+	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/nets"
+	"github.com/lwca/lwca/train"
+	"gorgonia.org/tensor"
+)
+
+// analysis.curvature writes one curvature record per layer and analysis step, reproducibly,
+// leaves training untouched, satisfies the block bounds of the PSD matrices, and leaves the run readable by
+// compare with the same layers.
+func TestCurvatureRecords(t *testing.T) {
+	base := t.TempDir()
+	runInto(t, smokeConfig(t, "train.epochs=1"), base)
+	cfg := smokeConfig(t, "train.epochs=1", "analysis.curvature.preset=full", "analysis.curvature.batch_size=40",
+		"analysis.curvature.every=8", "analysis.curvature.probes=3", "analysis.curvature.nodes=5")
+	dir, again := t.TempDir(), t.TempDir()
+	runInto(t, cfg, dir)
+	runInto(t, cfg, again)
+	a, _ := os.ReadFile(filepath.Join(dir, ConditioningFile))
+	b, _ := os.ReadFile(filepath.Join(again, ConditioningFile))
+	if !bytes.Equal(a, b) {
+		t.Fatal("two runs of one config wrote different curvature records")
+	}
+	want, _ := os.ReadFile(filepath.Join(base, MetricsFile))
+	got, _ := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if !bytes.Equal(got, want) {
+		t.Fatal("curvature analysis changed the training metrics")
+	}
+	var steps []float64
+	n := 0
+	for _, r := range readRecords(t, filepath.Join(dir, ConditioningFile)) {
+		if r["factor"] != FactorCurvature {
+			continue
+		}
+		n++
+		if !slices.Contains(steps, r["step"].(float64)) {
+			steps = append(steps, r["step"].(float64))
+		}
+		for _, k := range []string{"hessian_lambda_max", "ggn_lambda_max", "ef_lambda_max", "kfac_lambda_max", "ef_trace",
+			"network_hessian_lambda_max", "network_ggn_lambda_max", "network_ef_lambda_max", "network_sharpness_ratio",
+			"network_hessian_trace", "network_hessian_density_nodes", "network_ggn_density_weights", "network_ef_density_nodes"} {
+			if _, ok := r[k]; !ok {
+				t.Fatalf("record %v lacks %s", r, k)
+			}
+		}
+		for _, m := range []string{"ggn", "ef"} {
+			whole := r["network_"+m+"_lambda_max"].(float64)
+			lo, hi := r["network_"+m+"_block_lambda_max_max"].(float64), r["network_"+m+"_block_lambda_max_sum"].(float64)
+			if whole < lo*(1-1e-6) || whole > hi*(1+1e-6) {
+				t.Errorf("step %v: %s λmax %g outside the block bounds [%g, %g]", r["step"], m, whole, lo, hi)
+			}
+		}
+		thr := r["network_stability_threshold"].(float64)
+		if ratio := r["network_sharpness_ratio"].(float64); math.Abs(ratio-r["network_hessian_lambda_max"].(float64)/thr) > 1e-12*ratio {
+			t.Errorf("sharpness ratio %g is not λmax/threshold", ratio)
+		}
+	}
+	// 160/16 = 10 steps: analysis at 0, 4, 8; curvature at 0 and 8; three layers.
+	if !slices.Equal(steps, []float64{0, 8}) || n != 6 {
+		t.Fatalf("curvature records at steps %v, %d records", steps, n)
+	}
+	r, err := compare.LoadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := r.Layers(); !slices.Equal(l, []string{"fc1", "fc2", "fc3"}) {
+		t.Fatalf("compare sees layers %v", l)
+	}
+}
+
+// The float64 copy is the training network: same loss on the same batch, with BatchNorm
+// buffers and float32 parameters after some training.
+func TestCurvatureCopyIsTheNetwork(t *testing.T) {
+	cfg := smokeConfig(t, "analysis.curvature.preset=sharpness", "analysis.curvature.batch_size=30")
+	net, err := nets.MLP(nets.MLPSpec{Input: 8, Depth: 3, Width: 12, Classes: 3, Norm: nets.BatchNorm, Bias: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := data.Synthetic(data.SyntheticOptions{Classes: 3, D: 8, NTrain: 160, NTest: 10, Seed: 2})
+	store := graph.NewStore(tensor.Float32, 5)
+	probe, err := train.NewProbe(net, store, 30, 8) // creates the parameters, as the trainer does
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newCurvatureAnalyzer(cfg, net, store, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Move the float32 parameters away from the copy's initialisation.
+	for _, p := range store.Params() {
+		for i := range p.Value.Data().([]float32) {
+			p.Value.Data().([]float32)[i] += float32(0.01 * float64(i%7))
+		}
+	}
+	c.sync()
+	x, y := c.model.Batch()
+	want, _, err := probe.Run(x, y, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.model.Loss()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got-want) > 1e-5*math.Abs(want) {
+		t.Fatalf("float64 copy's loss %v, float32 network's %v", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"github.com/lwca/lwca/optim"
 	"math/rand/v2"
 	"os"
@@ -642,9 +643,21 @@ func TestAliases(t *testing.T) {
 	if c.Optim.LR != 0.05 || c.Optim.Schedule.WarmupLR != 0.05 {
 		t.Errorf("lr %v warmup_lr %v, want 0.05 for both", c.Optim.LR, c.Optim.Schedule.WarmupLR)
 	}
-	// A self-referencing alias is caught as an unknown key, not followed forever.
+	// A self-referencing alias is refused, not followed forever.
 	e := mustFail(t, "a.yaml", "data: &d\n  dataset: mnist\n  synthetic: *d\n")
-	wantLine(t, e, "a.yaml:2", "data.synthetic.dataset", "unknown key")
+	wantLine(t, e, "a.yaml:3", "", "the alias *d is inside the value it names")
+	// An alias bomb is refused at the alias that crosses the bound, in a file and in --set.
+	bomb := "[&a0 [x, x, x, x, x, x, x, x, x, x]"
+	for i := 1; i < 10; i++ {
+		bomb += fmt.Sprintf(", &a%d [%s]", i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+	}
+	bomb += "]"
+	e = mustFail(t, "b.yaml", "data: {dataset: synthetic}\nanalysis:\n  layers: "+bomb+"\n")
+	wantLine(t, e, "b.yaml:3", "", "the alias *a3 takes the document past 100000 nodes")
+	_, err = Parse("c.yaml", []byte("data: {dataset: synthetic}\n"), []string{"analysis.layers=" + bomb})
+	if err == nil || !strings.Contains(err.Error(), "--set analysis.layers=[&a0") || !strings.Contains(err.Error(), "the alias *a3") {
+		t.Errorf("--set bomb: %v", err)
+	}
 }
 
 func TestSyntaxAndShape(t *testing.T) {

@@ -1,11 +1,9 @@
 package config
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,13 +15,14 @@ import (
 	"github.com/lwca/lwca/layers"
 	"github.com/lwca/lwca/optim"
 	"github.com/lwca/lwca/registry"
+	"github.com/lwca/lwca/yamldoc"
 	"gopkg.in/yaml.v3"
 )
 
 // Load reads the configuration file at path, applies the overrides and
 // validates the result. See Parse for the override syntax.
 func Load(path string, overrides []string) (Config, error) {
-	src, err := os.ReadFile(path)
+	src, err := yamldoc.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
@@ -58,7 +57,7 @@ func Parse(name string, src []byte, overrides []string) (Config, error) {
 		setIndex: make(map[string]int),
 	}
 
-	root, err := parseDocument(src)
+	root, err := yamldoc.Parse(file, src)
 	if err != nil {
 		return Config{}, &Error{File: file, Problems: []Problem{yamlProblem(file, err)}}
 	}
@@ -112,36 +111,18 @@ func (c Config) Override(overrides ...string) (Config, error) {
 	return Parse("<resolved>", src, overrides)
 }
 
-// parseDocument returns the root node of the single document in src, or
-// nil if src holds no document.
-func parseDocument(src []byte) (*yaml.Node, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, err
-	default:
-		return nil, fmt.Errorf("yaml: line %d: a configuration must be a single document", extra.Line)
-	}
-	if len(doc.Content) == 0 {
-		return nil, nil
-	}
-	return doc.Content[0], nil
-}
-
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // yamlProblem turns a YAML syntax error into a Problem positioned at its
 // line, when yaml.v3 names one.
 func yamlProblem(file string, err error) Problem {
+	if e, ok := errors.AsType[*yamldoc.Error](err); ok {
+		pos := file
+		if e.Line > 0 {
+			pos = file + ":" + strconv.Itoa(e.Line)
+		}
+		return Problem{Pos: pos, Msg: e.Msg}
+	}
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		return Problem{Pos: file + ":" + m[1], Msg: "invalid YAML: " + m[2]}

@@ -420,7 +420,11 @@ func TestWrongType(t *testing.T) {
 		{"analysis:\n  layers", "[[a]]", "analysis.layers[0]", "expected a string", "a list"},
 		{"optim:\n  schedule:\n    milestones", "[1, 2.5]", "optim.schedule.milestones[1]", "expected an integer", `number "2.5"`},
 		{"model", "5", "model", "expected a mapping with keys arch, depth,", `integer "5"`},
-		{"data:\n  batch_size", "99999999999999999999999", "data.batch_size", "expected an integer", `number "9999`},
+		// Numbers too large to hold say so, not that they are not numbers.
+		{"data:\n  batch_size", "99999999999999999999999", "data.batch_size", "99999999999999999999999 is out of range", "expected an integer from -9223372036854775808 to 9223372036854775807"},
+		{"optim:\n  lr", "1e400", "optim.lr", "1e400 is out of range", "expected a number of magnitude at most 1.8e308"},
+		{"optim:\n  lr", `"1e400"`, "optim.lr", "expected a number", `got string "1e400"`},
+		{"seed", "18446744073709551616", "seed", "out of range", "expected an integer from 0 to 18446744073709551615"},
 	} {
 		src := "data:\n  dataset: mnist\n" + tc.key + ": " + tc.value + "\n"
 		if strings.HasPrefix(tc.key, "data:\n") {
@@ -431,7 +435,11 @@ func TestWrongType(t *testing.T) {
 			t.Errorf("%q: got %d problems, want 1:\n%s", src, len(e.Problems), e)
 		}
 		lastKey := tc.key[strings.LastIndexAny(tc.key, " \n")+1:]
-		wantLine(t, e, at("w.yaml", lineOf(t, src, lastKey+":")), tc.field, tc.want, "got "+tc.got)
+		got := tc.got
+		if !strings.HasPrefix(got, "expected") && !strings.HasPrefix(got, "got") {
+			got = "got " + got
+		}
+		wantLine(t, e, at("w.yaml", lineOf(t, src, lastKey+":")), tc.field, tc.want, got)
 	}
 }
 

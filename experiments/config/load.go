@@ -370,6 +370,10 @@ func (d *decoder) scalar(pos, path string, n *yaml.Node, v reflect.Value) bool {
 		d.errorf(pos, path, "expected %s, got %s", typeName(v.Type()), describe(n))
 		return false
 	}
+	outOfRange := func() bool {
+		d.errorf(pos, path, "%s is out of range: expected %s", n.Value, rangeName(v.Type()))
+		return false
+	}
 	if n.Kind != yaml.ScalarNode {
 		return fail()
 	}
@@ -398,13 +402,19 @@ func (d *decoder) scalar(pos, path string, n *yaml.Node, v reflect.Value) bool {
 		ok = tag == "!!int" || tag == "!!float"
 	}
 	if !ok {
+		if numberOutOfRange(n, v.Kind()) {
+			return outOfRange()
+		}
 		return fail()
 	}
 	// Decode into a fresh value so that a failure leaves v untouched.
 	p := reflect.New(v.Type())
 	if err := n.Decode(p.Interface()); err != nil {
 		// An integer out of range, or negative where unsigned.
-		return fail()
+		if strings.HasPrefix(n.Value, "-") && strings.HasPrefix(typeName(v.Type()), "a non-negative") {
+			return fail()
+		}
+		return outOfRange()
 	}
 	v.Set(p.Elem())
 	return true
@@ -444,6 +454,40 @@ func typeName(t reflect.Type) string {
 		return "a list of " + e
 	}
 	return t.String()
+}
+
+// numberOutOfRange reports whether the plain scalar n is a number too large for the numeric
+// kind k: yaml.v3 resolves a float beyond ±1.8e308 ("1e400") as a string and an integer
+// beyond 64 bits as a float.
+func numberOutOfRange(n *yaml.Node, k reflect.Kind) bool {
+	if n.Style != 0 {
+		return false // quoted: meant as a string
+	}
+	s := strings.ReplaceAll(n.Value, "_", "")
+	switch k {
+	case reflect.Float32, reflect.Float64:
+		_, err := strconv.ParseFloat(s, 64)
+		return errors.Is(err, strconv.ErrRange)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		_, err := strconv.ParseInt(s, 0, 64)
+		return errors.Is(err, strconv.ErrRange)
+	}
+	return false
+}
+
+// rangeName names the values a numeric type holds.
+func rangeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		b := t.Bits()
+		return fmt.Sprintf("an integer from %d to %d", int64(-1)<<(b-1), uint64(1)<<(b-1)-1)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return fmt.Sprintf("an integer from 0 to %d", uint64(1<<t.Bits()-1))
+	case reflect.Float32:
+		return "a number of magnitude at most 3.4e38"
+	}
+	return "a number of magnitude at most 1.8e308"
 }
 
 // describe names the kind and content of a node for error messages.

@@ -87,6 +87,9 @@ func LoadData(c config.DataConfig, seed uint64) (train, test *data.Set, err erro
 			test.NormalizeChannels(mean, std)
 		}
 	}
+	if train.N == 0 {
+		return nil, nil, fmt.Errorf("data: the training set of %s is empty", train.Name)
+	}
 	if train.N < c.BatchSize {
 		return nil, nil, fmt.Errorf("data.batch_size: %d is larger than the training set (%d samples)", c.BatchSize, train.N)
 	}

@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -461,7 +462,7 @@ func imageHeader(b []byte) (w, h int, grey bool, err error) {
 		err = fmt.Errorf("not a JPEG or PNG image (starts with % x)", b[:min(len(b), 8)])
 	}
 	if err != nil {
-		return 0, 0, false, err
+		return 0, 0, false, truncated(b, err)
 	}
 	return cfg.Width, cfg.Height, isGreyModel(cfg.ColorModel), nil
 }
@@ -521,13 +522,30 @@ func peekHeader(b []byte) (w, h int, grey, ok bool) {
 }
 
 func decodeImage(b []byte) (image.Image, error) {
+	var img image.Image
+	var err error
 	switch {
 	case bytes.HasPrefix(b, jpegMagic):
-		return jpeg.Decode(bytes.NewReader(b))
+		img, err = jpeg.Decode(bytes.NewReader(b))
 	case bytes.HasPrefix(b, pngMagic):
-		return png.Decode(bytes.NewReader(b))
+		img, err = png.Decode(bytes.NewReader(b))
+	default:
+		return nil, fmt.Errorf("not a JPEG or PNG image (starts with % x)", b[:min(len(b), 8)])
 	}
-	return nil, fmt.Errorf("not a JPEG or PNG image (starts with % x)", b[:min(len(b), 8)])
+	return img, truncated(b, err)
+}
+
+// truncated says what the decoders' "unexpected EOF" means: the file ends
+// before the image does.
+func truncated(b []byte, err error) error {
+	if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return err
+	}
+	kind := "PNG"
+	if bytes.HasPrefix(b, jpegMagic) {
+		kind = "JPEG"
+	}
+	return fmt.Errorf("truncated %s: the file (%d bytes) ends before the image data does", kind, len(b))
 }
 
 // isGreyModel reports whether images of model m have one channel: grey

@@ -3,6 +3,7 @@ package data
 import (
 	"archive/tar"
 	"bytes"
+	"image"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -126,5 +127,16 @@ func TestEmptyClassFolder(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "class folder set/train/dog holds no images") {
 			t.Errorf("%s: got %v, want the empty class folder named", p, err)
 		}
+	}
+}
+
+func TestTruncatedJPEG(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	j := jpegBytes(t, img, 90)
+	dir := t.TempDir()
+	writeTree(t, dir, []tarEntry{{"train/cat/a.jpg", j}, {"test/cat/t.jpg", j[:len(j)-40]}})
+	_, _, err := ImageFolder(dir)
+	if err == nil || !strings.Contains(err.Error(), "t.jpg: truncated JPEG") {
+		t.Errorf("got %v, want a truncated JPEG named", err)
 	}
 }

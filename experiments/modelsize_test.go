@@ -1,9 +1,12 @@
 package experiments
 
 import (
+	"bytes"
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/graph"
@@ -78,5 +81,36 @@ func TestParseBytes(t *testing.T) {
 		if _, err := parseBytes(in); err == nil {
 			t.Errorf("parseBytes(%q): no error", in)
 		}
+	}
+}
+
+// TestSetupStopsOnCancel: a network deep enough that building its programs takes minutes
+// stops promptly, with status stopped, when the context ends during setup.
+func TestSetupStopsOnCancel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds part of a 100000-layer network")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var progress bytes.Buffer
+	type result struct {
+		sum *Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := Run(ctx, smokeConfig(t, "model.depth=100000", "model.width=2", "model.norm=none"), t.TempDir(), Options{Progress: &progress})
+		done <- result{sum, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil || r.sum.Status != StatusStopped || r.sum.Steps != 0 {
+			t.Fatalf("summary %+v, err %v", r.sum, r.err)
+		}
+		if !strings.Contains(progress.String(), "stopped during setup") {
+			t.Errorf("progress %q does not say the run stopped during setup", progress.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("setup went on for a minute after the context ended")
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 
 	"github.com/lwca/lwca/analysis"
@@ -30,6 +31,9 @@ func setupBackend(f flags) (backend.Info, error) {
 	info, err := backend.Init(mode, threads)
 	if err != nil {
 		return info, err
+	}
+	if err := backend.Reexec(); err != nil { // returns only if the generic kernels stay
+		fmt.Fprintln(os.Stderr, "lwca:", err)
 	}
 	analysis.DefaultSolver = backend.Eigenvalues
 	analysis.DefaultRankK = analysis.ParallelRankK

@@ -15,6 +15,8 @@ type EigenSolver func(a *mat.SymDense) ([]float64, error)
 
 // DefaultSolver is the solver that [Eigen] uses when given nil. Programs
 // may replace it, before any concurrent use, by a faster implementation.
+// Tests that replace it rely on running alone: no test calls t.Parallel
+// (.ci/run checks).
 var DefaultSolver EigenSolver = GonumEigenvalues
 
 // GonumEigenvalues computes the eigenvalues of a with gonum's

@@ -239,7 +239,8 @@ type RankKUpdate func(c, a []float64, k, d int)
 // DefaultRankK is the update that Moment uses. Its default is ParallelRankK, in pure Go; a
 // program with a native BLAS installs its dsyrk here, an order of magnitude faster (lwca's
 // command line does, through package backend), as it installs its eigensolver in
-// DefaultSolver. The analysis itself never asks which BLAS is present.
+// DefaultSolver. The analysis itself never asks which BLAS is present. Set it before any
+// concurrent use; tests that replace it rely on running alone (no test calls t.Parallel).
 var DefaultRankK RankKUpdate = ParallelRankK
 
 // ParallelRankK is the pure-Go RankKUpdate: bands of rows of c spread over the cores.

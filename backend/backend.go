@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 
 	"github.com/lwca/lwca/backend/sgemm"
 
@@ -155,6 +156,35 @@ func Init(mode Mode, threads int) (Info, error) {
 	active.Store(loaded)
 	current.Store(&info)
 	return info, nil
+}
+
+// Reexec runs the program again from the start, with OPENBLAS_CORETYPE set, when the
+// OpenBLAS that Init loaded chose its generic kernels on a CPU that has faster ones (the
+// kernels are chosen when the library loads, and unloading OpenBLAS once its threads have
+// started is not safe). A program calls it right after Init, before it has done anything it
+// would repeat. It returns nil when there is nothing to do (gonum, a good choice, the
+// variable already set, or a test binary) and an error when the program cannot be
+// executed again; the generic kernels then stay: slower, still correct.
+func Reexec() error {
+	initMu.Lock()
+	lib := loaded
+	initMu.Unlock()
+	if lib == nil || lib.betterCore == "" || testing.Testing() {
+		return nil
+	}
+	return reexec(lib)
+}
+
+func reexec(lib *library) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("backend: OpenBLAS chose its generic kernels; cannot restart with OPENBLAS_CORETYPE=%s: %w", lib.betterCore, err)
+	}
+	env := append(os.Environ(), "OPENBLAS_CORETYPE="+lib.betterCore)
+	if err := execProgram(exe, os.Args, env); err != nil {
+		return fmt.Errorf("backend: OpenBLAS chose its generic kernels; cannot restart with OPENBLAS_CORETYPE=%s: %w", lib.betterCore, err)
+	}
+	return nil // only a stand-in for exec returns
 }
 
 func installGonum(reason string) Info {

@@ -1,7 +1,9 @@
 package backend
 
 import (
+	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,8 +131,8 @@ func TestInitOpenBLAS(t *testing.T) {
 		if s := info.String(); !strings.Contains(s, "openblas") || !strings.Contains(s, info.Library) {
 			t.Errorf("Info.String() = %q lacks the name or library", s)
 		}
-		if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); !set && coreTypeFor(cpuFlags()) != "" && info.Core == "Prescott" {
-			t.Errorf("OpenBLAS uses its generic Prescott kernels on a CPU with AVX2 (%s)", info.Version)
+		if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); !set && coreTypeFor(cpuFlags()) != "" && info.Core == "Prescott" && loaded.betterCore == "" {
+			t.Errorf("OpenBLAS uses its generic Prescott kernels on a CPU with AVX2 (%s), and Reexec would not fix it", info.Version)
 		}
 		if !strings.Contains(info.Version, "OpenBLAS") {
 			t.Errorf("Version = %q, want the openblas_get_config text", info.Version)
@@ -217,5 +219,51 @@ func TestCoreTypeFor(t *testing.T) {
 	// than what the flags allow.
 	if f := cpuFlags(); f != nil && f["avx2"] && f["fma"] && coreTypeFor(f) == "" {
 		t.Errorf("coreTypeFor(this CPU) is empty although it has AVX2 and FMA")
+	}
+}
+
+// TestReexecForCoreType: a library that fell back to the generic kernels is not unloaded and
+// loaded again (OpenBLAS has crashed on dlclose once its threads run) but the program is
+// executed again with OPENBLAS_CORETYPE set; without a better choice nothing happens.
+func TestReexecForCoreType(t *testing.T) {
+	if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); set {
+		t.Skip("OPENBLAS_CORETYPE is set")
+	}
+	flags := cpuFlags()
+	want := coreTypeFor(flags)
+	if got := betterCore("Prescott"); got != want {
+		t.Errorf("betterCore(Prescott) = %q, want %q for this CPU", got, want)
+	}
+	if got := betterCore("Haswell"); got != "" {
+		t.Errorf("betterCore(Haswell) = %q, want the library's choice kept", got)
+	}
+	t.Setenv("OPENBLAS_CORETYPE", "Zen")
+	if got := betterCore("Prescott"); got != "" {
+		t.Errorf("betterCore with OPENBLAS_CORETYPE set = %q, want the user's choice kept", got)
+	}
+}
+
+func TestReexecRuns(t *testing.T) {
+	saved, savedExec := loaded, execProgram
+	defer func() { loaded, execProgram = saved, savedExec }()
+	var argv0 string
+	var env []string
+	execProgram = func(exe string, args, e []string) error { argv0, env = exe, e; return nil }
+
+	loaded = &library{betterCore: ""}
+	if err := Reexec(); err != nil || argv0 != "" {
+		t.Fatalf("nothing to fix: Reexec = %v, executed %q", err, argv0)
+	}
+	// Test binaries are never executed again; reexec is what Reexec does outside them.
+	loaded = &library{betterCore: "Haswell"}
+	if err := Reexec(); err != nil || argv0 != "" {
+		t.Fatalf("in a test binary: Reexec = %v, executed %q", err, argv0)
+	}
+	if err := reexec(loaded); err != nil || argv0 == "" || !slices.Contains(env, "OPENBLAS_CORETYPE=Haswell") {
+		t.Fatalf("reexec = %v, executed %q with OPENBLAS_CORETYPE=Haswell in the environment: %v", err, argv0, slices.Contains(env, "OPENBLAS_CORETYPE=Haswell"))
+	}
+	execProgram = func(string, []string, []string) error { return errors.New("no exec") }
+	if err := reexec(loaded); err == nil || !strings.Contains(err.Error(), "OPENBLAS_CORETYPE=Haswell") {
+		t.Errorf("a failed exec: %v", err)
 	}
 }

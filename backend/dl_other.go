@@ -3,6 +3,7 @@
 package backend
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 )
@@ -13,7 +14,9 @@ func dlopen(name string) (uintptr, error) {
 
 func dlsym(handle uintptr, name string) uintptr { return 0 }
 
-func dlclose(handle uintptr) {}
+var execProgram = func(string, []string, []string) error {
+	return errors.New("cannot execute a program on this platform")
+}
 
 func ccall(fn uintptr, args ...uintptr) uintptr { panic("backend: no foreign calls on this platform") }
 

@@ -4,6 +4,7 @@ package backend
 
 import (
 	"runtime"
+	"syscall"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -28,7 +29,8 @@ func dlsym(handle uintptr, name string) uintptr {
 	return p
 }
 
-func dlclose(handle uintptr) { _ = purego.Dlclose(handle) }
+// execProgram replaces the process (Reexec); tests replace it.
+var execProgram = syscall.Exec
 
 // ccall calls the C function fn with integer or pointer arguments only:
 // purego cannot pass floating-point and integer arguments in one call.

@@ -33,6 +33,10 @@ type library struct {
 	dsyevd       uintptr
 
 	setNumThreads, getNumThreads, getConfig, getCorename uintptr
+
+	// betterCore is the OPENBLAS_CORETYPE that would give faster kernels than the
+	// library chose; see Reexec.
+	betterCore string
 }
 
 // openLibrary opens the first of names that loads and has sgemm_ and dgemm_.
@@ -43,9 +47,6 @@ func openLibrary(names []string) (*library, error) {
 	var fails []string
 	for _, name := range names {
 		h, err := dlopen(name)
-		if err == nil {
-			h, err = fixCoreType(name, h)
-		}
 		if err != nil {
 			msg := err.Error()
 			if msg == "" {
@@ -67,11 +68,12 @@ func openLibrary(names []string) (*library, error) {
 			getCorename:   dlsym(h, "openblas_get_corename"),
 		}
 		if lib.sgemm == 0 || lib.dgemm == 0 {
-			dlclose(h)
+			// Not unloaded: its constructors have run (see betterCore).
 			fails = append(fails, name+": no sgemm_ or dgemm_ symbol")
 			continue
 		}
 		lib.path = mappedFile(lib.dgemm, name)
+		lib.betterCore = betterCore(lib.corename())
 		return lib, nil
 	}
 	return nil, fmt.Errorf("cannot load OpenBLAS: %s", strings.Join(fails, "; "))
@@ -106,29 +108,24 @@ func (l *library) corename() string {
 	return strings.TrimSpace(cstring(l.getCorename))
 }
 
-// fixCoreType reopens the library with OPENBLAS_CORETYPE set when its
-// run-time kernel selection (DYNAMIC_ARCH) did not recognise the CPU and fell
-// back to the generic SSE3 kernels ("Prescott") although the CPU has AVX2 or
-// AVX-512. OpenBLAS 0.3.21 (Debian 12) does so on Intel Xeon model 0xCF, and
-// sgemm is then 3 to 4 times slower. A choice made by the user through
-// OPENBLAS_CORETYPE is left alone. The handle to use is returned.
-func fixCoreType(name string, h uintptr) (uintptr, error) {
-	fn := dlsym(h, "openblas_get_corename")
-	if fn == 0 || strings.TrimSpace(cstring(fn)) != "Prescott" {
-		return h, nil
+// betterCore returns the kernel family to ask for through OPENBLAS_CORETYPE when the
+// library's run-time kernel selection (DYNAMIC_ARCH), reported as corename, did not
+// recognise the CPU and fell back to the generic SSE3 kernels ("Prescott") although the
+// CPU has AVX2 or AVX-512. OpenBLAS 0.3.21 (Debian 12) does so on Intel Xeon model 0xCF,
+// and sgemm is then 3 to 4 times slower. A choice made by the user through
+// OPENBLAS_CORETYPE is left alone: "" then, and when the selection stands.
+//
+// The selection runs when the library is loaded, and its threads start then too; unloading
+// it (dlclose) and loading it again has crashed OpenBLAS, so the remedy is a new process:
+// Reexec.
+func betterCore(corename string) string {
+	if strings.TrimSpace(corename) != "Prescott" {
+		return ""
 	}
 	if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); set {
-		return h, nil
+		return ""
 	}
-	core := coreTypeFor(cpuFlags())
-	if core == "" || !setenvC("OPENBLAS_CORETYPE", core) {
-		return h, nil
-	}
-	// The selection runs when the library is loaded, so unload and load
-	// again. If something else holds the library, dlclose does not unload
-	// it and the generic kernels stay: slower, still correct.
-	dlclose(h)
-	return dlopen(name)
+	return coreTypeFor(cpuFlags())
 }
 
 // coreTypeFor names the OpenBLAS kernel family for a CPU with the given

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 
 	"github.com/lwca/lwca/backend"
@@ -29,6 +30,9 @@ func (g *globals) setupBackend() (backend.Info, error) {
 	info, err := backend.Init(mode, threads)
 	if err != nil {
 		return info, err
+	}
+	if err := backend.Reexec(); err != nil { // returns only if the generic kernels stay
+		fmt.Fprintln(os.Stderr, "lwca:", err)
 	}
 	backend.UseForAnalysis(info)
 	return info, nil

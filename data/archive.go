@@ -22,6 +22,17 @@ type archiveReader struct {
 	zr   *gzip.Reader
 	tr   *tar.Reader
 	gz   bool
+
+	// The entries next skipped that callers may need to explain what is missing:
+	// links (archives' links are never followed, so that every file read is one
+	// the archive holds) and folders (which may be empty).
+	links []archiveLink
+	dirs  []string
+}
+
+// archiveLink is a symbolic or hard link entry.
+type archiveLink struct {
+	name, target string
 }
 
 func openArchive(name string) (*archiveReader, error) {
@@ -64,7 +75,8 @@ func hasGzipName(name string) bool {
 }
 
 // next returns the cleaned, slash-separated name of the next regular
-// file, or io.EOF after the last one. Other entries are skipped.
+// file, or io.EOF after the last one. Other entries are skipped; links and
+// folders are recorded in a.links and a.dirs.
 func (a *archiveReader) next() (string, int64, error) {
 	for {
 		h, err := a.tr.Next()
@@ -74,11 +86,15 @@ func (a *archiveReader) next() (string, int64, error) {
 		if err != nil {
 			return "", 0, a.wrap("reading the tar index", err)
 		}
-		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
-			continue
-		}
 		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
-		return name, h.Size, nil
+		switch h.Typeflag {
+		case tar.TypeReg, tar.TypeRegA:
+			return name, h.Size, nil
+		case tar.TypeSymlink, tar.TypeLink:
+			a.links = append(a.links, archiveLink{name, h.Linkname})
+		case tar.TypeDir:
+			a.dirs = append(a.dirs, name)
+		}
 	}
 }
 

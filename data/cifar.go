@@ -243,6 +243,12 @@ func readCIFAR10Archive(name string) ([]rawFile, error) {
 	}
 	for i, f := range files {
 		if f.name == "" {
+			for _, l := range a.links {
+				if path.Base(l.name) == cifar10Files[i] {
+					return nil, fmt.Errorf("data: %s: %s is a link entry (to %s); links in archives are not followed, the archive must hold the file itself",
+						name, l.name, l.target)
+				}
+			}
 			return nil, fmt.Errorf("data: %s: archive holds no %s (want data_batch_1.bin … data_batch_5.bin and test_batch.bin, usually under %s/)",
 				name, cifar10Files[i], cifar10Subdir)
 		}

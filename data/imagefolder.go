@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -55,16 +56,16 @@ func ImageFolder(path string) (train, test *Set, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("data: image folder: %w", err)
 	}
-	var files []imageFile
+	var tree imageTree
 	if fi.IsDir() {
-		files, err = listImageDir(path)
+		tree, err = listImageDir(path)
 	} else {
-		files, err = readImageArchive(path)
+		tree, err = readImageArchive(path)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	return imageFolderSets(path, files)
+	return imageFolderSets(path, tree)
 }
 
 // imageFile is a candidate image: its slash-separated path relative to
@@ -97,70 +98,123 @@ func hiddenPath(rel string) bool {
 	return false
 }
 
-func listImageDir(dir string) ([]imageFile, error) {
-	walkRoot, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return nil, fmt.Errorf("data: image folder: %w", err)
-	}
-	var files []imageFile
-	err = filepath.WalkDir(walkRoot, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(walkRoot, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if rel != "." && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if isImageName(rel) {
-			files = append(files, imageFile{rel: rel, name: filepath.Join(dir, filepath.FromSlash(rel))})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("data: image folder: %w", err)
-	}
-	return files, nil
+// imageTree is what a directory or archive holds: its candidate images and
+// its folders (slash-separated, relative), so that empty ones can be named.
+type imageTree struct {
+	files []imageFile
+	dirs  []string
 }
 
-func readImageArchive(name string) ([]imageFile, error) {
+// listImageDir walks dir. Symbolic links that resolve inside dir are
+// followed, files and folders alike; a link that leads out of dir, or
+// back to a folder that contains it, is an error naming it.
+func listImageDir(dir string) (imageTree, error) {
+	var t imageTree
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return t, fmt.Errorf("data: image folder: %w", err)
+	}
+	if root, err = filepath.Abs(root); err != nil {
+		return t, fmt.Errorf("data: image folder: %w", err)
+	}
+	err = t.walk(dir, root, root, ".", map[string]bool{root: true})
+	return t, err
+}
+
+// walk lists the folder real (dir's rel, real its resolved path); open
+// holds the resolved folders being walked, to catch link loops.
+func (t *imageTree) walk(dir, root, real, rel string, open map[string]bool) error {
+	entries, err := os.ReadDir(real)
+	if err != nil {
+		return fmt.Errorf("data: image folder: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // hidden
+		}
+		r := path.Join(rel, e.Name())
+		name := filepath.Join(dir, filepath.FromSlash(r))
+		target := filepath.Join(real, e.Name())
+		isDir := e.IsDir()
+		if e.Type()&fs.ModeSymlink != 0 {
+			if target, err = filepath.EvalSymlinks(target); err != nil {
+				return fmt.Errorf("data: %s: broken symbolic link: %w", name, err)
+			}
+			if in, err := filepath.Rel(root, target); err != nil || in == ".." || strings.HasPrefix(in, ".."+string(filepath.Separator)) {
+				return fmt.Errorf("data: %s: symbolic link to %s, outside the image folder %s; links must stay inside it", name, target, dir)
+			}
+			fi, err := os.Stat(target)
+			if err != nil {
+				return fmt.Errorf("data: %w", err)
+			}
+			isDir = fi.IsDir()
+		}
+		switch {
+		case isDir:
+			if open[target] {
+				return fmt.Errorf("data: %s: symbolic link to %s, a folder that contains it (a loop)", name, target)
+			}
+			t.dirs = append(t.dirs, r)
+			open[target] = true
+			err := t.walk(dir, root, target, r, open)
+			delete(open, target)
+			if err != nil {
+				return err
+			}
+		case isImageName(r):
+			t.files = append(t.files, imageFile{rel: r, name: name})
+		}
+	}
+	return nil
+}
+
+func readImageArchive(name string) (imageTree, error) {
 	a, err := openArchive(name)
 	if err != nil {
-		return nil, err
+		return imageTree{}, err
 	}
 	defer a.Close()
 	return readImageEntries(a)
 }
 
-func readImageEntries(a *archiveReader) ([]imageFile, error) {
-	var files []imageFile
+// readImageEntries reads the images of an archive. Links are not
+// followed: a link entry that stands for an image or a folder of the
+// layout is an error naming it.
+func readImageEntries(a *archiveReader) (imageTree, error) {
+	var t imageTree
 	for {
 		entry, size, err := a.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return t, err
 		}
 		if !isImageName(entry) || hiddenPath(entry) {
 			continue
 		}
 		b, err := a.read(entry, size)
 		if err != nil {
-			return nil, err
+			return t, err
 		}
-		files = append(files, imageFile{rel: entry, name: a.name + ": " + entry, data: b})
+		t.files = append(t.files, imageFile{rel: entry, name: a.name + ": " + entry, data: b})
 	}
 	if err := a.finish(); err != nil {
-		return nil, err
+		return t, err
 	}
-	return files, nil
+	for _, l := range a.links {
+		parts := strings.Split(l.name, "/")
+		if !hiddenPath(l.name) && (isImageName(l.name) || slices.ContainsFunc(parts, func(p string) bool { return slices.Contains(imageSplits[:], p) })) {
+			return t, fmt.Errorf("data: %s: %s is a link entry (to %s); links in archives are not followed, the archive must hold the files themselves",
+				a.name, l.name, l.target)
+		}
+	}
+	for _, d := range a.dirs {
+		if !hiddenPath(d) {
+			t.dirs = append(t.dirs, d)
+		}
+	}
+	return t, nil
 }
 
 // sample is an image file placed in the layout.
@@ -173,7 +227,7 @@ type sample struct {
 
 // layoutSamples finds the folder holding train/ and test/ and returns
 // the images under it, sorted by split, class and file name.
-func layoutSamples(src string, files []imageFile) ([]sample, error) {
+func layoutSamples(src string, files []imageFile) (samples []sample, prefix string, err error) {
 	roots := map[string]bool{}
 	for _, f := range files {
 		parts := strings.Split(f.rel, "/")
@@ -183,7 +237,7 @@ func layoutSamples(src string, files []imageFile) ([]sample, error) {
 	}
 	switch len(roots) {
 	case 0:
-		return nil, fmt.Errorf("data: %s: no images laid out as train/<class>/<image> and test/<class>/<image>", src)
+		return nil, "", fmt.Errorf("data: %s: no images laid out as train/<class>/<image> and test/<class>/<image>", src)
 	case 1:
 	default:
 		found := slices.Sorted(func(yield func(string) bool) {
@@ -193,13 +247,12 @@ func layoutSamples(src string, files []imageFile) ([]sample, error) {
 				}
 			}
 		})
-		return nil, fmt.Errorf("data: %s: train/ and test/ folders at several places (%s), want one", src, strings.Join(found, ", "))
+		return nil, "", fmt.Errorf("data: %s: train/ and test/ folders at several places (%s), want one", src, strings.Join(found, ", "))
 	}
 	var root string
 	for r := range roots {
 		root = r
 	}
-	prefix := ""
 	if root != "" {
 		prefix = root + "/"
 	}
@@ -216,14 +269,14 @@ func layoutSamples(src string, files []imageFile) ([]sample, error) {
 			continue
 		}
 		if len(parts) != 3 {
-			return nil, fmt.Errorf("data: %s: image outside a class folder, want %s%s/<class>/<image>", f.name, prefix, parts[0])
+			return nil, "", fmt.Errorf("data: %s: image outside a class folder, want %s%s/<class>/<image>", f.name, prefix, parts[0])
 		}
 		out = append(out, sample{imageFile: f, split: split, class: parts[1], file: parts[2]})
 	}
 	slices.SortFunc(out, func(a, b sample) int {
 		return cmp.Or(cmp.Compare(a.split, b.split), strings.Compare(a.class, b.class), strings.Compare(a.file, b.file))
 	})
-	return out, nil
+	return out, prefix, nil
 }
 
 // splitClasses returns the sorted class names of one split.
@@ -237,10 +290,23 @@ func splitClasses(samples []sample, split int) []string {
 	return names
 }
 
-func imageFolderSets(src string, files []imageFile) (train, test *Set, err error) {
-	samples, err := layoutSamples(src, files)
+func imageFolderSets(src string, tree imageTree) (train, test *Set, err error) {
+	samples, prefix, err := layoutSamples(src, tree.files)
 	if err != nil {
 		return nil, nil, err
+	}
+	// A class folder without images is a mistake (a failed copy, a link
+	// not followed), not a class to drop quietly.
+	for _, d := range tree.dirs {
+		rest, ok := strings.CutPrefix(d, prefix)
+		parts := strings.Split(rest, "/")
+		if !ok || len(parts) != 2 || !slices.Contains(imageSplits[:], parts[0]) {
+			continue
+		}
+		split := slices.Index(imageSplits[:], parts[0])
+		if !slices.ContainsFunc(samples, func(s sample) bool { return s.split == split && s.class == parts[1] }) {
+			return nil, nil, fmt.Errorf("data: %s: class folder %s holds no images (want .jpg, .jpeg or .png files)", src, d)
+		}
 	}
 	trainClasses, testClasses := splitClasses(samples, 0), splitClasses(samples, 1)
 	switch {
@@ -396,7 +462,7 @@ func imageHeader(b []byte) (w, h int, grey bool, err error) {
 		err = fmt.Errorf("not a JPEG or PNG image (starts with % x)", b[:min(len(b), 8)])
 	}
 	if err != nil {
-		return 0, 0, false, err
+		return 0, 0, false, truncated(b, err)
 	}
 	return cfg.Width, cfg.Height, isGreyModel(cfg.ColorModel), nil
 }
@@ -456,13 +522,30 @@ func peekHeader(b []byte) (w, h int, grey, ok bool) {
 }
 
 func decodeImage(b []byte) (image.Image, error) {
+	var img image.Image
+	var err error
 	switch {
 	case bytes.HasPrefix(b, jpegMagic):
-		return jpeg.Decode(bytes.NewReader(b))
+		img, err = jpeg.Decode(bytes.NewReader(b))
 	case bytes.HasPrefix(b, pngMagic):
-		return png.Decode(bytes.NewReader(b))
+		img, err = png.Decode(bytes.NewReader(b))
+	default:
+		return nil, fmt.Errorf("not a JPEG or PNG image (starts with % x)", b[:min(len(b), 8)])
 	}
-	return nil, fmt.Errorf("not a JPEG or PNG image (starts with % x)", b[:min(len(b), 8)])
+	return img, truncated(b, err)
+}
+
+// truncated says what the decoders' "unexpected EOF" means: the file ends
+// before the image does.
+func truncated(b []byte, err error) error {
+	if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return err
+	}
+	kind := "PNG"
+	if bytes.HasPrefix(b, jpegMagic) {
+		kind = "JPEG"
+	}
+	return fmt.Errorf("truncated %s: the file (%d bytes) ends before the image data does", kind, len(b))
 }
 
 // isGreyModel reports whether images of model m have one channel: grey

@@ -121,6 +121,9 @@ func FromIDXFiles(imagesPath, labelsPath string, classes int) (*Set, error) {
 	if h*w == 0 {
 		return nil, fmt.Errorf("data: %s: empty %dx%d images", imagesPath, h, w)
 	}
+	if n == 0 {
+		return nil, fmt.Errorf("data: %s is empty: its header declares 0 images", imagesPath)
+	}
 	s := &Set{
 		X:       make([]float32, len(img.Data)),
 		Y:       make([]int32, n),

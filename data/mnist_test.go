@@ -131,6 +131,15 @@ func TestMNISTErrors(t *testing.T) {
 			t.Errorf("error %v, want one about the image size", err)
 		}
 	})
+	t.Run("no images", func(t *testing.T) {
+		// It used to load as a training set of 0 samples, reported only as too small for the batch.
+		dir := t.TempDir()
+		writeMNISTLike(t, dir, 0, 3, [4]bool{})
+		_, _, err := MNIST(dir)
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, trainImages)+" is empty") {
+			t.Errorf("error %v, want one saying %s is empty", err, trainImages)
+		}
+	})
 	t.Run("corrupt gzip", func(t *testing.T) {
 		dir := t.TempDir()
 		writeMNISTLike(t, dir, 3, 3, [4]bool{})

@@ -122,7 +122,7 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 	}
 	if ac.Concurrent {
 		a.queue = make(chan analysisWork, 1)
-		go a.worker()
+		go a.worker(a.queue) // not a.queue in the worker: close clears the field
 	}
 	return a, nil
 }
@@ -228,8 +228,8 @@ func (a *analyzer) fidelity(set *hooks.Set) map[string]analysis.Record {
 	return out
 }
 
-func (a *analyzer) worker() {
-	for w := range a.queue {
+func (a *analyzer) worker(queue <-chan analysisWork) {
+	for w := range queue {
 		if err := a.do(w); err != nil {
 			a.setError(err)
 		}

@@ -152,7 +152,15 @@ func execute(ctx context.Context, cfg config.Config, out string, opts Options, s
 	if err := writeSummary(); err != nil {
 		return nil, err
 	}
-	r, err := newRunner(cfg, out, opts, st)
+	r, err := newRunner(ctx, cfg, out, opts, st)
+	if errors.Is(err, errSetupStopped) {
+		// Nothing trained and no checkpoint: --resume starts again from step 0.
+		sum.Status = StatusStopped
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "%s: stopped during setup, before step 0\n", cfg.Name)
+		}
+		return sum, writeSummary()
+	}
 	if err == nil {
 		sum.Layers = r.layers
 		sum.Data = strings.TrimSuffix(r.train.Name, "/train") // which copy: cifar10 or cifar10-jpeg
@@ -209,20 +217,43 @@ type runner struct {
 	stampWall    func()
 }
 
-func newRunner(cfg config.Config, out string, opts Options, st *runState) (*runner, error) {
+// errSetupStopped is returned by newRunner when the run's context ends during setup.
+var errSetupStopped = errors.New("stopped during setup")
+
+// newRunner loads the data and builds the programs, which can take minutes for a large
+// data set or a deep network; between the stages it checks ctx, so that an interrupt
+// stops setup promptly (errSetupStopped).
+func newRunner(ctx context.Context, cfg config.Config, out string, opts Options, st *runState) (*runner, error) {
+	stopped := func() bool { return ctx.Err() != nil }
+	if stopped() {
+		return nil, errSetupStopped
+	}
 	trainSet, testSet, err := LoadData(cfg.Data, cfg.Seed)
 	if err != nil {
 		return nil, err
+	}
+	if stopped() {
+		return nil, errSetupStopped
 	}
 	net, store, err := BuildModel(cfg, trainSet.Shape, trainSet.Classes)
 	if err != nil {
 		return nil, err
 	}
+	if stopped() {
+		return nil, errSetupStopped
+	}
+	// Building the programs of a deep network is the long part: let ctx interrupt it.
+	store.Interrupt(ctx)
+	defer store.Interrupt(nil)
 	r := &runner{cfg: cfg, train: trainSet, test: testSet, store: store, out: out, opts: opts}
-	if r.trainer, err = train.NewTrainer(net, store, cfg.Data.BatchSize, trainSet.D); err != nil {
+	if r.trainer, err = train.NewTrainer(net, store, cfg.Data.BatchSize, trainSet.D); stopped() {
+		return nil, errSetupStopped
+	} else if err != nil {
 		return nil, err
 	}
-	if r.evaluator, err = train.NewEvaluator(net, store, min(cfg.Data.EvalBatchSize, max(testSet.N, 1)), trainSet.D); err != nil {
+	if r.evaluator, err = train.NewEvaluator(net, store, min(cfg.Data.EvalBatchSize, max(testSet.N, 1)), trainSet.D); stopped() {
+		return nil, errSetupStopped
+	} else if err != nil {
 		return nil, err
 	}
 	r.batcher = data.NewBatcher(trainSet, cfg.Data.BatchSize, cfg.Data.Shuffle, cfg.Seed)
@@ -259,7 +290,9 @@ func newRunner(cfg config.Config, out string, opts Options, st *runState) (*runn
 	if r.condLog, err = results.OpenLog(filepath.Join(out, ConditioningFile)); err != nil {
 		return nil, err
 	}
-	if r.analyzer, err = newAnalyzer(cfg, out, net, store, trainSet, r.trainer, r.condLog); err != nil {
+	if r.analyzer, err = newAnalyzer(cfg, out, net, store, trainSet, r.trainer, r.condLog); stopped() {
+		return nil, errors.Join(errSetupStopped, r.close())
+	} else if err != nil {
 		return nil, err
 	}
 	done := 0

@@ -2,6 +2,10 @@ package experiments
 
 import (
 	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
 
 	"github.com/lwca/lwca/data"
 	"github.com/lwca/lwca/experiments/config"
@@ -87,6 +91,9 @@ func LoadData(c config.DataConfig, seed uint64) (train, test *data.Set, err erro
 			test.NormalizeChannels(mean, std)
 		}
 	}
+	if train.N == 0 {
+		return nil, nil, fmt.Errorf("data: the training set of %s is empty", train.Name)
+	}
 	if train.N < c.BatchSize {
 		return nil, nil, fmt.Errorf("data.batch_size: %d is larger than the training set (%d samples)", c.BatchSize, train.N)
 	}
@@ -111,7 +118,94 @@ func BuildModel(c config.Config, shape []int, classes int) (graph.Layer, *graph.
 	if c.Train.Dtype == config.DtypeFloat64 {
 		dtype = tensor.Float64
 	}
+	if err := checkModelSize(net, dtype); err != nil {
+		return nil, nil, err
+	}
 	return net, graph.NewStore(dtype, c.Seed), nil
+}
+
+// ModelMemoryEnv names the environment variable that sets the memory a model's parameters
+// may need (bytes, or with a K, M, G or T suffix: powers of 1024); the default is half the
+// machine's physical memory.
+const ModelMemoryEnv = "LWCA_MODEL_MEMORY"
+
+// copiesPerParam is how many values of each parameter a run keeps: the value, its gradient
+// and up to two optimiser moments (Adam).
+const copiesPerParam = 4
+
+// checkModelSize refuses a network whose parameters would need more memory than the limit,
+// before anything is allocated: a width of 100000 would otherwise end in the runtime's
+// out-of-memory crash, and a huge depth in a setup of hours.
+func checkModelSize(net graph.Layer, dtype tensor.Dtype) error {
+	limit, source, err := modelMemoryLimit()
+	if err != nil {
+		return err
+	}
+	n := graph.CountParams(net)
+	need := float64(n) * float64(dtype.Size()) * copiesPerParam
+	if need <= float64(limit) {
+		return nil
+	}
+	return fmt.Errorf("model: %d parameters would need about %s (%d-byte values, %d copies: values, gradients, optimiser state), more than the %s allowed (%s)",
+		n, byteSize(need), dtype.Size(), copiesPerParam, byteSize(float64(limit)), source)
+}
+
+// modelMemoryLimit returns the limit and where it comes from.
+func modelMemoryLimit() (int64, string, error) {
+	if v := os.Getenv(ModelMemoryEnv); v != "" {
+		n, err := parseBytes(v)
+		if err != nil {
+			return 0, "", fmt.Errorf("%s=%s: %v", ModelMemoryEnv, v, err)
+		}
+		return n, ModelMemoryEnv, nil
+	}
+	if total := physicalMemory(); total > 0 {
+		return total / 2, fmt.Sprintf("half the physical memory; %s sets another limit", ModelMemoryEnv), nil
+	}
+	return 8 << 30, fmt.Sprintf("physical memory unknown; %s sets another limit", ModelMemoryEnv), nil
+}
+
+// physicalMemory returns the machine's memory in bytes from /proc/meminfo, or 0.
+func physicalMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// parseBytes reads "1073741824", "512M", "16G" or "16GiB".
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B"), "I")
+	shift := 0
+	if t != "" {
+		if i := strings.IndexByte("KMGT", t[len(t)-1]); i >= 0 {
+			shift, t = 10*(i+1), t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+	if err != nil || n <= 0 || math.IsInf(n, 0) {
+		return 0, fmt.Errorf("expected a positive number of bytes, such as 8G or 512M")
+	}
+	return int64(min(n*float64(int64(1)<<shift), math.MaxInt64)), nil
+}
+
+// byteSize renders a number of bytes with a binary unit.
+func byteSize(b float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	i := 0
+	for ; b >= 1024 && i < len(units)-1; i++ {
+		b /= 1024
+	}
+	return fmt.Sprintf("%.3g %s", b, units[i])
 }
 
 // ModelLayers returns the layers of the config's network: its architecture expanded.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lwca/lwca/yamldoc"
 	"gopkg.in/yaml.v3"
 )
 
@@ -18,15 +19,14 @@ import (
 // ("[0.2, 0.5]", "{}"). Nested mappings are followed, so {optim: {lr: 0.1}} gives
 // "optim.lr" → "0.1".
 func Flatten(src []byte) (map[string]string, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	root, err := yamldoc.Parse("", src)
+	if err != nil {
 		return nil, err
 	}
 	out := map[string]string{}
-	if len(doc.Content) == 0 {
+	if root == nil {
 		return out, nil
 	}
-	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("line %d: expected a mapping at top level", root.Line)
 	}
@@ -71,6 +71,7 @@ func flatten(prefix string, n *yaml.Node, out map[string]string) error {
 
 // Flow renders the node n on one line in YAML flow style, as it would be typed after
 // "--set key=": lists as [a, b], mappings as {k: v}, strings quoted only where YAML needs it.
+// Aliases are expanded: n should come from yamldoc.Parse, which bounds their expansion.
 func Flow(n *yaml.Node) (string, error) {
 	c := flowCopy(n)
 	var b bytes.Buffer

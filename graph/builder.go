@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 
@@ -62,6 +63,20 @@ type Store struct {
 	params  []*Param
 	buffers []*Buffer
 	byName  map[string]any
+	ctx     context.Context // see Interrupt
+}
+
+// Interrupt makes graph building on s check ctx between layers: once ctx ends, Forward
+// returns its error, so that the setup of a very deep network can be interrupted. nil
+// (the default) never interrupts.
+func (s *Store) Interrupt(ctx context.Context) { s.ctx = ctx }
+
+// Err returns the error of the store's interrupting context, if it has ended.
+func (s *Store) Err() error {
+	if s.ctx == nil {
+		return nil
+	}
+	return s.ctx.Err()
 }
 
 // NewStore returns an empty store whose new parameters are initialised from a generator seeded

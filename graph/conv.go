@@ -364,6 +364,7 @@ func (g convGeom) kernel() (convkernel.Geometry, bool) {
 }
 
 // useDirect selects the direct kernel where it applies; tests turn it off to compare routes.
+// Unsynchronised, like useAdjoint: no test calls t.Parallel (.ci/run checks).
 var useDirect = true
 
 // directConv sets out to the convolution g of x with weights w by package convkernel's direct

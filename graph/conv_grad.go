@@ -87,7 +87,8 @@ func (op *convDataGradOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 // useAdjoint selects the adjoint-convolution route for ∂L/∂x where it applies; tests turn it
-// off to compare the two routes.
+// off to compare the two routes. It is read without synchronisation: the tests that flip it
+// must not run in parallel with others (no test calls t.Parallel; .ci/run checks).
 var useAdjoint = true
 
 func convDataGrad[T float](op *convDataGradOp, dh, w, dx []T) {

@@ -20,6 +20,9 @@ type reluFuser interface {
 func (s Sequential) Forward(b *Builder, x *G.Node) (*G.Node, error) {
 	var err error
 	for i := 0; i < len(s); i++ {
+		if err := b.Store.Err(); err != nil {
+			return nil, err
+		}
 		l := s[i]
 		if f, ok := l.(reluFuser); ok && i+1 < len(s) && s[i+1] == Layer(ReLU) {
 			if x, err = f.forward(b, x, true); err != nil {

@@ -114,3 +114,9 @@ func apply(b *graph.Builder, name, kind string, geo geometry, x *G.Node) (*G.Nod
 	}
 	return y, nil
 }
+
+// NumParams implements graph.ParamCounter: C scales and shifts.
+func (l *GroupNorm) NumParams() int64 { return 2 * int64(l.C) }
+
+// NumParams implements graph.ParamCounter: C scales and shifts.
+func (l *LayerNorm) NumParams() int64 { return 2 * int64(l.C) }

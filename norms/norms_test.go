@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/lwca/lwca/graph"
@@ -150,6 +151,13 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 			tr, err := train.NewTrainer(net, store, n, dim)
 			if err != nil {
 				t.Fatal(err)
+			}
+			var size int64 // the model-size check counts what the store holds (offset does not count itself)
+			for _, p := range store.Params() {
+				size += int64(p.Value.Size())
+			}
+			if got := graph.CountParams(net); !strings.HasSuffix(name, "-images") && got != size {
+				t.Errorf("CountParams = %d, the store holds %d", got, size)
 			}
 			setParams(store)
 			x, _ := randomX(6, n*dim)

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"github.com/lwca/lwca/optim"
 	"math/rand/v2"
 	"os"
@@ -421,7 +422,11 @@ func TestWrongType(t *testing.T) {
 		{"analysis:\n  layers", "[[a]]", "analysis.layers[0]", "expected a string", "a list"},
 		{"optim:\n  schedule:\n    milestones", "[1, 2.5]", "optim.schedule.milestones[1]", "expected an integer", `number "2.5"`},
 		{"model", "5", "model", "expected a mapping with keys arch, depth,", `integer "5"`},
-		{"data:\n  batch_size", "99999999999999999999999", "data.batch_size", "expected an integer", `number "9999`},
+		// Numbers too large to hold say so, not that they are not numbers.
+		{"data:\n  batch_size", "99999999999999999999999", "data.batch_size", "99999999999999999999999 is out of range", "expected an integer from -9223372036854775808 to 9223372036854775807"},
+		{"optim:\n  lr", "1e400", "optim.lr", "1e400 is out of range", "expected a number of magnitude at most 1.8e308"},
+		{"optim:\n  lr", `"1e400"`, "optim.lr", "expected a number", `got string "1e400"`},
+		{"seed", "18446744073709551616", "seed", "out of range", "expected an integer from 0 to 18446744073709551615"},
 	} {
 		src := "data:\n  dataset: mnist\n" + tc.key + ": " + tc.value + "\n"
 		if strings.HasPrefix(tc.key, "data:\n") {
@@ -432,7 +437,11 @@ func TestWrongType(t *testing.T) {
 			t.Errorf("%q: got %d problems, want 1:\n%s", src, len(e.Problems), e)
 		}
 		lastKey := tc.key[strings.LastIndexAny(tc.key, " \n")+1:]
-		wantLine(t, e, at("w.yaml", lineOf(t, src, lastKey+":")), tc.field, tc.want, "got "+tc.got)
+		got := tc.got
+		if !strings.HasPrefix(got, "expected") && !strings.HasPrefix(got, "got") {
+			got = "got " + got
+		}
+		wantLine(t, e, at("w.yaml", lineOf(t, src, lastKey+":")), tc.field, tc.want, got)
 	}
 }
 
@@ -644,9 +653,21 @@ func TestAliases(t *testing.T) {
 	if c.Optim.LR != 0.05 || c.Optim.Schedule.WarmupLR != 0.05 {
 		t.Errorf("lr %v warmup_lr %v, want 0.05 for both", c.Optim.LR, c.Optim.Schedule.WarmupLR)
 	}
-	// A self-referencing alias is caught as an unknown key, not followed forever.
+	// A self-referencing alias is refused, not followed forever.
 	e := mustFail(t, "a.yaml", "data: &d\n  dataset: mnist\n  synthetic: *d\n")
-	wantLine(t, e, "a.yaml:2", "data.synthetic.dataset", "unknown key")
+	wantLine(t, e, "a.yaml:3", "", "the alias *d is inside the value it names")
+	// An alias bomb is refused at the alias that crosses the bound, in a file and in --set.
+	bomb := "[&a0 [x, x, x, x, x, x, x, x, x, x]"
+	for i := 1; i < 10; i++ {
+		bomb += fmt.Sprintf(", &a%d [%s]", i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+	}
+	bomb += "]"
+	e = mustFail(t, "b.yaml", "data: {dataset: synthetic}\nanalysis:\n  layers: "+bomb+"\n")
+	wantLine(t, e, "b.yaml:3", "", "the alias *a3 takes the document past 100000 nodes")
+	_, err = Parse("c.yaml", []byte("data: {dataset: synthetic}\n"), []string{"analysis.layers=" + bomb})
+	if err == nil || !strings.Contains(err.Error(), "--set analysis.layers=[&a0") || !strings.Contains(err.Error(), "the alias *a3") {
+		t.Errorf("--set bomb: %v", err)
+	}
 }
 
 func TestSyntaxAndShape(t *testing.T) {

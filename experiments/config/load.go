@@ -1,11 +1,9 @@
 package config
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,13 +15,14 @@ import (
 	"github.com/lwca/lwca/layers"
 	"github.com/lwca/lwca/optim"
 	"github.com/lwca/lwca/registry"
+	"github.com/lwca/lwca/yamldoc"
 	"gopkg.in/yaml.v3"
 )
 
 // Load reads the configuration file at path, applies the overrides and
 // validates the result. See Parse for the override syntax.
 func Load(path string, overrides []string) (Config, error) {
-	src, err := os.ReadFile(path)
+	src, err := yamldoc.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
@@ -58,7 +57,7 @@ func Parse(name string, src []byte, overrides []string) (Config, error) {
 		setIndex: make(map[string]int),
 	}
 
-	root, err := parseDocument(src)
+	root, err := yamldoc.Parse(file, src)
 	if err != nil {
 		return Config{}, &Error{File: file, Problems: []Problem{yamlProblem(file, err)}}
 	}
@@ -112,36 +111,18 @@ func (c Config) Override(overrides ...string) (Config, error) {
 	return Parse("<resolved>", src, overrides)
 }
 
-// parseDocument returns the root node of the single document in src, or
-// nil if src holds no document.
-func parseDocument(src []byte) (*yaml.Node, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, err
-	default:
-		return nil, fmt.Errorf("yaml: line %d: a configuration must be a single document", extra.Line)
-	}
-	if len(doc.Content) == 0 {
-		return nil, nil
-	}
-	return doc.Content[0], nil
-}
-
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // yamlProblem turns a YAML syntax error into a Problem positioned at its
 // line, when yaml.v3 names one.
 func yamlProblem(file string, err error) Problem {
+	if e, ok := errors.AsType[*yamldoc.Error](err); ok {
+		pos := file
+		if e.Line > 0 {
+			pos = file + ":" + strconv.Itoa(e.Line)
+		}
+		return Problem{Pos: pos, Msg: e.Msg}
+	}
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		return Problem{Pos: file + ":" + m[1], Msg: "invalid YAML: " + m[2]}
@@ -389,6 +370,10 @@ func (d *decoder) scalar(pos, path string, n *yaml.Node, v reflect.Value) bool {
 		d.errorf(pos, path, "expected %s, got %s", typeName(v.Type()), describe(n))
 		return false
 	}
+	outOfRange := func() bool {
+		d.errorf(pos, path, "%s is out of range: expected %s", n.Value, rangeName(v.Type()))
+		return false
+	}
 	if n.Kind != yaml.ScalarNode {
 		return fail()
 	}
@@ -417,13 +402,19 @@ func (d *decoder) scalar(pos, path string, n *yaml.Node, v reflect.Value) bool {
 		ok = tag == "!!int" || tag == "!!float"
 	}
 	if !ok {
+		if numberOutOfRange(n, v.Kind()) {
+			return outOfRange()
+		}
 		return fail()
 	}
 	// Decode into a fresh value so that a failure leaves v untouched.
 	p := reflect.New(v.Type())
 	if err := n.Decode(p.Interface()); err != nil {
 		// An integer out of range, or negative where unsigned.
-		return fail()
+		if strings.HasPrefix(n.Value, "-") && strings.HasPrefix(typeName(v.Type()), "a non-negative") {
+			return fail()
+		}
+		return outOfRange()
 	}
 	v.Set(p.Elem())
 	return true
@@ -463,6 +454,40 @@ func typeName(t reflect.Type) string {
 		return "a list of " + e
 	}
 	return t.String()
+}
+
+// numberOutOfRange reports whether the plain scalar n is a number too large for the numeric
+// kind k: yaml.v3 resolves a float beyond ±1.8e308 ("1e400") as a string and an integer
+// beyond 64 bits as a float.
+func numberOutOfRange(n *yaml.Node, k reflect.Kind) bool {
+	if n.Style != 0 {
+		return false // quoted: meant as a string
+	}
+	s := strings.ReplaceAll(n.Value, "_", "")
+	switch k {
+	case reflect.Float32, reflect.Float64:
+		_, err := strconv.ParseFloat(s, 64)
+		return errors.Is(err, strconv.ErrRange)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		_, err := strconv.ParseInt(s, 0, 64)
+		return errors.Is(err, strconv.ErrRange)
+	}
+	return false
+}
+
+// rangeName names the values a numeric type holds.
+func rangeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		b := t.Bits()
+		return fmt.Sprintf("an integer from %d to %d", int64(-1)<<(b-1), uint64(1)<<(b-1)-1)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return fmt.Sprintf("an integer from 0 to %d", uint64(1<<t.Bits()-1))
+	case reflect.Float32:
+		return "a number of magnitude at most 3.4e38"
+	}
+	return "a number of magnitude at most 1.8e308"
 }
 
 // describe names the kind and content of a node for error messages.

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/lwca/lwca/yamldoc"
 	"gopkg.in/yaml.v3"
 )
 
@@ -22,11 +23,11 @@ func (d *decoder) override(root *yaml.Node, arg string) (Problem, bool) {
 		return Problem{Pos: pos, Msg: "missing key before '='"}, false
 	}
 
-	val, err := parseDocument([]byte(text))
+	val, err := yamldoc.Parse("", []byte(text))
 	if err != nil {
 		// The value is one line; drop the line number yaml.v3 may add.
 		p := yamlProblem("", err)
-		return Problem{Pos: pos, Field: path, Msg: strings.Replace(p.Msg, "YAML", "YAML value", 1)}, false
+		return Problem{Pos: pos, Field: path, Msg: strings.Replace(p.Msg, "invalid YAML", "invalid YAML value", 1)}, false
 	}
 	if val == nil {
 		// "key=" sets no value: an empty string or list, or an error for numbers.

@@ -21,6 +21,7 @@ import (
 	"github.com/lwca/lwca/flatyaml"
 	"github.com/lwca/lwca/results"
 	"github.com/lwca/lwca/rundir"
+	"github.com/lwca/lwca/yamldoc"
 )
 
 // Files and folders of a sweep directory, beside its run directories. The manifest's name
@@ -388,7 +389,7 @@ func (w *lineWriter) flush() {
 }
 
 func readFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := yamldoc.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("sweep: %w", err)
 	}

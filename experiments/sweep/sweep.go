@@ -35,6 +35,7 @@ import (
 
 	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/flatyaml"
+	"github.com/lwca/lwca/yamldoc"
 	"gopkg.in/yaml.v3"
 )
 
@@ -98,14 +99,13 @@ func Parse(name string, src []byte, overrides []string) (*Sweep, error) {
 		name = "<input>"
 	}
 	s := &Sweep{File: name}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	root, err := yamldoc.Parse(name, src)
+	if err != nil {
 		return nil, yamlError(name, err)
 	}
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+	if root == nil || root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s: a sweep config must be a mapping with a %s: key", name, Key)
 	}
-	root := doc.Content[0]
 	at := -1
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if k := root.Content[i]; k.Kind == yaml.ScalarNode && k.Value == Key {
@@ -121,7 +121,6 @@ func Parse(name string, src []byte, overrides []string) (*Sweep, error) {
 	if err := s.readAxes(root.Content[at], root.Content[at+1]); err != nil {
 		return nil, err
 	}
-	var err error
 	if s.base, err = blank(src, root, at); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -358,6 +357,9 @@ func yamlString(v string) string {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func yamlError(file string, err error) error {
+	if _, ok := errors.AsType[*yamldoc.Error](err); ok {
+		return err // it names the file and line
+	}
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		return fmt.Errorf("%s:%s: invalid YAML: %s", file, m[1], m[2])
 	}

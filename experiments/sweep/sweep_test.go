@@ -248,3 +248,22 @@ func TestSGDVsAdamSweepConfig(t *testing.T) {
 		t.Errorf("optimisers %v", types)
 	}
 }
+
+// aliasBomb returns ten levels of nested aliases, ten copies each, as one flow list:
+// 10^10 scalars once expanded.
+func aliasBomb() string {
+	s := "[0.1, &a0 [x, x, x, x, x, x, x, x, x, x]"
+	for i := 1; i < 10; i++ {
+		s += fmt.Sprintf(", &a%d [%s]", i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+	}
+	return s + "]"
+}
+
+func TestAliasBombRefused(t *testing.T) {
+	// Expanding the axis values used to copy every alias: memory ran out.
+	src := "data: {dataset: synthetic}\nsweep:\n  optim.lr: " + aliasBomb() + "\n"
+	_, err := Parse("bomb.yaml", []byte(src), nil)
+	if err == nil || !strings.Contains(err.Error(), "bomb.yaml:3: the alias *a3") {
+		t.Fatalf("got %v, want the alias refused at bomb.yaml:3", err)
+	}
+}

@@ -10,7 +10,7 @@ var (
 )
 
 // useAVX512 selects the AVX-512 tiles where the CPU has them; tests turn it off to check the
-// AVX2 tile on the same machine.
+// AVX2 tile on the same machine. Unsynchronised: no test calls t.Parallel (.ci/run checks).
 var useAVX512 = haveAVX512
 
 // tileFor picks the micro-kernel for out output channels (a multiple of 16) and c input

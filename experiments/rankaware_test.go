@@ -16,8 +16,8 @@ import (
 // The MNIST MLP's records never carry a quotient of round-off as a condition number: every κ
 // key is +Inf exactly where the report's rule calls it rank-limited. On the default 128-sample
 // batch most κ_p of the 784- and 256-dimensional factors are rank-limited. On a fixed sample
-// larger than every layer's width each κ and κ_p of Σx and Σ∇h at the default p is finite
-// except the genuinely singular ones: fc1's Σx has rank 1 + the number of pixels that are not
+// of 1024, larger than every layer's width (in chunks of 128, training's batch size), each κ
+// and κ_p of Σx and Σ∇h at the default p is finite except the genuinely singular ones: fc1's Σx has rank 1 + the number of pixels that are not
 // constant over the sample (the blank ones are all one value after standardisation; counted
 // here from the data), and the last layer's Σ∇h has rank 9 (softmax gradients sum to zero
 // over the classes).
@@ -32,7 +32,7 @@ func TestMNISTRecordsAreRankAware(t *testing.T) {
 		set  []string
 	}{
 		{"batch", nil},
-		{"fixed1024", []string{"analysis.source=fixed", "analysis.batch_size=1024"}},
+		{"fixed1024", []string{"analysis.source=fixed", "analysis.batch_size=1024", "analysis.chunk_size=128"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := config.Load(filepath.Join("..", "configs", "mnist_mlp_bn.yaml"), append(small, tc.set...))

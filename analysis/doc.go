@@ -29,6 +29,7 @@
 //
 // Conventions: eigenvalues are sorted in descending order, λ1 ≥ … ≥ λd ≥ 0,
 // with round-off negatives clipped to zero and counted. A ratio whose
-// denominator is zero is +Inf, so a singular factor has κ = +Inf and no
+// denominator is zero, or not above the numerical-rank tolerance d·ε·λ1
+// (round-off), is +Inf, so a singular factor has κ = +Inf and no
 // metric panics or returns NaN for a finite, non-empty spectrum.
 package analysis

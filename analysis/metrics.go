@@ -24,6 +24,9 @@ type Metrics struct {
 	Kappa float64
 	// KappaP holds the general condition numbers κ_p = λ1/λ_⌈p·d⌉
 	// (1-based), which ignore the smallest (1-p)·d eigenvalues; κ_1 = κ.
+	// κ, κ_p and the energy κ are rank-aware: +Inf ("rank-limited") when
+	// the eigenvalue they divide by is not above the numerical-rank
+	// tolerance d·ε·λ1, where the quotient would be one of round-off.
 	KappaP []PValue
 	// EnergyKappa holds λ1/λk with k the smallest index such that
 	// λ1+…+λk reaches the fraction p of the trace.
@@ -110,8 +113,9 @@ func Compute(s Spectrum, ps []float64) Metrics {
 		return m
 	}
 	l1 := v[0]
+	tol := float64(d) * eps * l1
 	m.LambdaMax, m.LambdaMin = l1, v[d-1]
-	m.Kappa = ratio(l1, v[d-1])
+	m.Kappa = rankRatio(l1, v[d-1], tol)
 
 	// Summing in the same (descending) order here and in the energy scan
 	// makes the last partial sum equal the trace exactly.
@@ -119,11 +123,10 @@ func Compute(s Spectrum, ps []float64) Metrics {
 		m.Trace += x
 	}
 	for i, p := range ps {
-		m.KappaP[i] = PValue{p, ratio(l1, v[PIndex(p, d)-1])}
-		m.EnergyKappa[i] = PValue{p, ratio(l1, v[energyIndex(v, m.Trace, p)-1])}
+		m.KappaP[i] = PValue{p, rankRatio(l1, v[PIndex(p, d)-1], tol)}
+		m.EnergyKappa[i] = PValue{p, rankRatio(l1, v[energyIndex(v, m.Trace, p)-1], tol)}
 	}
 
-	tol := float64(d) * eps * l1
 	for _, x := range v {
 		if x > tol {
 			m.NumericalRank++
@@ -157,13 +160,16 @@ func energyIndex(v []float64, trace, p float64) int {
 	return len(v)
 }
 
-// ratio returns a/b, or +Inf when b is zero (the spectra are
-// non-negative, so this is the limit from above).
-func ratio(a, b float64) float64 {
-	if b == 0 {
+// rankRatio returns the condition number λ1/λk, or +Inf when λk is not above the
+// numerical-rank tolerance tol = d·ε·λ1: such a λk is round-off of an eigenvalue that is zero
+// to working precision (λ_k of a factor of rank < k), and λ1/λk would be a quotient of
+// round-off (1e15–1e17) rather than a condition number. κ_p is therefore finite exactly when
+// numerical_rank ≥ ⌈p·d⌉.
+func rankRatio(l1, lk, tol float64) float64 {
+	if lk <= tol {
 		return math.Inf(1)
 	}
-	return a / b
+	return l1 / lk
 }
 
 // StabilityRatio returns η·λmax / (2(1+μ)) for learning rate η, heavy-ball

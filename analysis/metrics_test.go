@@ -3,6 +3,7 @@ package analysis
 import (
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 )
@@ -161,6 +162,85 @@ func TestEnergyKappa(t *testing.T) {
 				t.Fatalf("%v: energy κ_%s = %v, want λ1/λ%d = %v", v, p, got, k, want)
 			}
 		}
+	}
+}
+
+// ratio is a/b, +Inf when b is zero.
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return math.Inf(1)
+	}
+	return a / b
+}
+
+// κ, κ_p and the energy κ divide only by eigenvalues above the numerical-rank tolerance
+// d·ε·λ1: they are finite exactly when numerical_rank reaches the index they divide by, and
+// then equal the plain quotient.
+func TestKappaRankAware(t *testing.T) {
+	// d = 4: tolerance 4·2⁻⁵²·2 ≈ 1.8e-15.
+	m := Compute(NewSpectrum([]float64{2, 1, 1.7e-15, 3e-15}), []float64{0.5, 0.75, 1})
+	three := 3e-15
+	for i, want := range []float64{2, 2 / three, math.Inf(1)} {
+		if got := m.KappaP[i].Value; got != want {
+			t.Errorf("κ_%v = %v, want %v", m.KappaP[i].P, got, want)
+		}
+	}
+	if !math.IsInf(m.Kappa, 1) || m.NumericalRank != 3 {
+		t.Errorf("κ %v, rank %d; want +Inf, 3", m.Kappa, m.NumericalRank)
+	}
+
+	rng := rand.New(rand.NewPCG(5, 5))
+	ps := []float64{0.1, 0.3, 0.5, 0.7, 0.9, 1}
+	for range 200 {
+		d := 1 + rng.IntN(30)
+		v := make([]float64, d)
+		for i := range v {
+			v[i] = math.Pow(10, -20*rng.Float64()) // 1 down to 1e-20: round-off and values alike
+		}
+		m := Compute(NewSpectrum(v), ps)
+		s := NewSpectrum(v).Values
+		for i, p := range ps {
+			k := PIndex(p, d)
+			want := s[0] / s[k-1]
+			if m.NumericalRank < k {
+				want = math.Inf(1)
+			}
+			if got := m.KappaP[i].Value; got != want {
+				t.Fatalf("%v: κ_%v = %v, want %v (rank %d, k %d)", s, p, got, want, m.NumericalRank, k)
+			}
+		}
+	}
+}
+
+// A factor that is singular in exact arithmetic (a duplicated input coordinate) has a round-off
+// last eigenvalue: its κ is recorded as +Inf, not as a quotient of 1e15 or more, while κ_p
+// within its rank stays the plain quotient.
+func TestKappaOfSingularFactor(t *testing.T) {
+	const n, d = 300, 6
+	rng := rand.New(rand.NewPCG(6, 6))
+	x := make([]float64, n*d)
+	for r := range n {
+		for j := range d - 1 {
+			x[r*d+j] = rng.NormFloat64() + float64(j)
+		}
+		x[r*d+d-1] = x[r*d+d-2] // rank d−1
+	}
+	mo := NewMoment(d)
+	mo.AddRows64(x, n, 1)
+	s, err := Eigen(mo.Matrix(FactorOptions{}), GonumEigenvalues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.Values
+	if v[d-1] > 1e-12*v[0] {
+		t.Fatalf("λ%d = %g of a singular factor (λ1 = %g): not round-off", d, v[d-1], v[0])
+	}
+	m := Compute(s, []float64{0.5, 5.0 / 6, 1})
+	if !math.IsInf(m.Kappa, 1) || !math.IsInf(m.KappaP[2].Value, 1) || m.NumericalRank != d-1 {
+		t.Errorf("κ %v, κ_1 %v, rank %d; want +Inf, +Inf, %d (λ = %v)", m.Kappa, m.KappaP[2].Value, m.NumericalRank, d-1, v)
+	}
+	if m.KappaP[0].Value != v[0]/v[2] || m.KappaP[1].Value != v[0]/v[4] {
+		t.Errorf("κ_0.5, κ_5/6 = %v, %v, want %v, %v", m.KappaP[0].Value, m.KappaP[1].Value, v[0]/v[2], v[0]/v[4])
 	}
 }
 

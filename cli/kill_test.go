@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -83,8 +84,12 @@ func TestKillAndResume(t *testing.T) {
 	full := time.Since(start)
 	want := resultFiles(t, ref)
 	rng := rand.New(rand.NewPCG(1, 2))
-	for trial := 0; trial < 3; trial++ {
-		dir := filepath.Join(work, "killed", string(rune('a'+trial)))
+	trials := 3 // LWCA_KILL_TRIALS=50 for a longer campaign
+	if n, err := strconv.Atoi(os.Getenv("LWCA_KILL_TRIALS")); err == nil && n > 0 {
+		trials = n
+	}
+	for trial := 0; trial < trials; trial++ {
+		dir := filepath.Join(work, "killed", strconv.Itoa(trial))
 		args := []string{"run", cfgPath, "--out", dir}
 		kills := 0
 		for attempt := 0; ; attempt++ {

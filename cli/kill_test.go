@@ -99,6 +99,7 @@ func TestKillAndResume(t *testing.T) {
 			cmd := exec.Command(bin, args...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
+			began := time.Now()
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -112,6 +113,16 @@ func TestKillAndResume(t *testing.T) {
 				cmd.Process.Signal(syscall.SIGKILL)
 				err = <-done
 				kills++
+			}
+			if err == nil && kills == 0 {
+				// Finished before its kill: the machine is faster than when the reference
+				// ran. A trial counts only with a kill, so start it again, timed by this run.
+				full = time.Since(began)
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				args = []string{"run", cfgPath, "--out", dir}
+				continue
 			}
 			if err == nil {
 				break

@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -53,6 +55,26 @@ func resultFiles(t *testing.T, dir string) map[string][]byte {
 			rel, _ := filepath.Rel(dir, m)
 			out[rel] = b
 		}
+	}
+	return out
+}
+
+// allPaths lists every file and directory under dir, hidden ones included, but the lock file,
+// which a run leaves by design.
+func allPaths(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if rel, _ := filepath.Rel(dir, path); rel != "." && rel != ".lwca.lock" {
+			out = append(out, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -141,6 +163,10 @@ func TestKillAndResume(t *testing.T) {
 		}
 		t.Logf("trial %d: %d kills", trial, kills)
 		sameFiles(t, want, resultFiles(t, dir), "after kills")
+		// No file an uninterrupted run lacks: no temporary left behind anywhere.
+		if w, g := allPaths(t, ref), allPaths(t, dir); !slices.Equal(w, g) {
+			t.Errorf("trial %d: the killed run's tree differs from the uninterrupted run's:\n%v\n%v", trial, g, w)
+		}
 	}
 }
 

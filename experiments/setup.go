@@ -217,7 +217,7 @@ func ModelLayers(c config.Config, shape []int, classes int) ([]layers.Spec, erro
 	}
 	specs, err := arch.Expand(nets.Options{Depth: m.Depth, Width: m.Width, Activation: m.Activation, Norm: m.Norm,
 		BNPlacement: m.BNPlacement, Bias: m.Bias, Form: m.Form, Shortcut: m.Shortcut, Widths: m.Widths,
-		Channels: m.Channels, PoolEvery: m.PoolEvery, Layers: m.Layers}, layers.Shape(shape), classes)
+		Channels: m.Channels, PoolEvery: m.PoolEvery, Layers: m.Layers, Own: m.Options}, layers.Shape(shape), classes)
 	if err != nil {
 		return nil, fmt.Errorf("model: %s: %w", m.Arch, err)
 	}

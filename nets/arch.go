@@ -24,13 +24,21 @@ type Options struct {
 	PoolEvery   int
 	// Layers are the declared layers of the layers architecture.
 	Layers []layers.Spec
+	// Own is the architecture's own options: the pointer its Options returned, decoded from
+	// the model section's further keys; nil for an architecture without Options.
+	Own any
 }
 
 // Arch is a registered architecture: a preset that expands options into a list of layers for
 // samples of shape in and the given number of classes. Every network, preset or declared,
 // is then built from its layers by layers.Build: one path.
 type Arch struct {
-	Expand func(o Options, in layers.Shape, classes int) ([]layers.Spec, error)
+	// Options, if set, returns a pointer to a new struct of the architecture's own options,
+	// holding the defaults: a config's model keys beyond the common ones decode into it
+	// strictly (by yaml tags) and reach Expand as o.Own; a Check() []registry.Problem method
+	// has its problems reported with their lines.
+	Options func() any
+	Expand  func(o Options, in layers.Shape, classes int) ([]layers.Spec, error)
 }
 
 // Archs holds the registered architectures: mlp, cnn, resnet and layers (the model's own

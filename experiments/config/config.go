@@ -244,6 +244,28 @@ type ModelConfig struct {
 	// layers); it goes with arch layers, which is implied when arch is not given. Each entry
 	// is a type name, or a mapping of type, name and the type's options. Default none.
 	Layers []layers.Spec `yaml:"layers,omitempty"`
+
+	// Options are the architecture's own options when its registry entry declares a struct
+	// for them (lwca's presets use the keys above): further keys of the model section,
+	// decoded strictly by the struct's yaml tags. nil otherwise.
+	Options any `yaml:"-"`
+}
+
+// MarshalYAML writes the architecture's own options, if any, as keys of the section, last.
+func (m ModelConfig) MarshalYAML() (any, error) {
+	type plain ModelConfig // without this method
+	var n yaml.Node
+	if err := n.Encode(plain(m)); err != nil {
+		return nil, err
+	}
+	if m.Options != nil {
+		var opts yaml.Node
+		if err := opts.Encode(m.Options); err != nil {
+			return nil, err
+		}
+		n.Content = append(n.Content, opts.Content...)
+	}
+	return &n, nil
 }
 
 // OptimConfig describes the optimiser.

@@ -1,11 +1,14 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/lwca/lwca/layers"
+	"github.com/lwca/lwca/nets"
 	"github.com/lwca/lwca/optim"
+	"github.com/lwca/lwca/registry"
 )
 
 const layersHead = "data:\n  dataset: mnist\nmodel:\n  layers:\n"
@@ -153,4 +156,57 @@ func TestOptimiserOptions(t *testing.T) {
 	if len(e.Problems) != 3 {
 		t.Errorf("%d problems, want 3:\n%v", len(e.Problems), e)
 	}
+}
+
+// blockArchOptions are the own options of a test architecture.
+type blockArchOptions struct {
+	Blocks int    `yaml:"blocks"`
+	Kind   string `yaml:"kind"`
+}
+
+func (o *blockArchOptions) Check() []registry.Problem {
+	if o.Blocks < 1 {
+		return []registry.Problem{{Field: "blocks", Msg: fmt.Sprintf("must be >= 1, got %d", o.Blocks)}}
+	}
+	return nil
+}
+
+func init() {
+	nets.RegisterArch("test_blocks", nets.Arch{
+		Options: func() any { return &blockArchOptions{Blocks: 2, Kind: "plain"} },
+		Expand: func(o nets.Options, _ layers.Shape, classes int) ([]layers.Spec, error) {
+			specs := []layers.Spec{layers.Of("flatten")}
+			for i := range o.Own.(*blockArchOptions).Blocks {
+				specs = append(specs, layers.New("linear", fmt.Sprintf("fc%d", i+1), func(l *layers.LinearOptions) { l.Out = 8 }), layers.Of("relu"))
+			}
+			return append(specs, layers.New("linear", "out", func(l *layers.LinearOptions) { l.Out = classes })), nil
+		},
+	})
+}
+
+// An architecture registered with options of its own gets the model section's further keys,
+// decoded strictly into its struct, range-checked with lines, and written back by Marshal.
+func TestArchitectureOptions(t *testing.T) {
+	c, err := Parse("a.yaml", []byte("data:\n  dataset: mnist\nmodel:\n  arch: test_blocks\n  blocks: 3\n"), []string{"model.kind=wide"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := c.Model.Options.(*blockArchOptions)
+	if !ok || o.Blocks != 3 || o.Kind != "wide" {
+		t.Fatalf("options %+v", c.Model.Options)
+	}
+	b, _ := c.Marshal()
+	if !strings.Contains(string(b), "  blocks: 3\n  kind: wide\n") {
+		t.Errorf("resolved model section:\n%s", b)
+	}
+	if back, err := Parse("config.yaml", b, nil); err != nil || back.Model.Options.(*blockArchOptions).Blocks != 3 {
+		t.Errorf("read back: %v", err)
+	}
+	src := "data:\n  dataset: mnist\nmodel:\n  arch: test_blocks\n  blocks: 0\n  blokcs: 2\n"
+	e := mustFail(t, "a.yaml", src)
+	wantLine(t, e, at("a.yaml", 5), "model.blocks", "must be >= 1, got 0")
+	wantLine(t, e, at("a.yaml", 6), "model.blokcs", "unknown key; valid keys in model (arch test_blocks): arch, depth", "blocks, kind")
+	// Presets have no options of their own: their unknown keys are still errors.
+	e = mustFail(t, "a.yaml", "data:\n  dataset: mnist\nmodel:\n  blocks: 3\n")
+	wantLine(t, e, at("a.yaml", 4), "model.blocks", "unknown key; valid keys in model: arch, depth")
 }

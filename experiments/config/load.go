@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/lwca/lwca/layers"
+	"github.com/lwca/lwca/nets"
 	"github.com/lwca/lwca/optim"
 	"github.com/lwca/lwca/registry"
 	"github.com/lwca/lwca/yamldoc"
@@ -261,6 +262,11 @@ func (d *decoder) value(path string, key, n *yaml.Node, v reflect.Value) {
 	case optimType:
 		if n := resolve(n); n.Kind == yaml.MappingNode {
 			d.optim(path, n, v)
+			return
+		}
+	case modelType:
+		if n := resolve(n); n.Kind == yaml.MappingNode {
+			d.model(path, n, v)
 			return
 		}
 	}
@@ -656,24 +662,57 @@ func (d *decoder) spec(path, pos string, n *yaml.Node, v reflect.Value) {
 	v.Set(reflect.ValueOf(layers.Spec{Type: typ, Name: name, Options: opts, Pos: pos}))
 }
 
-var optimType = reflect.TypeOf(OptimConfig{})
+var (
+	optimType = reflect.TypeOf(OptimConfig{})
+	modelType = reflect.TypeOf(ModelConfig{})
+)
 
 // optim decodes the optim section: its own keys into OptimConfig, the others into the options
 // struct of the registered optimiser that type names.
 func (d *decoder) optim(path string, n *yaml.Node, v reflect.Value) {
 	o := v.Addr().Interface().(*OptimConfig)
-	typ := o.Type
+	o.Options = d.withOptions(path, n, v, "type", o.Type, func(name string) (any, bool) {
+		f, err := optim.Optimizers.Lookup(name)
+		if err != nil {
+			return nil, false
+		}
+		return f.Options(), true
+	})
+}
+
+// model decodes the model section: its own keys into ModelConfig, the others into the options
+// struct of the registered architecture that arch names, if it has one.
+func (d *decoder) model(path string, n *yaml.Node, v reflect.Value) {
+	m := v.Addr().Interface().(*ModelConfig)
+	m.Options = d.withOptions(path, n, v, "arch", m.Arch, func(name string) (any, bool) {
+		a, err := nets.Archs.Lookup(name)
+		if err != nil {
+			return nil, false
+		}
+		if a.Options == nil {
+			return nil, true
+		}
+		return a.Options(), true
+	})
+}
+
+// withOptions decodes the mapping n of a section whose entry, named by the section's key
+// (current unless n sets it), is registered with an options struct of its own: the section's
+// keys go to its struct v, the rest strictly into the entry's options, which it returns.
+// options returns the named entry's default options and whether the name is registered; with
+// an unregistered name the other keys are left alone, the name's own problem saying it all.
+func (d *decoder) withOptions(path string, n *yaml.Node, v reflect.Value, key, current string, options func(string) (any, bool)) any {
+	name := current
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := resolve(n.Content[i]), resolve(n.Content[i+1])
-		if k.Kind == yaml.ScalarNode && k.Value == "type" && val.Kind == yaml.ScalarNode {
-			typ = val.Value
+		if k.Kind == yaml.ScalarNode && k.Value == key && val.Kind == yaml.ScalarNode {
+			name = val.Value
 		}
 	}
-	own := fieldsOf(optimType)
-	var opts any
+	own := fieldsOf(v.Type())
+	opts, known := options(name)
 	optKeys := map[string]int{}
-	if f, err := optim.Optimizers.Lookup(typ); err == nil {
-		opts = f.Options()
+	if opts != nil {
 		optKeys = fieldsOf(reflect.TypeOf(opts).Elem())
 	}
 	common := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
@@ -687,17 +726,19 @@ func (d *decoder) optim(path string, n *yaml.Node, v reflect.Value) {
 			common.Content = append(common.Content, n.Content[i], n.Content[i+1])
 		case isOpt:
 			rest.Content = append(rest.Content, n.Content[i], n.Content[i+1])
-		case opts != nil: // with an unknown type, the type's problem says it all
-			keys := keyList(optimType)
+		case known && opts == nil:
+			d.errorf(d.at(nil, n.Content[i]), join(path, k.Value), "unknown key; valid keys in %s: %s", path, keyList(v.Type()))
+		case known:
+			keys := keyList(v.Type())
 			if extra := keyList(reflect.TypeOf(opts).Elem()); extra != "" {
 				keys += ", " + extra
 			}
-			d.errorf(d.at(nil, n.Content[i]), join(path, k.Value), "unknown key; valid keys in %s (type %s): %s", path, typ, keys)
+			d.errorf(d.at(nil, n.Content[i]), join(path, k.Value), "unknown key; valid keys in %s (%s %s): %s", path, key, name, keys)
 		}
 	}
 	d.mapping(path, common, v)
 	if opts != nil {
 		d.mapping(path, rest, reflect.ValueOf(opts).Elem())
 	}
-	o.Options = opts
+	return opts
 }

@@ -42,8 +42,8 @@ func (d *decoder) override(root *yaml.Node, arg string) (Problem, bool) {
 			return Problem{Pos: pos, Field: path, Msg: prefix + " is not a section and has no keys"}, false
 		}
 		f, ok := fieldsOf(t)[key]
-		if !ok && t == optimType && i == len(keys)-1 {
-			break // an option of the optimiser: its type's options struct decides
+		if !ok && (t == optimType || t == modelType) && i == len(keys)-1 {
+			break // an option of the optimiser or architecture: its options struct decides
 		}
 		if !ok {
 			return Problem{Pos: pos, Field: join(prefix, key),

@@ -68,6 +68,11 @@ func (c Config) check() []Problem {
 
 	m := c.Model
 	k.known("model.arch", lookupErr(nets.Archs.Lookup(m.Arch)))
+	if c, ok := m.Options.(registry.Checker); ok {
+		for _, p := range c.Check() {
+			k.add("model."+p.Field, "%s", p.Msg)
+		}
+	}
 	switch {
 	case m.Arch == ArchLayers && len(m.Layers) == 0:
 		k.add("model.arch", "arch layers needs the network declared under model.layers")

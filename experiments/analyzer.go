@@ -35,7 +35,7 @@ type analyzer struct {
 	// read (lwca analyze takes the norms' gradients from the probe).
 	gradsOf func(pass, passes int)
 	// onLayer, if set, hears of the analysis of a step as it goes: done of its n layers are
-	// finished, the last of them layer, which took took (done 0: the analysis begins). It is
+	// finished, the last of them layer, which took `took` (done 0: the analysis begins). It is
 	// called from the analysis worker when analysis.concurrent is set.
 	onLayer func(step, done, n int, layer string, took time.Duration)
 	curv    *curvatureAnalyzer // nil: analysis.curvature off

@@ -67,18 +67,9 @@ type pointOp struct {
 }
 
 func (op *pointOp) Do(in ...G.Value) (G.Value, error) {
-	x, err := values(in[0], op.name)
+	x, dy, err := op.inputs(in)
 	if err != nil {
 		return nil, err
-	}
-	var dy *tensor.Dense
-	if op.back {
-		if dy, err = values(in[1], op.name); err != nil {
-			return nil, err
-		}
-		if dy.Size() != x.Size() || dy.Dtype() != x.Dtype() {
-			return nil, fmt.Errorf("%s: gradient %v for input %v", op.name, dy.Shape(), x.Shape())
-		}
 	}
 	out := reuse(&op.out, x.Dtype(), x.Shape()...)
 	switch x.Dtype() {

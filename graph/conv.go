@@ -257,24 +257,31 @@ func (op *convOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{g.n, g.oh, g.ow, g.cout}, nil
 }
 
-func (op *convOp) Do(in ...G.Value) (G.Value, error) {
-	x, err := values(in[0], op.name)
-	if err != nil {
-		return nil, err
+// convOperands reads a convolution's input, weight and, with bias, its bias, and checks the
+// input's and weight's sizes against the layer's.
+func convOperands(name string, in []G.Value, inputs, weights int, bias bool) (x, w, b *tensor.Dense, err error) {
+	if x, err = values(in[0], name); err != nil {
+		return nil, nil, nil, err
 	}
-	w, err := values(in[1], op.name)
-	if err != nil {
-		return nil, err
+	if w, err = values(in[1], name); err != nil {
+		return nil, nil, nil, err
 	}
-	g := op.st.g
-	if x.Size() != g.pixels()*g.c || w.Size() != g.k()*g.cout {
-		return nil, fmt.Errorf("%s: input %v and weight %v do not match the layer", op.name, x.Shape(), w.Shape())
+	if x.Size() != inputs || w.Size() != weights {
+		return nil, nil, nil, fmt.Errorf("%s: input %v and weight %v do not match the layer", name, x.Shape(), w.Shape())
 	}
-	var bias *tensor.Dense
-	if op.st.bias {
-		if bias, err = values(in[2], op.name); err != nil {
-			return nil, err
+	if bias {
+		if b, err = values(in[2], name); err != nil {
+			return nil, nil, nil, err
 		}
+	}
+	return x, w, b, nil
+}
+
+func (op *convOp) Do(in ...G.Value) (G.Value, error) {
+	g := op.st.g
+	x, w, bias, err := convOperands(op.name, in, g.pixels()*g.c, g.k()*g.cout, op.st.bias)
+	if err != nil {
+		return nil, err
 	}
 	out := reuse(&op.out, x.Dtype(), g.n, g.oh, g.ow, g.cout)
 	switch x.Dtype() {

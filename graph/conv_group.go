@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -63,23 +62,10 @@ func (op *groupConvOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *groupConvOp) Do(in ...G.Value) (G.Value, error) {
-	x, err := values(in[0], op.name)
-	if err != nil {
-		return nil, err
-	}
-	w, err := values(in[1], op.name)
-	if err != nil {
-		return nil, err
-	}
 	g, sg := op.g, op.sub[0].st.g
-	if x.Size() != g.pixels()*g.c || w.Size() != sg.k()*g.cout {
-		return nil, fmt.Errorf("%s: input %v and weight %v do not match the layer", op.name, x.Shape(), w.Shape())
-	}
-	var bias *tensor.Dense
-	if op.bias {
-		if bias, err = values(in[2], op.name); err != nil {
-			return nil, err
-		}
+	x, w, bias, err := convOperands(op.name, in, g.pixels()*g.c, sg.k()*g.cout, op.bias)
+	if err != nil {
+		return nil, err
 	}
 	out := reuse(&op.out, x.Dtype(), g.n, g.oh, g.ow, g.cout)
 	switch x.Dtype() {

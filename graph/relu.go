@@ -46,6 +46,21 @@ func (op *elementwise) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return firstShape(op.name, in)
 }
 
+// inputs returns the op's input and, for the gradient op, ∂L/∂y (nil otherwise), checked to
+// match it.
+func (op *elementwise) inputs(in []G.Value) (x, dy *tensor.Dense, err error) {
+	if x, err = values(in[0], op.name); err != nil || !op.back {
+		return x, nil, err
+	}
+	if dy, err = values(in[1], op.name); err != nil {
+		return nil, nil, err
+	}
+	if dy.Size() != x.Size() || dy.Dtype() != x.Dtype() {
+		return nil, nil, fmt.Errorf("%s: gradient %v %v for %v %v", op.name, dy.Dtype(), dy.Shape(), x.Dtype(), x.Shape())
+	}
+	return x, dy, nil
+}
+
 // reluOp computes max(x, 0) or, with back set, ∂L/∂x from (y, ∂L/∂y).
 type reluOp struct {
 	elementwise
@@ -62,18 +77,9 @@ func firstShape(name string, in []G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *reluOp) Do(in ...G.Value) (G.Value, error) {
-	x, err := values(in[0], op.name)
+	x, dy, err := op.inputs(in)
 	if err != nil {
 		return nil, err
-	}
-	var dy *tensor.Dense
-	if op.back {
-		if dy, err = values(in[1], op.name); err != nil {
-			return nil, err
-		}
-		if dy.Size() != x.Size() {
-			return nil, fmt.Errorf("%s: gradient %v for output %v", op.name, dy.Shape(), x.Shape())
-		}
 	}
 	out := reuse(&op.out, x.Dtype(), x.Shape()...)
 	switch x.Dtype() {

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strings"
@@ -121,7 +122,7 @@ func (b *builder) one(block string, i int, s Spec, in, target Shape) (graph.Laye
 	}
 	label := fmt.Sprintf("layer %s (%s)", full, s.Type)
 	if s.Name == "" {
-		label = fmt.Sprintf("layer %d of %s (%s)", i+1, cmpOr(block, "the network"), s.Type)
+		label = fmt.Sprintf("layer %d of %s (%s)", i+1, cmp.Or(block, "the network"), s.Type)
 	}
 	t, err := Types.Lookup(s.Type)
 	if err != nil {
@@ -132,7 +133,7 @@ func (b *builder) one(block string, i int, s Spec, in, target Shape) (graph.Laye
 			return nil, nil, fmt.Errorf("%s%s: %w", where, label, err)
 		}
 		if first, dup := b.names[full]; dup {
-			return nil, nil, fmt.Errorf("%s%s: the name %s is taken (first declared at %s)", where, label, full, cmpOr(first, "an earlier layer"))
+			return nil, nil, fmt.Errorf("%s%s: the name %s is taken (first declared at %s)", where, label, full, cmp.Or(first, "an earlier layer"))
 		}
 		b.names[full] = s.Pos
 	} else if t.Named {
@@ -168,10 +169,3 @@ type nestedError struct{ err error }
 
 func (e *nestedError) Error() string { return e.err.Error() }
 func (e *nestedError) Unwrap() error { return e.err }
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}

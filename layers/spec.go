@@ -192,12 +192,3 @@ func Register(name string, t Type) {
 	}
 	Types.Register(name, t)
 }
-
-// NewOptions returns the default options of the registered type typ.
-func NewOptions(typ string) (any, error) {
-	t, err := Types.Lookup(typ)
-	if err != nil {
-		return nil, err
-	}
-	return t.Options(), nil
-}

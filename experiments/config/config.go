@@ -291,14 +291,6 @@ type OptimConfig struct {
 	Options any `yaml:"-"`
 }
 
-// Momentum is the heavy-ball momentum of an sgd optimiser, or 0.
-func (o OptimConfig) Momentum() float64 {
-	if s, ok := o.Options.(*optim.SGDOptions); ok {
-		return s.Momentum
-	}
-	return 0
-}
-
 // MarshalYAML writes the optimiser's options as keys of the section, after lr.
 func (o OptimConfig) MarshalYAML() (any, error) {
 	type plain OptimConfig // without this method

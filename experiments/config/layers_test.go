@@ -136,9 +136,6 @@ func TestOptimiserOptions(t *testing.T) {
 	if !ok || c.Optim.Type != "adamw" || o.Beta1 != 0.9 || o.Beta2 != 0.99 || o.Eps != 1e-8 || c.Optim.WeightDecay != 0.01 {
 		t.Fatalf("optim %+v, options %+v", c.Optim, c.Optim.Options)
 	}
-	if c.Optim.Momentum() != 0 {
-		t.Errorf("adamw has heavy-ball momentum %v", c.Optim.Momentum())
-	}
 	b, _ := c.Marshal()
 	if !strings.Contains(string(b), "optim:\n  type: adamw\n  lr: 0.001\n  beta1: 0.9\n  beta2: 0.99\n  eps: 1e-08\n  weight_decay: 0.01\n") {
 		t.Errorf("resolved optim section:\n%s", b)

@@ -235,8 +235,8 @@ func TestSGDVsAdamSweepConfig(t *testing.T) {
 		types[o.Type]++
 		switch o.Type {
 		case "sgd":
-			if o.LR != 0.1 || o.Momentum() != 0.9 {
-				t.Errorf("run %s: sgd lr %v momentum %v", r.Name, o.LR, o.Momentum())
+			if s, ok := o.Options.(*optim.SGDOptions); !ok || o.LR != 0.1 || s.Momentum != 0.9 {
+				t.Errorf("run %s: sgd lr %v options %+v", r.Name, o.LR, o.Options)
 			}
 		case "adam":
 			if a, ok := o.Options.(*optim.AdamOptions); !ok || o.LR != 0.001 || a.Beta2 != 0.999 {

@@ -90,12 +90,16 @@ func Eigen(a *mat.SymDense, solver EigenSolver) (Spectrum, error) {
 			}
 		}
 	}
-	vals, err := solver(a)
+	sub, zeros := withoutZeroRows(a)
+	vals, err := solver(sub)
 	if err != nil {
 		return Spectrum{}, err
 	}
-	if len(vals) != n {
-		return Spectrum{}, fmt.Errorf("analysis: eigen solver returned %d values for a %d×%d matrix", len(vals), n, n)
+	if len(vals) != n-zeros {
+		return Spectrum{}, fmt.Errorf("analysis: eigen solver returned %d values for a %d×%d matrix", len(vals), n-zeros, n-zeros)
+	}
+	if zeros > 0 {
+		vals = append(make([]float64, zeros), vals...) // ascending, like the solvers' output
 	}
 	for i, v := range vals {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -103,6 +107,47 @@ func Eigen(a *mat.SymDense, solver EigenSolver) (Spectrum, error) {
 		}
 	}
 	return NewSpectrum(vals), nil
+}
+
+// withoutZeroRows returns a without its rows (and columns) that are exactly zero, and how many
+// it dropped: each is an exact zero eigenvalue, and the rest of the spectrum is the smaller
+// matrix's. Second moments have them wherever an input never varies from zero over the
+// sample (MNIST's border pixels, ReLU units that stay off), and dropping them saves a cubic
+// share of the eigen-decomposition. a itself is returned when no row is zero, or all are
+// (a solver still sees a non-empty matrix).
+func withoutZeroRows(a *mat.SymDense) (*mat.SymDense, int) {
+	n := a.SymmetricDim()
+	raw := a.RawSymmetric() // upper triangle: row i is a[k][i] for k < i and a[i][j] for j ≥ i
+	zero := make([]bool, n)
+	keep := 0
+	for i := range n {
+		zero[i] = true
+		for k := 0; k < i && zero[i]; k++ {
+			zero[i] = raw.Data[k*raw.Stride+i] == 0
+		}
+		for j := i; j < n && zero[i]; j++ {
+			zero[i] = raw.Data[i*raw.Stride+j] == 0
+		}
+		if !zero[i] {
+			keep++
+		}
+	}
+	if keep == n || keep == 0 {
+		return a, 0
+	}
+	idx := make([]int, 0, keep)
+	for i, z := range zero {
+		if !z {
+			idx = append(idx, i)
+		}
+	}
+	sub := mat.NewSymDense(keep, nil)
+	for r, i := range idx {
+		for c := r; c < keep; c++ {
+			sub.SetSym(r, c, raw.Data[i*raw.Stride+idx[c]])
+		}
+	}
+	return sub, n - keep
 }
 
 // KroneckerSpectrum returns the spectrum of A⊗B from the spectra of A and

@@ -277,3 +277,64 @@ func TestKroneckerSpectrumWithZeros(t *testing.T) {
 		t.Fatalf("product spectrum %v (MinRaw %g), want %v", got.Values, got.MinRaw, want.Values)
 	}
 }
+
+// Inputs that never leave zero give exactly-zero rows of a second moment. Eigen drops them
+// before solving and returns them as exact zeros; the rest of the spectrum is the full
+// matrix's (here against gonum on the whole matrix). A matrix whose rows are all zero, and one
+// whose zero entries are only off the diagonal, go to the solver whole.
+func TestEigenDropsZeroRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	const n, d = 50, 30
+	dead := map[int]bool{0: true, 4: true, 5: true, 17: true, 29: true}
+	x := mat.NewDense(n, d, nil)
+	for i := range n {
+		for j := range d {
+			if !dead[j] {
+				x.Set(i, j, rng.NormFloat64())
+			}
+		}
+	}
+	var a mat.SymDense
+	a.SymOuterK(1/float64(n), x.T())
+	var calls []int
+	solver := func(m *mat.SymDense) ([]float64, error) {
+		calls = append(calls, m.SymmetricDim())
+		return GonumEigenvalues(m)
+	}
+	s, err := Eigen(&a, solver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := GonumEigenvalues(&a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		want[i] = max(want[i], 0)
+	}
+	if !closeLists(s.Values, descending(want), 1e-12) {
+		t.Errorf("spectrum %v\nwant %v", s.Values, descending(want))
+	}
+	if len(calls) != 1 || calls[0] != d-len(dead) {
+		t.Errorf("solver saw orders %v, want one of %d", calls, d-len(dead))
+	}
+	zeros := 0
+	for _, v := range s.Values {
+		if v == 0 {
+			zeros++
+		}
+	}
+	if zeros != len(dead) || s.Clipped != 0 {
+		t.Errorf("%d exact zeros and %d clipped, want %d and 0", zeros, s.Clipped, len(dead))
+	}
+
+	calls = nil
+	if _, err := Eigen(mat.NewSymDense(4, nil), solver); err != nil || len(calls) != 1 || calls[0] != 4 {
+		t.Errorf("all-zero 4×4: solver saw %v (err %v), want the whole matrix", calls, err)
+	}
+	calls = nil
+	offDiag := mat.NewSymDense(3, []float64{1, 0, 0, 0, 2, 1, 0, 1, 3})
+	if s, err := Eigen(offDiag, solver); err != nil || len(calls) != 1 || calls[0] != 3 || s.Values[2] == 0 {
+		t.Errorf("no zero row: solver saw %v, spectrum %v (err %v)", calls, s.Values, err)
+	}
+}

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -39,12 +40,33 @@ type analyzer struct {
 	// called from the analysis worker when analysis.concurrent is set.
 	onLayer func(step, done, n int, layer string, took time.Duration)
 	curv    *curvatureAnalyzer // nil: analysis.curvature off
-	queue   chan analysisWork
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	err     error
-	steps   int
+	// win is the open window of source window: the analysis step it began at and what was
+	// measured there; nil between windows.
+	win *openWindow
+	// lastStep is the run's last training step: a window still open there closes with it.
+	lastStep int
+	queue    chan analysisWork
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	err      error
+	steps    int
 }
+
+// openWindow is an analysis (source window) whose captures are still being pooled: it began
+// at step start and closes after step end. The norms, K-FAC fidelity and curvature are those of
+// the first step, whose weights the records describe.
+type openWindow struct {
+	start, end, epoch int
+	lr                float64
+	momentum          *float64
+	norms             map[string][2]float64
+	fidelity          map[string]analysis.Record
+	curvature         []analysis.Record
+}
+
+// maxAutoWindow bounds the automatic window (analysis.window 0): past it, the cost of
+// pooling grows faster than what the extra rank tells (see AnalysisConfig.Window).
+const maxAutoWindow = 8
 
 type analysisWork struct {
 	step, epoch int
@@ -61,7 +83,7 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 		cond: newConditioner(ac.P, ac.Layers, analysis.FactorOptions{Centered: ac.Centered, AppendOne: ac.AppendBias})}
 	probeBatch := 0
 	switch ac.Source {
-	case config.SourceBatch:
+	case config.SourceBatch, config.SourceWindow:
 		if ac.Fisher == config.FisherTrue {
 			probeBatch = cfg.Data.BatchSize
 		}
@@ -130,8 +152,16 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 // due reports whether step is an analysis step.
 func (a *analyzer) due(step int) bool { return a.cfg.Every > 0 && step%a.cfg.Every == 0 }
 
-// capturesTraining reports whether the training pass of an analysis step must capture.
-func (a *analyzer) capturesTraining() bool { return a.probe == nil }
+// collects reports whether step's training pass belongs to an analysis: an analysis step, or
+// a later step of its window.
+func (a *analyzer) collects(step int) bool { return a.due(step) || a.win != nil }
+
+// capturesTraining reports whether the training pass of step must capture.
+func (a *analyzer) capturesTraining(step int) bool { return a.probe == nil && a.collects(step) }
+
+// windowOpen reports whether an analysis is pooling steps: checkpoints wait until it closes,
+// so that no analysis straddles one (a resumed run then repeats the uninterrupted run exactly).
+func (a *analyzer) windowOpen() bool { return a.win != nil }
 
 // run analyses step. trainer holds the step's captures when capturesTraining; x, y are the
 // step's batch. weight and grad give each layer's W and ∂L/∂W for the norms. momentum is the
@@ -140,6 +170,9 @@ func (a *analyzer) run(step, epoch int, lr float64, momentum *float64, trainer *
 	weight, grad func(string) *tensor.Dense) error {
 	if err := a.firstError(); err != nil {
 		return err
+	}
+	if a.cfg.Source == config.SourceWindow {
+		return a.pool(step, epoch, lr, momentum, trainer, x, y, weight, grad)
 	}
 	passes := 1
 	switch {
@@ -192,8 +225,12 @@ func (a *analyzer) run(step, epoch int, lr float64, momentum *float64, trainer *
 	if err != nil {
 		return err
 	}
-	w := analysisWork{step: step, epoch: epoch, lr: lr, momentum: momentum, jobs: a.cond.jobs(weight, grad),
-		fidelity: fidelity, curvature: curv}
+	return a.submit(analysisWork{step: step, epoch: epoch, lr: lr, momentum: momentum, jobs: a.cond.jobs(tensorNorms(weight, grad)),
+		fidelity: fidelity, curvature: curv})
+}
+
+// submit solves and writes an analysis step, here or in the worker.
+func (a *analyzer) submit(w analysisWork) error {
 	a.steps++
 	if a.queue == nil {
 		return a.do(w)
@@ -201,6 +238,92 @@ func (a *analyzer) run(step, epoch int, lr float64, momentum *float64, trainer *
 	a.wg.Add(1)
 	a.queue <- w
 	return nil
+}
+
+// pool adds step's captures to the open window (source window), opening one at an analysis
+// step, and closes it after its last step.
+func (a *analyzer) pool(step, epoch int, lr float64, momentum *float64, trainer *train.Trainer, x []float32, y []int32,
+	weight, grad func(string) *tensor.Dense) error {
+	set := trainer.Hooks()
+	if a.probe != nil { // the true Fisher: the step's batch again, with sampled labels
+		ce := a.probe.Loss()
+		rng := rand.New(rand.NewPCG(a.seed, 0x7f15e0000+uint64(step)))
+		ce.SampleLabels(func(_ int, p []float64) int32 { return sampleClass(rng, p) })
+		copy(a.px, x)
+		copy(a.py, y)
+		if _, _, err := a.probe.Run(a.px, a.py, true); err != nil {
+			return fmt.Errorf("analysis pass at step %d: %w", step, err)
+		}
+		set = a.probe.Hooks()
+	}
+	if a.due(step) {
+		if a.win != nil { // cannot happen while window ≤ every; close rather than mix two steps
+			if err := a.closeWindow(); err != nil {
+				return err
+			}
+		}
+		k := a.windowSize(set)
+		curv, err := a.curv.records(step, epoch, lr, momentum)
+		if err != nil {
+			return err
+		}
+		a.win = &openWindow{start: step, end: min(step+k-1, a.lastStep), epoch: epoch, lr: lr, momentum: momentum,
+			norms: map[string][2]float64{}, fidelity: a.fidelity(set), curvature: curv}
+		for _, p := range set.Points() {
+			a.win.norms[p.Layer] = [2]float64{frobenius(weight(p.Layer)), frobenius(grad(p.Layer))}
+		}
+		a.cond.begin(k)
+	}
+	if a.win == nil {
+		return nil
+	}
+	if err := a.cond.add(set); err != nil {
+		return err
+	}
+	if step >= a.win.end {
+		return a.closeWindow()
+	}
+	return nil
+}
+
+// closeWindow submits the open window's analysis with the steps pooled so far (all of them,
+// unless the run ended or diverged first). Without an open window it does nothing.
+func (a *analyzer) closeWindow() error {
+	w := a.win
+	if w == nil {
+		return nil
+	}
+	a.win = nil
+	norms := func(l string) (float64, float64) {
+		if n, ok := w.norms[l]; ok {
+			return n[0], n[1]
+		}
+		return math.NaN(), math.NaN()
+	}
+	return a.submit(analysisWork{step: w.start, epoch: w.epoch, lr: w.lr, momentum: w.momentum, jobs: a.cond.jobs(norms),
+		fidelity: w.fidelity, curvature: w.curvature})
+}
+
+// windowSize is the number of steps an analysis pools: analysis.window, or else the fewest
+// that give every analysed factor as many rows as dimensions (set holds one step's captures),
+// at most maxAutoWindow; never more than analysis.every.
+func (a *analyzer) windowSize(set *hooks.Set) int {
+	k := a.cfg.Window
+	if k <= 0 {
+		k = 1
+		for _, p := range set.Points() {
+			if (a.cond.selected != nil && !a.cond.selected[p.Layer]) || !p.X.Valid() || !p.G.Valid() {
+				continue
+			}
+			dx := analysis.FactorDim(p.X.Cols, a.cond.opts)
+			k = max(k, (dx+p.X.Rows-1)/p.X.Rows, (p.G.Cols+p.G.Rows-1)/p.G.Rows)
+		}
+		k = min(k, maxAutoWindow)
+	}
+	if a.cfg.Every > 0 {
+		k = min(k, a.cfg.Every)
+	}
+	return k
 }
 
 // fidelity measures the Kronecker approximation on the first pass's per-sample captures, for

@@ -27,6 +27,9 @@ type LayerAnalysis struct {
 // A factor with fewer rows than dimensions (a 785-input layer on a 128-sample batch) is
 // rank-deficient, and on a single pass it is formed as the small Gram matrix of its rows
 // instead: same non-zero eigenvalues, a fraction of the cost (see analysis.Gram).
+//
+// Over several passes (a window of training steps) a factor whose pooled rows still number
+// fewer than its dimensions keeps the rows themselves and is formed as their Gram matrix too.
 type conditioner struct {
 	ps       []float64
 	opts     analysis.FactorOptions
@@ -35,13 +38,41 @@ type conditioner struct {
 	order    []string
 	selected map[string]bool // nil: every layer
 	noGram   bool            // always form d×d factors (tests compare both routes)
-	single   bool            // the current accumulation has one pass
+	passes   int             // passes the current accumulation expects
 }
 
 type layerMoments struct {
-	x, g   *analysis.Moment
-	gx, gg *mat.SymDense // Gram matrices of a single pass, used instead of x, g when set
-	used   bool
+	x, g         *analysis.Moment
+	gx, gg       *mat.SymDense // Gram matrices of a single pass, used instead of x, g when set
+	rowsX, rowsG *pooledRows   // rows of several passes kept for their Gram matrix; nil: moments
+	used         bool
+}
+
+// pooledRows collects the captured rows of several passes, in pass order.
+type pooledRows struct {
+	rows, cols int
+	f32        []float32
+	f64        []float64
+}
+
+func (r *pooledRows) add(m *hooks.Matrix) {
+	r.rows += m.Rows
+	r.cols = m.Cols
+	if m.F32 != nil {
+		r.f32 = append(r.f32, m.F32[:m.Rows*m.Cols]...)
+	} else {
+		r.f64 = append(r.f64, m.F64[:m.Rows*m.Cols]...)
+	}
+}
+
+func (r *pooledRows) gram(opts analysis.FactorOptions) *mat.SymDense {
+	return gram(&hooks.Matrix{Rows: r.rows, Cols: r.cols, F32: r.f32, F64: r.f64}, opts)
+}
+
+// gramRoute reports whether a factor of dim dimensions, fed rows rows per pass over passes
+// passes, is better formed from its rows: fewer rows than dimensions.
+func (c *conditioner) gramRoute(rows, dim int) bool {
+	return !c.noGram && c.passes*rows < dim
 }
 
 func newConditioner(ps []float64, layers []string, opts analysis.FactorOptions) *conditioner {
@@ -71,11 +102,11 @@ func (c *conditioner) selectLayers(set *hooks.Set) error {
 // begin starts a new accumulation over the given number of passes.
 func (c *conditioner) begin(passes int) {
 	c.order = c.order[:0]
-	c.single = passes == 1
+	c.passes = max(passes, 1)
 	for _, m := range c.moments {
 		m.x.Reset()
 		m.g.Reset()
-		m.gx, m.gg, m.used = nil, nil, false
+		m.gx, m.gg, m.rowsX, m.rowsG, m.used = nil, nil, nil, nil, false
 	}
 }
 
@@ -101,15 +132,27 @@ func (c *conditioner) add(set *hooks.Set) error {
 		if !m.used {
 			c.order = append(c.order, p.Layer)
 			m.used = true
+			if c.passes > 1 && c.gramRoute(p.X.Rows, analysis.FactorDim(p.X.Cols, c.opts)) {
+				m.rowsX = &pooledRows{}
+			}
+			if c.passes > 1 && c.gramRoute(p.G.Rows, p.G.Cols) {
+				m.rowsG = &pooledRows{}
+			}
 		}
-		if c.single && !c.noGram && p.X.Rows < analysis.FactorDim(p.X.Cols, c.opts) {
+		switch {
+		case m.rowsX != nil:
+			m.rowsX.add(&p.X)
+		case c.passes == 1 && c.gramRoute(p.X.Rows, analysis.FactorDim(p.X.Cols, c.opts)):
 			m.gx = gram(&p.X, c.opts)
-		} else {
+		default:
 			addMatrix(m.x, &p.X)
 		}
-		if c.single && !c.noGram && p.G.Rows < p.G.Cols {
+		switch {
+		case m.rowsG != nil:
+			m.rowsG.add(&p.G)
+		case c.passes == 1 && c.gramRoute(p.G.Rows, p.G.Cols):
 			m.gg = gram(&p.G, gopts)
-		} else {
+		default:
 			addMatrix(m.g, &p.G)
 		}
 	}
@@ -142,15 +185,22 @@ type factorJob struct {
 	gNorm      float64
 }
 
-// jobs returns the accumulated factors of every analysed layer, in network order. The
-// gradient factor is never given the bias coordinate (it belongs to the input side).
-func (c *conditioner) jobs(weight, grad func(layer string) *tensor.Dense) []factorJob {
+// jobs returns the accumulated factors of every analysed layer, in network order, with each
+// layer's ‖W‖ and ‖∂L/∂W‖ from norms. The gradient factor is never given the bias coordinate
+// (it belongs to the input side).
+func (c *conditioner) jobs(norms func(layer string) (w, g float64)) []factorJob {
 	gopts := analysis.FactorOptions{Centered: c.opts.Centered}
 	out := make([]factorJob, 0, len(c.order))
 	for _, l := range c.order {
 		m := c.moments[l]
-		j := factorJob{layer: l, sx: m.gx, sg: m.gg, dimX: analysis.FactorDim(m.x.Dim(), c.opts), dimG: m.g.Dim(),
-			wNorm: frobenius(weight(l)), gNorm: frobenius(grad(l))}
+		j := factorJob{layer: l, sx: m.gx, sg: m.gg, dimX: analysis.FactorDim(m.x.Dim(), c.opts), dimG: m.g.Dim()}
+		j.wNorm, j.gNorm = norms(l)
+		if m.rowsX != nil {
+			j.sx = m.rowsX.gram(c.opts)
+		}
+		if m.rowsG != nil {
+			j.sg = m.rowsG.gram(gopts)
+		}
 		if j.sx == nil {
 			j.sx = m.x.Matrix(c.opts)
 		}
@@ -198,7 +248,7 @@ func (c *conditioner) analyse(set *hooks.Set, weight, grad func(layer string) *t
 		return nil, err
 	}
 	var out []LayerAnalysis
-	for _, j := range c.jobs(weight, grad) {
+	for _, j := range c.jobs(tensorNorms(weight, grad)) {
 		la, err := c.solve(j, lr, momentum)
 		if err != nil {
 			return nil, err
@@ -206,6 +256,11 @@ func (c *conditioner) analyse(set *hooks.Set, weight, grad func(layer string) *t
 		out = append(out, la)
 	}
 	return out, nil
+}
+
+// tensorNorms gives the Frobenius norms of each layer's weight and gradient tensors.
+func tensorNorms(weight, grad func(layer string) *tensor.Dense) func(string) (float64, float64) {
+	return func(l string) (float64, float64) { return frobenius(weight(l)), frobenius(grad(l)) }
 }
 
 func frobenius(t *tensor.Dense) float64 {

@@ -95,6 +95,9 @@ func TestResumeIsExact(t *testing.T) {
 		{"train.checkpoint_every=3", "analysis.concurrent=true"},
 		{"train.checkpoint_every=0", "analysis.source=average", "analysis.batches=2", "analysis.fisher=true", "optim.nesterov=true"},
 		{"train.checkpoint_every=4", "train.dtype=float64", "analysis.save_weights_every=5"},
+		// Windows of 3 steps from steps 0, 4, 8, …: checkpoints due inside one and stops
+		// requested inside one wait for it to close.
+		{"train.checkpoint_every=3", "analysis.window=3", "analysis.source=window"},
 	} {
 		cfg := smokeConfig(t, set...)
 		full := t.TempDir()

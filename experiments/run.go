@@ -206,6 +206,8 @@ type runner struct {
 	perEpoch   int
 	out        string
 	opts       Options
+	// checkpointDue: a periodic checkpoint waits for an analysis window to close.
+	checkpointDue bool
 
 	// Progress through the run, all of it saved in checkpoints.
 	step         int // the next step to run
@@ -295,6 +297,7 @@ func newRunner(ctx context.Context, cfg config.Config, out string, opts Options,
 	} else if err != nil {
 		return nil, err
 	}
+	r.analyzer.lastStep = r.totalSteps - 1
 	done := 0
 	if st != nil {
 		done = st.Step
@@ -329,7 +332,9 @@ func (r *runner) loop(ctx context.Context) error {
 	}
 	for r.step < r.totalSteps {
 		step := r.step
-		if err := ctx.Err(); err != nil {
+		// A stop waits for an open analysis window to close (a few steps), so that the
+		// checkpoint never falls inside one.
+		if err := ctx.Err(); err != nil && !r.analyzer.windowOpen() {
 			sum.Status = StatusStopped
 			if err := r.checkpoint(); err != nil {
 				return err
@@ -347,8 +352,8 @@ func (r *runner) loop(ctx context.Context) error {
 			r.augment.Apply(x, len(y), r.train.Shape, r.cfg.Seed, epoch, index)
 		}
 		lr := r.sched.At(step, epoch)
-		analyse := r.analyzer.due(step)
-		loss, correct, err := r.trainer.Run(x, y, analyse && r.analyzer.capturesTraining())
+		analyse := r.analyzer.collects(step)
+		loss, correct, err := r.trainer.Run(x, y, r.analyzer.capturesTraining(step))
 		if err != nil {
 			return fmt.Errorf("step %d: %w", step, err)
 		}
@@ -360,17 +365,19 @@ func (r *runner) loop(ctx context.Context) error {
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			sum.Status, sum.DivergedAtStep = StatusDiverged, &step
 			r.progress.message("%s: diverged at step %d (loss %v)", r.cfg.Name, step, loss)
-			return r.analyzer.flush()
+			return errors.Join(r.analyzer.closeWindow(), r.analyzer.flush())
 		}
 		grads, err := r.trainer.Grads()
 		if err != nil {
 			return err
 		}
 		if analyse {
+			if r.analyzer.due(step) {
+				sum.AnalysisSteps++
+			}
 			if err := r.analyse(step, epoch, lr, x, y, grads); err != nil {
 				return err
 			}
-			sum.AnalysisSteps++
 		}
 		if err := r.opt.Step(weights, grads, lr); err != nil {
 			return err
@@ -389,7 +396,12 @@ func (r *runner) loop(ctx context.Context) error {
 		}
 		r.step = step + 1
 		last := r.step == r.totalSteps
-		if every := r.cfg.Train.CheckpointEvery; last || (every > 0 && r.step%every == 0) {
+		if every := r.cfg.Train.CheckpointEvery; every > 0 && r.step%every == 0 {
+			r.checkpointDue = true
+		}
+		// A periodic checkpoint inside an analysis window waits for the window to close.
+		if last || (r.checkpointDue && !r.analyzer.windowOpen()) {
+			r.checkpointDue = false
 			if last {
 				sum.Status = StatusCompleted
 			}

@@ -395,11 +395,22 @@ type AnalysisConfig struct {
 	// empirical.
 	Fisher string `yaml:"fisher"`
 
-	// Source chooses the samples: "batch" (the current training batch),
-	// "fixed" (one seeded sample of BatchSize training samples, the same at
-	// every analysis step, so N can exceed a layer's width) or "average"
-	// (Batches fresh training batches pooled). Default batch.
+	// Source chooses the samples: "window" (the training batches of the
+	// analysis step and the Window-1 steps after it, pooled: no extra
+	// passes, and N above the layers' widths), "batch" (the analysis step's
+	// training batch alone), "fixed" (one seeded sample of BatchSize
+	// training samples, the same at every analysis step) or "average"
+	// (Batches fresh training batches pooled in extra passes). Default
+	// window.
 	Source string `yaml:"source"`
+
+	// Window is the number of training steps whose captures one analysis
+	// pools (source window), from the analysis step on; ≤ Every. Default 0:
+	// the fewest steps that give every analysed factor at least as many
+	// rows as dimensions, at most 8 (a wider factor, such as a 4096-input
+	// classifier, is formed from its 8 steps' rows and its κ_p beyond
+	// their rank is recorded as rank-limited).
+	Window int `yaml:"window"`
 
 	// BatchSize is the size of the fixed analysis sample (source fixed),
 	// ≥ 1. Default 4096.
@@ -464,6 +475,7 @@ type AnalysisConfig struct {
 const (
 	FisherEmpirical = "empirical"
 	FisherTrue      = "true"
+	SourceWindow    = "window"
 	SourceBatch     = "batch"
 	SourceFixed     = "fixed"
 	SourceAverage   = "average"
@@ -527,7 +539,7 @@ func Default() Config {
 			Every:             100,
 			P:                 []float64{0.2, 0.5, 0.8, 1},
 			Fisher:            FisherEmpirical,
-			Source:            SourceBatch,
+			Source:            SourceWindow,
 			BatchSize:         4096,
 			Batches:           8,
 			FidelityMaxParams: 20000,

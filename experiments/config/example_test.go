@@ -114,7 +114,8 @@ func ExampleConfig_Marshal() {
 	//   p: [0.2, 0.5, 0.8, 1]
 	//   layers: []
 	//   fisher: empirical
-	//   source: batch
+	//   source: window
+	//   window: 0
 	//   batch_size: 4096
 	//   batches: 8
 	//   chunk_size: 0

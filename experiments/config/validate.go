@@ -167,7 +167,11 @@ func (c Config) check() []Problem {
 		}
 	}
 	k.oneOf("analysis.fisher", a.Fisher, FisherEmpirical, FisherTrue)
-	k.oneOf("analysis.source", a.Source, SourceBatch, SourceFixed, SourceAverage)
+	k.oneOf("analysis.source", a.Source, SourceWindow, SourceBatch, SourceFixed, SourceAverage)
+	k.intMin("analysis.window", a.Window, 0)
+	if a.Window > 0 && a.Every > 0 && a.Window > a.Every {
+		k.add("analysis.window", "%d steps is more than analysis.every (%d): the windows of two analysis steps would overlap", a.Window, a.Every)
+	}
 	k.intMin("analysis.batch_size", a.BatchSize, 1)
 	k.intMin("analysis.batches", a.Batches, 1)
 	k.intMin("analysis.chunk_size", a.ChunkSize, 0)

@@ -109,6 +109,48 @@ func Eigen(a *mat.SymDense, solver EigenSolver) (Spectrum, error) {
 	return NewSpectrum(vals), nil
 }
 
+// sortDescendingNonNegative sorts v, whose values are finite and ≥ 0, largest first. Such
+// float64s order as their IEEE bit patterns do, so a radix sort on the bits gives exactly the
+// order of a comparison sort, several times faster on the 10⁵–10⁶ products of a Kronecker
+// spectrum. Short slices use the comparison sort.
+func sortDescendingNonNegative(v []float64) {
+	if len(v) < 4096 {
+		slices.Sort(v)
+		slices.Reverse(v)
+		return
+	}
+	const bits = 16
+	keys := make([]uint64, len(v))
+	for i, x := range v {
+		keys[i] = ^math.Float64bits(x) // complemented: ascending keys are descending values
+	}
+	tmp := make([]uint64, len(v))
+	var count [1 << bits]int
+	for shift := uint(0); shift < 64; shift += bits {
+		clear(count[:])
+		for _, k := range keys {
+			count[(k>>shift)&(1<<bits-1)]++
+		}
+		if count[(keys[0]>>shift)&(1<<bits-1)] == len(keys) {
+			continue // every key has this digit: the pass would not move anything
+		}
+		sum := 0
+		for i, c := range count {
+			count[i] = sum
+			sum += c
+		}
+		for _, k := range keys {
+			d := (k >> shift) & (1<<bits - 1)
+			tmp[count[d]] = k
+			count[d]++
+		}
+		keys, tmp = tmp, keys
+	}
+	for i, k := range keys {
+		v[i] = math.Float64frombits(^k)
+	}
+}
+
 // withoutZeroRows returns a without its rows (and columns) that are exactly zero, and how many
 // it dropped: each is an exact zero eigenvalue, and the rest of the spectrum is the smaller
 // matrix's. Second moments have them wherever an input never varies from zero over the
@@ -171,8 +213,7 @@ func KroneckerSpectrum(a, b Spectrum) Spectrum {
 			v = append(v, x*y)
 		}
 	}
-	slices.Sort(v)
-	slices.Reverse(v)
+	sortDescendingNonNegative(v)
 	v = v[:cap(v)] // the products with a zero: zeros, at the end
 	s := Spectrum{Values: v}
 	if len(v) > 0 {

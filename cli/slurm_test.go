@@ -110,7 +110,11 @@ func TestSlurmSweepResumesStoppedTasksExactly(t *testing.T) {
 	})
 	waitFor(t, 30*time.Second, "slurm.json", func() bool {
 		b, err := os.ReadFile(filepath.Join(dir, "slurm.json"))
-		var jobs struct{ Submissions []struct{ JobID string `json:"job_id"` } }
+		var jobs struct {
+			Submissions []struct {
+				JobID string `json:"job_id"`
+			}
+		}
 		if err == nil && json.Unmarshal(b, &jobs) == nil && len(jobs.Submissions) == 1 {
 			job = jobs.Submissions[0].JobID
 		}

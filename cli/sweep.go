@@ -227,8 +227,7 @@ func (c *sweepRunCmd) submit(g *globals, sw *sweep.Sweep, out string, opts sweep
 func follow(ctx context.Context, g *globals, dir string) error {
 	ts, err := sweep.Follow(ctx, dir, sweep.FollowOptions{Every: slurmPoll, Progress: g.progress()})
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprintf(g.info(), "lwca: the tasks go on; lwca sweep status %s follows them again\n", dir)
-		return sweepInterrupted{unfinished(ts)}
+		return followStopped{dir}
 	}
 	if err != nil {
 		return err
@@ -239,15 +238,15 @@ func follow(ctx context.Context, g *globals, dir string) error {
 	return nil
 }
 
-func unfinished(ts []sweep.TaskStatus) int {
-	n := 0
-	for _, t := range ts {
-		if t.Failed() {
-			n++
-		}
-	}
-	return n
+// followStopped: Ctrl-C stopped following a sweep's Slurm tasks, not the tasks. It counts as
+// errInterrupted for the exit status.
+type followStopped struct{ dir string }
+
+func (e followStopped) Error() string {
+	return fmt.Sprintf("stopped following the tasks, which go on in Slurm; follow them again with lwca sweep status %s --wait", e.dir)
 }
+
+func (e followStopped) Is(target error) bool { return target == errInterrupted }
 
 type sweepStatusCmd struct {
 	Dir  string `arg:"" name:"dir" help:"The sweep directory."`

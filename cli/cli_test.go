@@ -287,9 +287,11 @@ func TestRunShortFlagsAndQuiet(t *testing.T) {
 // commands and flags that fit, and does nothing else.
 func TestCompletion(t *testing.T) {
 	for line, want := range map[string][]string{
-		"lwca comp":         {"compare", "completion"},
-		"lwca sweep --wor":  {"--workers"},
-		"lwca data get --d": {"--dir"},
+		"lwca comp":             {"compare", "completion"},
+		"lwca sweep --wor":      {"--workers"},
+		"lwca sweep --exe":      {"--executor"},
+		"lwca sweep status --w": {"--wait"},
+		"lwca data get --d":     {"--dir"},
 	} {
 		t.Setenv("COMP_LINE", line)
 		t.Setenv("COMP_POINT", strconv.Itoa(len(line)))

@@ -44,10 +44,11 @@ func withDefaults(node *kong.Node, cmd *complete.Command) {
 	if !ok {
 		return
 	}
-	if cmd.GlobalFlags == nil {
-		cmd.GlobalFlags = complete.Flags{}
+	// Flags, not GlobalFlags: the other subcommands do not take them.
+	if cmd.Flags == nil {
+		cmd.Flags = complete.Flags{}
 	}
-	maps.Copy(cmd.GlobalFlags, def.GlobalFlags)
-	maps.Copy(cmd.GlobalFlags, def.Flags)
+	maps.Copy(cmd.Flags, def.GlobalFlags)
+	maps.Copy(cmd.Flags, def.Flags)
 	cmd.Args = def.Args
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -143,8 +144,14 @@ func (c *sweepRunCmd) Run(g *globals) error {
 		}
 		return nil
 	}
+	slurm := sweep.SlurmOptions{Parallel: workers, Sbatch: sbatch}
+	if c.Emit == "slurm" || c.Executor == "slurm" {
+		if slurm.RunFlags, err = g.runFlags(); err != nil {
+			return err
+		}
+	}
 	if c.Emit == "slurm" {
-		path, err := sw.WriteSlurm(out, sweep.SlurmOptions{Parallel: workers, Sbatch: sbatch})
+		path, err := sw.WriteSlurm(out, slurm)
 		if err != nil {
 			return err
 		}
@@ -152,7 +159,7 @@ func (c *sweepRunCmd) Run(g *globals) error {
 		return nil
 	}
 	if c.Executor == "slurm" {
-		return c.submit(g, sw, out, sweep.SlurmOptions{Parallel: workers, Sbatch: sbatch})
+		return c.submit(g, sw, out, slurm)
 	}
 	info, err := g.setupBackend()
 	if err != nil {
@@ -193,6 +200,25 @@ func report(g *globals, res []sweep.Result, out string) int {
 	sweep.WriteTable(g.stdout, res)
 	fmt.Fprintf(g.stdout, "\ncompare with: lwca compare %s\n", out)
 	return failed
+}
+
+// runFlags are the global flags given to this command, checked, for the lwca run of each
+// Slurm task.
+func (g *globals) runFlags() ([]string, error) {
+	if _, _, err := g.backendFlags(); err != nil {
+		return nil, err
+	}
+	var f []string
+	if g.Backend != "" {
+		f = append(f, "--backend="+g.Backend)
+	}
+	if g.Threads != nil {
+		f = append(f, "--threads="+strconv.Itoa(*g.Threads))
+	}
+	if g.Verbose {
+		f = append(f, "--verbose")
+	}
+	return f, nil
 }
 
 // submit submits the sweep's unfinished runs to Slurm and, unless --wait=false, follows them.

@@ -142,7 +142,7 @@ func TestSweepSlurmCommandLine(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "sweep")
 	var stdout, stderr bytes.Buffer
 	args := []string{cfg, "--out", out, "--executor", "slurm", "--workers", "2", "--partition", "debug", "--time", "5:00",
-		"--mem", "1G", "--cpus-per-task", "2", "--sbatch-arg=--account=lab", "--sbatch-arg=--requeue", "--wait=false"}
+		"--mem", "1G", "--cpus-per-task", "2", "--sbatch-arg=--account=lab", "--sbatch-arg=--requeue", "--wait=false", "--backend", "gonum", "--threads", "1"}
 	if err := cmdSweep(args, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
@@ -161,6 +161,10 @@ func TestSweepSlurmCommandLine(t *testing.T) {
 		if !bytes.Contains(script, []byte("\n#SBATCH "+line+"\n")) {
 			t.Errorf("the script lacks #SBATCH %s:\n%s", line, script)
 		}
+	}
+	// Each task's lwca run takes the global flags.
+	if n := bytes.Count(script, []byte(` --overwrite '--backend=gonum' '--threads=1'`+"\n")) + bytes.Count(script, []byte(`}" '--backend=gonum' '--threads=1'`+"\n")); n != 2 {
+		t.Errorf("the script's lwca run lines lack the global flags:\n%s", script)
 	}
 	// The tasks run this program unless $LWCA says otherwise.
 	if exe, _ := os.Executable(); !bytes.Contains(script, []byte("lwca=${LWCA:-'"+exe+"'}")) {
@@ -193,6 +197,8 @@ func TestSweepSlurmCommandLine(t *testing.T) {
 		{cfg, "--executor", "slurm", "--overwrite"},
 		{cfg, "--executor", "slurm", "--cpus-per-task", "0"},
 		{cfg, "--executor", "slurm", "--sbatch-arg", "account=lab"},
+		{cfg, "--executor", "slurm", "--backend", "fast"},
+		{cfg, "--emit", "slurm", "--threads", "-1"},
 		{"status"},
 	} {
 		var ue usageError

@@ -20,6 +20,8 @@ type SlurmOptions struct {
 	// Sbatch are further sbatch options, such as "--partition=gpu" or "--time=2:00:00",
 	// written as #SBATCH lines.
 	Sbatch []string
+	// RunFlags are flags every task's lwca run takes, such as "--backend=gonum".
+	RunFlags []string
 }
 
 // WriteSlurm prepares dir as Execute does (manifest.json and configs/) and writes
@@ -91,14 +93,18 @@ func (s *Sweep) WriteSlurm(dir string, opts SlurmOptions) (string, error) {
 	}
 	fmt.Fprintf(&b, ")\n\ni=${SLURM_ARRAY_TASK_ID:?run this script with sbatch, or set SLURM_ARRAY_TASK_ID}\n")
 	fmt.Fprintf(&b, "lwca=${LWCA:-%s}\n", shellQuote(bin))
+	flags := ""
+	for _, f := range opts.RunFlags {
+		flags += " " + shellQuote(f)
+	}
 	fmt.Fprintf(&b, "# A finished run (completed or diverged) is not repeated when the array is resubmitted.\n")
 	fmt.Fprintf(&b, "if grep -Eqs '\"status\": \"(completed|diverged)\"' \"${dirs[$i]}/summary.json\"; then\n")
 	fmt.Fprintf(&b, "  echo \"${dirs[$i]}: already finished\"\n  exit 0\nfi\n")
 	fmt.Fprintf(&b, "# An unfinished run of the same config (stopped by scancel, a time limit or a requeue:\n")
 	fmt.Fprintf(&b, "# Slurm's SIGTERM makes lwca write a checkpoint) continues where it was.\n")
 	fmt.Fprintf(&b, "if cmp -s \"${configs[$i]}\" \"${dirs[$i]}/config.yaml\"; then\n")
-	fmt.Fprintf(&b, "  exec \"$lwca\" run --resume \"${dirs[$i]}\"\nfi\n")
-	fmt.Fprintf(&b, "exec \"$lwca\" run \"${configs[$i]}\" --out \"${dirs[$i]}\" --overwrite\n")
+	fmt.Fprintf(&b, "  exec \"$lwca\" run --resume \"${dirs[$i]}\"%s\nfi\n", flags)
+	fmt.Fprintf(&b, "exec \"$lwca\" run \"${configs[$i]}\" --out \"${dirs[$i]}\" --overwrite%s\n", flags)
 	path := filepath.Join(abs, SlurmFile)
 	if err := results.WriteFile(path, []byte(b.String())); err != nil {
 		return "", err

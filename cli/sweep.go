@@ -296,15 +296,11 @@ func (c *sweepStatusCmd) Run(g *globals) error {
 		return err
 	}
 	queued := 0
-	for i, t := range ts {
+	for _, t := range ts {
 		if t.Queued() {
 			queued++
 		}
-		task := ""
-		if t.Task != "" {
-			task = " [task " + t.Task + "]"
-		}
-		fmt.Fprintf(g.stdout, "[%d/%d] %s: %s%s\n", i+1, len(ts), t.Run.Name, t.Describe(), task)
+		fmt.Fprintln(g.stdout, t.Line(len(ts)))
 	}
 	if queued > 0 {
 		fmt.Fprintf(g.stdout, "\n%d of %d tasks pending or running\n", queued, len(ts))

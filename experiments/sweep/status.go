@@ -248,6 +248,15 @@ func (t TaskStatus) Describe() string {
 	return describe(t.Result)
 }
 
+// Line is the task's line in a listing of n: "[2/6] lr=0.1,seed=1: running, step 40 [task 12_1]".
+func (t TaskStatus) Line(n int) string {
+	s := fmt.Sprintf("[%d/%d] %s: %s", t.Run.Index+1, n, t.Run.Name, t.Describe())
+	if t.Task != "" {
+		s += " [task " + t.Task + "]"
+	}
+	return s
+}
+
 // FollowOptions configure Follow.
 type FollowOptions struct {
 	// Slurm runs Slurm's commands; nil means SlurmCommand.
@@ -297,11 +306,7 @@ func Follow(ctx context.Context, dir string, opts FollowOptions) ([]TaskStatus, 
 				continue // finished before any submission: nothing to follow
 			}
 			last[i] = shown{what: what, step: t.Step, at: time.Now()}
-			task := ""
-			if t.Task != "" {
-				task = " [task " + t.Task + "]"
-			}
-			out.printf("[%d/%d] %s: %s%s\n", i+1, len(ts), t.Run.Name, t.Describe(), task)
+			out.printf("%s\n", t.Line(len(ts)))
 		}
 		if !queued {
 			return ts, nil

@@ -12,20 +12,9 @@ import (
 // setupBackend loads the numeric backend chosen by --backend (or LWCA_BACKEND; default auto)
 // and --threads, and routes the analysis's eigenvalue solver through it.
 func (g *globals) setupBackend() (backend.Info, error) {
-	mode, err := backend.ModeFromEnv()
+	mode, threads, err := g.backendFlags()
 	if err != nil {
 		return backend.Info{}, err
-	}
-	if g.Backend != "" {
-		if mode, err = backend.ParseMode(g.Backend); err != nil {
-			return backend.Info{}, usageError{msg: err.Error()}
-		}
-	}
-	threads := 0
-	if g.Threads != nil {
-		if threads = *g.Threads; threads < 0 {
-			return backend.Info{}, usageError{msg: fmt.Sprintf("--threads %d: expected a whole number ≥ 0 (0: every core)", threads)}
-		}
 	}
 	info, err := backend.Init(mode, threads)
 	if err != nil {
@@ -36,6 +25,26 @@ func (g *globals) setupBackend() (backend.Info, error) {
 	}
 	backend.UseForAnalysis(info)
 	return info, nil
+}
+
+// backendFlags checks --backend (else $LWCA_BACKEND) and --threads (0 when not given).
+func (g *globals) backendFlags() (backend.Mode, int, error) {
+	mode, err := backend.ModeFromEnv()
+	if err != nil {
+		return mode, 0, err
+	}
+	if g.Backend != "" {
+		if mode, err = backend.ParseMode(g.Backend); err != nil {
+			return mode, 0, usageError{msg: err.Error()}
+		}
+	}
+	threads := 0
+	if g.Threads != nil {
+		if threads = *g.Threads; threads < 0 {
+			return mode, 0, usageError{msg: fmt.Sprintf("--threads %d: expected a whole number ≥ 0 (0: every core)", threads)}
+		}
+	}
+	return mode, threads, nil
 }
 
 // backendDetails prints, under --verbose, what the one-line summary of the backend leaves out.

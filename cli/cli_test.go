@@ -29,7 +29,7 @@ func parser(t *testing.T) *kong.Kong {
 func synopsis(k *kong.Kong) string {
 	var b strings.Builder
 	for _, n := range k.Model.Leaves(true) {
-		words := []string{"lwca " + nodePath(n)}
+		words := []string{"lwca " + typedPath(n)}
 		for _, p := range n.Positional {
 			name := strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_"))
 			if p.IsCumulative() {
@@ -62,6 +62,15 @@ func nodePath(n *kong.Node) string {
 		names = append([]string{n.Name}, names...)
 	}
 	return strings.Join(names, " ")
+}
+
+// typedPath is the command as users type it: a default subcommand without its name
+// ("sweep" for "sweep run").
+func typedPath(n *kong.Node) string {
+	if n.Parent != nil && n.Parent.DefaultCmd == n {
+		return nodePath(n.Parent)
+	}
+	return nodePath(n)
 }
 
 func wrap(words []string) string {
@@ -120,14 +129,14 @@ func TestREADMECommandReference(t *testing.T) {
 	}
 	flags := map[string]map[string]bool{} // command → its flags, the global ones included
 	for _, n := range k.Model.Leaves(true) {
-		flags[nodePath(n)] = map[string]bool{}
+		flags[typedPath(n)] = map[string]bool{}
 		for _, group := range n.AllFlags(true) {
 			for _, f := range group {
-				flags[nodePath(n)]["--"+f.Name] = true
+				flags[typedPath(n)]["--"+f.Name] = true
 			}
 		}
 	}
-	mention := regexp.MustCompile("lwca ((?:data )?[a-z]+)\\b([^`\n]*)")
+	mention := regexp.MustCompile("lwca (data [a-z]+|sweep status|[a-z]+)\\b([^`\n]*)")
 	flag := regexp.MustCompile(`(?:^|[\s\[|])(--[a-z][a-z-]*)`)
 	for _, m := range mention.FindAllStringSubmatch(readme, -1) {
 		cmd, rest := m[1], m[2]
@@ -278,9 +287,11 @@ func TestRunShortFlagsAndQuiet(t *testing.T) {
 // commands and flags that fit, and does nothing else.
 func TestCompletion(t *testing.T) {
 	for line, want := range map[string][]string{
-		"lwca comp":         {"compare", "completion"},
-		"lwca sweep --wor":  {"--workers"},
-		"lwca data get --d": {"--dir"},
+		"lwca comp":             {"compare", "completion"},
+		"lwca sweep --wor":      {"--workers"},
+		"lwca sweep --exe":      {"--executor"},
+		"lwca sweep status --w": {"--wait"},
+		"lwca data get --d":     {"--dir"},
 	} {
 		t.Setenv("COMP_LINE", line)
 		t.Setenv("COMP_POINT", strconv.Itoa(len(line)))

@@ -30,7 +30,6 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
-	"github.com/willabides/kongplete"
 
 	"github.com/lwca/lwca/experiments"
 	"github.com/lwca/lwca/experiments/config"
@@ -157,7 +156,7 @@ func execute(args []string, stdout, stderr io.Writer) (err error) {
 			err = s
 		}
 	}()
-	kongplete.Complete(k) // answers the shell when it asks for completions, else does nothing
+	completeLine(k)
 	ctx, err := k.Parse(args)
 	if err != nil {
 		cmd := ""

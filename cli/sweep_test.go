@@ -114,3 +114,99 @@ func TestSweepFailuresAndOptions(t *testing.T) {
 		}
 	}
 }
+
+// fakeSlurmCommands puts stand-ins for sbatch (job 42; its arguments go to DIR/sbatch.args),
+// squeue (the content of DIR/queue) and sacct (no accounting) first on the PATH.
+func fakeSlurmCommands(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	scripts := map[string]string{
+		"sbatch": "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + bin + "/sbatch.args\necho 42\n",
+		"squeue": "#!/bin/sh\ncat " + bin + "/queue 2>/dev/null\n",
+		"sacct":  "#!/bin/sh\necho 'Slurm accounting storage is disabled' >&2\nexit 1\n",
+	}
+	for name, src := range scripts {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(src), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return bin
+}
+
+// The Slurm flags reach sbatch through the script; --wait=false prints the job ID; status
+// reports the queue, then the table with each failed task's log.
+func TestSweepSlurmCommandLine(t *testing.T) {
+	bin := fakeSlurmCommands(t)
+	cfg := writeConfig(t, tinySweep)
+	out := filepath.Join(t.TempDir(), "sweep")
+	var stdout, stderr bytes.Buffer
+	args := []string{cfg, "--out", out, "--executor", "slurm", "--workers", "2", "--partition", "debug", "--time", "5:00",
+		"--mem", "1G", "--cpus-per-task", "2", "--sbatch-arg=--account=lab", "--sbatch-arg=--requeue", "--wait=false", "--backend", "gonum", "--threads", "1"}
+	if err := cmdSweep(args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if stdout.String() != "42\n" || !strings.Contains(stderr.String(), "lwca sweep status "+out) {
+		t.Errorf("--wait=false: stdout %q, stderr %s", stdout.String(), stderr.String())
+	}
+	sbatchArgs, _ := os.ReadFile(filepath.Join(bin, "sbatch.args"))
+	if want := "--parsable\n--array=0-3%2\n" + filepath.Join(out, "sweep.slurm") + "\n"; string(sbatchArgs) != want {
+		abs, _ := filepath.Abs(out)
+		if want = strings.Replace(want, out, abs, 1); string(sbatchArgs) != want {
+			t.Errorf("sbatch got\n%s\nwant\n%s", sbatchArgs, want)
+		}
+	}
+	script, _ := os.ReadFile(filepath.Join(out, "sweep.slurm"))
+	for _, line := range []string{"--partition=debug", "--time=5:00", "--mem=1G", "--cpus-per-task=2", "--account=lab", "--requeue"} {
+		if !bytes.Contains(script, []byte("\n#SBATCH "+line+"\n")) {
+			t.Errorf("the script lacks #SBATCH %s:\n%s", line, script)
+		}
+	}
+	// Each task's lwca run takes the global flags.
+	if n := bytes.Count(script, []byte(` --overwrite '--backend=gonum' '--threads=1'`+"\n")) + bytes.Count(script, []byte(`}" '--backend=gonum' '--threads=1'`+"\n")); n != 2 {
+		t.Errorf("the script's lwca run lines lack the global flags:\n%s", script)
+	}
+	// The tasks run this program unless $LWCA says otherwise.
+	if exe, _ := os.Executable(); !bytes.Contains(script, []byte("lwca=${LWCA:-'"+exe+"'}")) {
+		t.Errorf("the script does not default to %s:\n%s", exe, script)
+	}
+
+	os.WriteFile(filepath.Join(bin, "queue"), []byte("42|0|RUNNING|None\n42|1|PENDING|Priority\n42|2|PENDING|Priority\n42|3|PENDING|Priority\n"), 0o644)
+	stdout.Reset()
+	if err := cmdSweep([]string{"status", out}, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "running, step 0 [task 42_0]") ||
+		!strings.Contains(stdout.String(), "pending (Priority) [task 42_3]") || !strings.Contains(stdout.String(), "4 of 4 tasks pending or running") {
+		t.Errorf("status while queued: %v\n%s", err, stdout.String())
+	}
+	// The queue empties, no run began: every task failed, and its row names its log.
+	os.WriteFile(filepath.Join(bin, "queue"), nil, 0o644)
+	stdout.Reset()
+	err := cmdSweep([]string{"status", out, "--wait"}, &stdout, &stderr)
+	if err == nil || err.Error() != "4 of 4 runs failed" || !strings.Contains(stdout.String(), "task 42_2: the task ended without a run") ||
+		!strings.Contains(stdout.String(), filepath.Join(out, "logs", "2.out")) {
+		t.Errorf("status after the tasks: %v\n%s", err, stdout.String())
+	}
+	// Submitting again sends the failed runs once more, as job 42 again here.
+	if err := cmdSweep([]string{cfg, "--out", out, "--executor", "slurm", "--wait=false", "--quiet"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, args := range [][]string{
+		{cfg, "--partition", "debug"}, {cfg, "--wait=false"}, // Slurm's flags without Slurm
+		{cfg, "--executor", "pbs"},
+		{cfg, "--executor", "slurm", "--emit", "slurm"},
+		{cfg, "--executor", "slurm", "--overwrite"},
+		{cfg, "--executor", "slurm", "--cpus-per-task", "0"},
+		{cfg, "--executor", "slurm", "--sbatch-arg", "account=lab"},
+		{cfg, "--executor", "slurm", "--backend", "fast"},
+		{cfg, "--emit", "slurm", "--threads", "-1"},
+		{"status"},
+	} {
+		var ue usageError
+		if err := cmdSweep(args, &stdout, &stderr); !errors.As(err, &ue) {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
+	}
+	if err := cmdSweep([]string{"status", t.TempDir()}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "manifest.json") {
+		t.Errorf("status of no sweep: %v", err)
+	}
+}

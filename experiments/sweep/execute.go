@@ -30,6 +30,8 @@ const (
 	ManifestFile = rundir.ManifestFile
 	ConfigsDir   = "configs"
 	SlurmFile    = "sweep.slurm"
+	LogsDir      = "logs"       // the Slurm tasks' output, <run index>.out
+	JobsFile     = "slurm.json" // the Slurm jobs submitted for the sweep
 )
 
 type (

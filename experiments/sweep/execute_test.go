@@ -326,13 +326,15 @@ func TestSlurmScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "it's here")
-	path, err := s.WriteSlurm(dir, SlurmOptions{Parallel: 3})
+	path, err := s.WriteSlurm(dir, SlurmOptions{Parallel: 3, Sbatch: []string{"--partition=cpu", "--mem=2G"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	script, _ := os.ReadFile(path)
-	if !bytes.Contains(script, []byte("\n#SBATCH --array=0-7%3\n")) {
-		t.Errorf("script lacks the array line:\n%s", script)
+	for _, line := range []string{"#SBATCH --array=0-7%3", "#SBATCH --open-mode=append", "#SBATCH --partition=cpu", "#SBATCH --mem=2G"} {
+		if !bytes.Contains(script, []byte("\n"+line+"\n")) {
+			t.Errorf("script lacks %s:\n%s", line, script)
+		}
 	}
 	bash, err := exec.LookPath("bash")
 	if err != nil {
@@ -346,6 +348,15 @@ func TestSlurmScript(t *testing.T) {
 	done := filepath.Join(abs, s.Runs[5].Name)
 	os.MkdirAll(done, 0o755)
 	results.WriteJSON(filepath.Join(done, experiments.SummaryFile), experiments.Summary{Status: experiments.StatusCompleted})
+	// Task 6's run was stopped (scancel, a time limit): it continues from its checkpoint. Task
+	// 7's directory holds an unfinished run of another config: it starts again.
+	for i, cfg := range map[int]config.Config{6: s.Runs[6].Config, 7: s.Runs[0].Config} {
+		d := filepath.Join(abs, s.Runs[i].Name)
+		os.MkdirAll(d, 0o755)
+		b, _ := cfg.Marshal()
+		results.WriteFile(filepath.Join(d, experiments.ConfigFile), b)
+		results.WriteJSON(filepath.Join(d, experiments.SummaryFile), experiments.Summary{Status: experiments.StatusStopped})
+	}
 	var mu sync.Mutex
 	for i, r := range s.Runs {
 		out := filepath.Join(t.TempDir(), "args")
@@ -365,6 +376,9 @@ func TestSlurmScript(t *testing.T) {
 		}
 		cfgPath := filepath.Join(abs, ConfigsDir, r.Name+".yaml")
 		want := strings.Join([]string{"run", cfgPath, "--out", filepath.Join(abs, r.Name), "--overwrite"}, "\n") + "\n"
+		if i == 6 {
+			want = strings.Join([]string{"run", "--resume", filepath.Join(abs, r.Name)}, "\n") + "\n"
+		}
 		if string(got) != want {
 			t.Errorf("task %d ran lwca with\n%s\nwant\n%s", i, got, want)
 		}

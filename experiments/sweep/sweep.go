@@ -1,5 +1,7 @@
 // Package sweep expands a config with a top-level sweep: mapping into the runs of a cartesian
-// product, runs them side by side in one directory, and can instead emit a Slurm job array.
+// product, runs them side by side in one directory, or runs them on Slurm as a job array:
+// Submit sends it with sbatch, Status and Follow tell each task's state (squeue, sacct and
+// the run directories), WriteSlurm writes it for users who submit it themselves.
 //
 // A sweep maps dotted config paths to lists of values; every combination is one run:
 //
@@ -21,7 +23,11 @@
 //
 // The sweep directory holds manifest.json (every run's directory and overrides), configs/
 // (each run's resolved config, which "lwca run" repeats) and one run directory per run, so
-// that "lwca compare runs/lr_study" reads it as it is.
+// that "lwca compare runs/lr_study" reads it as it is; on Slurm also sweep.slurm, slurm.json
+// (the jobs submitted) and logs/.
+//
+//	sub, err := sw.Submit(ctx, "runs/lr_study", sweep.SubmitOptions{SlurmOptions: sweep.SlurmOptions{Parallel: 8}})
+//	tasks, err := sweep.Follow(ctx, "runs/lr_study", sweep.FollowOptions{Progress: os.Stderr})
 package sweep
 
 import (

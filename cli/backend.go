@@ -74,11 +74,16 @@ func backendRecord(i backend.Info) map[string]any {
 	return m
 }
 
-// convThreads gives convolutional networks one BLAS thread unless --threads says otherwise:
-// their convolutions already spread the products over the cores, and BLAS threads on top
-// spin against them (measured: ResNet-20 steps take longer with a BLAS thread per core).
-func (g *globals) convThreads(cfg config.Config, info backend.Info) (backend.Info, error) {
-	if g.Threads != nil || cfg.Model.Arch == config.ArchMLP || info.Threads == 1 {
+// runThreads gives a run one BLAS thread unless --threads says otherwise, when
+//   - the network is convolutional: its convolutions already spread the products over the
+//     cores, and BLAS threads on top spin against them (measured: ResNet-20 steps take longer
+//     with a BLAS thread per core);
+//   - its analysis runs beside training (analysis.concurrent): the BLAS calls of both sides
+//     then run at once, each in its own thread, instead of queueing for one pool of threads.
+func (g *globals) runThreads(cfg config.Config, info backend.Info) (backend.Info, error) {
+	conv := cfg.Model.Arch != config.ArchMLP
+	concurrent := cfg.Analysis.Concurrent && cfg.Analysis.Every > 0
+	if g.Threads != nil || info.Threads == 1 || !(conv || concurrent) {
 		return info, nil
 	}
 	return backend.Init(backend.Mode(info.Name), 1)

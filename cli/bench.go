@@ -123,14 +123,14 @@ func (c *benchCmd) Run(g *globals) error {
 		}
 	}
 	if overhead {
-		times, err := analysisOverhead()
+		times, threads, err := analysisOverhead(g, info)
 		if err != nil {
 			return err
 		}
 		without := times[""]
 		for _, src := range overheadSources {
-			fmt.Fprintf(stdout, "%-22s lwca=%9.3f s with analysis every 100 steps (source %s), %.3f s without  ratio=%.3f\n",
-				"analysis_overhead", times[src], src, without, times[src]/without)
+			fmt.Fprintf(stdout, "%-22s lwca=%9.3f s with analysis every 100 steps (source %s, %d BLAS threads), %.3f s without (%d)  ratio=%.3f\n",
+				"analysis_overhead", times[src], src, threads[src], without, threads[""], times[src]/without)
 		}
 	}
 	return nil
@@ -183,14 +183,16 @@ func runTorch(python, threads string, names []string, stderr io.Writer) (map[str
 	return res, nil
 }
 
-// overheadSources are the analysis sources analysisOverhead measures: the default first.
+// overheadSources are the analyses analysisOverhead measures: the default first, then the
+// training batch alone, in turn with training (the estimator and schedule of earlier versions).
 var overheadSources = []string{config.SourceWindow, config.SourceBatch}
 
 // analysisOverhead trains the 784-256-256-256-10 MLP with BatchNorm for 800 steps on
 // MNIST-shaped synthetic data (dense inputs: no zero rows to set aside) with analysis every
 // 100 steps (default options: spectra kept, K-FAC fidelity of the small layers) from each of
-// overheadSources, and without analysis (key ""), and returns the wall times in seconds.
-func analysisOverhead() (map[string]float64, error) {
+// overheadSources, and without analysis (key ""), each with the BLAS threads lwca run would
+// give it, and returns the wall times in seconds and the thread counts.
+func analysisOverhead(g *globals, info backend.Info) (map[string]float64, map[string]int, error) {
 	src := `name: overhead
 data:
   dataset: synthetic
@@ -201,24 +203,36 @@ train: {epochs: 8, log_every: 0, checkpoint_every: 0}
 `
 	dir, err := os.MkdirTemp("", "lwca-overhead")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer os.RemoveAll(dir)
-	times := map[string]float64{}
+	defer backend.Init(backend.Mode(info.Name), info.Threads)
+	times, threads := map[string]float64{}, map[string]int{}
 	// Alternate the settings and keep the best of three, to damp the machine's noise.
 	for rep := 0; rep < 3; rep++ {
 		for i, source := range append([]string{""}, overheadSources...) {
 			set := []string{"analysis.every=0"}
-			if source != "" {
+			switch source {
+			case config.SourceBatch:
+				set = []string{"analysis.every=100", "analysis.source=" + source, "analysis.concurrent=false"}
+			case config.SourceWindow:
 				set = []string{"analysis.every=100", "analysis.source=" + source}
 			}
 			cfg, err := config.Parse("overhead.yaml", []byte(src), set)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
+			run, err := backend.Init(backend.Mode(info.Name), info.Threads)
+			if err == nil {
+				run, err = g.runThreads(cfg, run)
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			threads[source] = run.Threads
 			start := time.Now()
 			if _, err := experiments.Run(context.Background(), cfg, filepath.Join(dir, fmt.Sprint(rep, i)), experiments.Options{}); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			s := time.Since(start).Seconds()
 			if t, ok := times[source]; !ok || s < t {
@@ -226,5 +240,5 @@ train: {epochs: 8, log_every: 0, checkpoint_every: 0}
 			}
 		}
 	}
-	return times, nil
+	return times, threads, nil
 }

@@ -293,7 +293,7 @@ func (c *runCmd) Run(g *globals) error {
 	if out != "" {
 		opts.AllowConfigChange = c.AllowConfigChange
 		if cfg, err := config.Load(filepath.Join(out, experiments.ConfigFile), nil); err == nil {
-			if info, err = g.convThreads(cfg, info); err != nil {
+			if info, err = g.runThreads(cfg, info); err != nil {
 				return err
 			}
 		}
@@ -320,7 +320,7 @@ func (c *runCmd) Run(g *globals) error {
 		case holdsRun(out) && !c.Overwrite:
 			return fmt.Errorf("%s already holds a run; choose another --out, add --overwrite, or continue it with --resume", out)
 		}
-		if info, err = g.convThreads(cfg, info); err != nil {
+		if info, err = g.runThreads(cfg, info); err != nil {
 			return err
 		}
 		opts.Backend = backendRecord(info)

@@ -57,7 +57,7 @@ func (c *reproduceCmd) Run(g *globals) error {
 		if err != nil {
 			return err
 		}
-		if info, err = g.convThreads(cfg, info); err != nil {
+		if info, err = g.runThreads(cfg, info); err != nil {
 			return err
 		}
 	}

@@ -81,6 +81,7 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 	ac := cfg.Analysis
 	a := &analyzer{cfg: ac, seed: cfg.Seed, out: out,
 		cond: newConditioner(ac.P, ac.Layers, analysis.FactorOptions{Centered: ac.Centered, AppendOne: ac.AppendBias})}
+	a.cond.pool = ac.Source == config.SourceWindow
 	probeBatch := 0
 	switch ac.Source {
 	case config.SourceBatch, config.SourceWindow:

@@ -39,6 +39,10 @@ type conditioner struct {
 	selected map[string]bool // nil: every layer
 	noGram   bool            // always form d×d factors (tests compare both routes)
 	passes   int             // passes the current accumulation expects
+	// pool keeps every pass's rows and leaves forming the factors to solve (source window):
+	// the training path then only copies, and a concurrent analysis forms and solves the
+	// factors beside training.
+	pool bool
 }
 
 type layerMoments struct {
@@ -65,8 +69,20 @@ func (r *pooledRows) add(m *hooks.Matrix) {
 	}
 }
 
-func (r *pooledRows) gram(opts analysis.FactorOptions) *mat.SymDense {
-	return gram(&hooks.Matrix{Rows: r.rows, Cols: r.cols, F32: r.f32, F64: r.f64}, opts)
+func (r *pooledRows) matrix() *hooks.Matrix {
+	return &hooks.Matrix{Rows: r.rows, Cols: r.cols, F32: r.f32, F64: r.f64}
+}
+
+// factor forms the factor of the rows: their Gram matrix when they are fewer than the
+// factor's dimension dim (the same non-zero spectrum), else their dim×dim second moment.
+func (r *pooledRows) factor(dim int, noGram bool, opts analysis.FactorOptions) *mat.SymDense {
+	if !noGram && r.rows < dim {
+		return gram(r.matrix(), opts)
+	}
+	mo := analysis.NewMoment(r.cols)
+	mo.SetAutoShift(opts.Centered)
+	addMatrix(mo, r.matrix())
+	return mo.Matrix(opts)
 }
 
 // gramRoute reports whether a factor of dim dimensions, fed rows rows per pass over passes
@@ -132,10 +148,11 @@ func (c *conditioner) add(set *hooks.Set) error {
 		if !m.used {
 			c.order = append(c.order, p.Layer)
 			m.used = true
-			if c.passes > 1 && c.gramRoute(p.X.Rows, analysis.FactorDim(p.X.Cols, c.opts)) {
+			// Fresh buffers: the previous accumulation's may still be in a job being solved.
+			if c.pool || (c.passes > 1 && c.gramRoute(p.X.Rows, analysis.FactorDim(p.X.Cols, c.opts))) {
 				m.rowsX = &pooledRows{}
 			}
-			if c.passes > 1 && c.gramRoute(p.G.Rows, p.G.Cols) {
+			if c.pool || (c.passes > 1 && c.gramRoute(p.G.Rows, p.G.Cols)) {
 				m.rowsG = &pooledRows{}
 			}
 		}
@@ -180,6 +197,8 @@ func gram(m *hooks.Matrix, opts analysis.FactorOptions) *mat.SymDense {
 type factorJob struct {
 	layer      string
 	sx, sg     *mat.SymDense
+	rowsX      *pooledRows // formed into sx by solve when sx is nil
+	rowsG      *pooledRows
 	dimX, dimG int
 	wNorm      float64
 	gNorm      float64
@@ -195,16 +214,11 @@ func (c *conditioner) jobs(norms func(layer string) (w, g float64)) []factorJob 
 		m := c.moments[l]
 		j := factorJob{layer: l, sx: m.gx, sg: m.gg, dimX: analysis.FactorDim(m.x.Dim(), c.opts), dimG: m.g.Dim()}
 		j.wNorm, j.gNorm = norms(l)
-		if m.rowsX != nil {
-			j.sx = m.rowsX.gram(c.opts)
-		}
-		if m.rowsG != nil {
-			j.sg = m.rowsG.gram(gopts)
-		}
-		if j.sx == nil {
+		j.rowsX, j.rowsG = m.rowsX, m.rowsG
+		if j.sx == nil && j.rowsX == nil {
 			j.sx = m.x.Matrix(c.opts)
 		}
-		if j.sg == nil {
+		if j.sg == nil && j.rowsG == nil {
 			j.sg = m.g.Matrix(gopts)
 		}
 		out = append(out, j)
@@ -216,6 +230,12 @@ func (c *conditioner) jobs(norms func(layer string) (w, g float64)) []factorJob 
 // momentum is the optimiser's heavy-ball μ; nil leaves the stability ratio out.
 func (c *conditioner) solve(j factorJob, lr float64, momentum *float64) (LayerAnalysis, error) {
 	la := LayerAnalysis{Layer: j.layer, WeightNorm: j.wNorm, GradNorm: j.gNorm}
+	if j.sx == nil {
+		j.sx = j.rowsX.factor(j.dimX, c.noGram, c.opts)
+	}
+	if j.sg == nil {
+		j.sg = j.rowsG.factor(j.dimG, c.noGram, analysis.FactorOptions{Centered: c.opts.Centered})
+	}
 	var err error
 	if la.Input, err = analysis.Eigen(j.sx, c.solver); err != nil {
 		return la, fmt.Errorf("analysis: %s Σx: %w", j.layer, err)

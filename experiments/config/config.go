@@ -444,12 +444,13 @@ type AnalysisConfig struct {
 	// comparison off. Default 20000.
 	FidelityMaxParams int `yaml:"fidelity_max_params"`
 
-	// Concurrent lets the eigen-decompositions of an analysis step run
-	// while training continues; results are identical either way. Default
-	// false: with the OpenBLAS backend, eigen-decompositions and the
-	// training step's products then contend for the same BLAS threads and
-	// both slow down (measured: +53 % wall time at analysis every 100 MLP
-	// steps, against +30 % in turn).
+	// Concurrent lets an analysis step's factors be formed and solved while
+	// training continues; results are identical either way. Default true.
+	// The lwca command then gives the BLAS one thread unless --threads says
+	// otherwise, so that training and analysis each run on their own core
+	// instead of queueing for one pool of BLAS threads (with a thread per
+	// core on both sides the two slowed each other down: +53 % wall time at
+	// analysis every 100 MLP steps, against +30 % in turn).
 	Concurrent bool `yaml:"concurrent"`
 
 	// Spectra saves every analysed factor's full spectrum as .npy files
@@ -543,6 +544,7 @@ func Default() Config {
 			BatchSize:         4096,
 			Batches:           8,
 			FidelityMaxParams: 20000,
+			Concurrent:        true,
 			Spectra:           true,
 			ConvMode:          ConvPatches,
 		},

@@ -181,7 +181,7 @@ func fullConfig() Config {
 			Batches:   4, ChunkSize: 64,
 			Centered:          true,
 			FidelityMaxParams: 5000,
-			Concurrent:        true,
+			Concurrent:        false,
 			SaveWeightsEvery:  50,
 			ConvMode:          ConvChannels,
 			Curvature: CurvatureConfig{Preset: CurvatureBlocks, Every: 50, BatchSize: 256, TopK: 2,

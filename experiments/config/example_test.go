@@ -122,7 +122,7 @@ func ExampleConfig_Marshal() {
 	//   centered: false
 	//   append_bias: false
 	//   fidelity_max_params: 20000
-	//   concurrent: false
+	//   concurrent: true
 	//   spectra: true
 	//   save_weights_every: 0
 	//   conv_mode: patches

@@ -1,7 +1,10 @@
 package experiments
 
 import (
+	"bytes"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -137,5 +140,20 @@ func TestWindowLongerThanEveryIsRefused(t *testing.T) {
 	_, err := config.Parse("w.yaml", []byte("name: w\ndata: {dataset: mnist}\nanalysis: {every: 4, window: 5}\n"), nil)
 	if err == nil || !strings.Contains(err.Error(), "analysis.window") || !strings.Contains(err.Error(), "overlap") {
 		t.Fatalf("window 5 with every 4: error %v, want one about analysis.window overlapping", err)
+	}
+}
+
+// Forming and solving a window's factors beside training (the default) writes the same bytes
+// as doing it in turn with training.
+func TestWindowConcurrentIsIdentical(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	runInto(t, windowConfig(t, "analysis.concurrent=true"), a)
+	runInto(t, windowConfig(t, "analysis.concurrent=false"), b)
+	for _, f := range []string{MetricsFile, ConditioningFile} {
+		da, errA := os.ReadFile(filepath.Join(a, f))
+		db, errB := os.ReadFile(filepath.Join(b, f))
+		if errA != nil || errB != nil || len(da) == 0 || !bytes.Equal(da, db) {
+			t.Errorf("%s differs between a concurrent and an in-turn analysis (%v, %v)", f, errA, errB)
+		}
 	}
 }

@@ -165,6 +165,11 @@ func (c *sweepRunCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	for _, r := range sw.Runs { // one BLAS thread if any run's network or analysis wants it
+		if info, err = g.runThreads(r.Config, info); err != nil {
+			return err
+		}
+	}
 	g.backendDetails(info)
 	ctx, stop := signalContext()
 	defer stop()

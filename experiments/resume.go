@@ -136,7 +136,15 @@ func (r *runner) checkpoint() (err error) {
 // readCheckpoint loads checkpoint/state.json of a run directory.
 func readCheckpoint(dir string) (*runState, error) {
 	cdir := filepath.Join(dir, CheckpointDir)
-	if _, err := os.Stat(filepath.Join(cdir, "state.json")); errors.Is(err, os.ErrNotExist) {
+	_, err := os.Stat(filepath.Join(cdir, "state.json"))
+	if err == nil {
+		// A crash after the swap, while the previous checkpoint was being removed, leaves
+		// part of it as .old beside the complete new one: finish the removal.
+		if err := os.RemoveAll(cdir + ".old"); err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	if errors.Is(err, os.ErrNotExist) {
 		// A crash between the two renames of a checkpoint swap leaves the previous one as .old.
 		if _, err := os.Stat(filepath.Join(cdir+".old", "state.json")); err == nil {
 			if err := os.RemoveAll(cdir); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -341,4 +342,37 @@ func TestCheckpointCarriesWallTime(t *testing.T) {
 	if resumed.WallSeconds < st.Summary.WallSeconds {
 		t.Errorf("resumed run's wall time %.3f s, less than the checkpoint's %.3f s", resumed.WallSeconds, st.Summary.WallSeconds)
 	}
+}
+
+// A kill after a checkpoint swap, while the previous checkpoint was being removed, leaves part
+// of it as checkpoint.old beside the new one. Resume finishes the removal, and the run ends
+// as an uninterrupted one.
+func TestResumeRemovesLeftoverOldCheckpoint(t *testing.T) {
+	cfg := smokeConfig(t, "train.checkpoint_every=3")
+	full := t.TempDir()
+	runInto(t, cfg, full)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := Run(ctx, cfg, dir, Options{AfterStep: func(step int) {
+		if step == 7 {
+			cancel()
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	debris := filepath.Join(dir, CheckpointDir+".old", "model")
+	if err := os.MkdirAll(debris, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(debris, "fc1.weight.npy"), []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resume(context.Background(), dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, CheckpointDir+".old")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("checkpoint.old is still there after resume (%v)", err)
+	}
+	compareRunDirs(t, full, dir)
 }

@@ -11,9 +11,6 @@ import (
 	"github.com/lwca/lwca/rundir"
 )
 
-// curvatureFactor is the factor of the records that analysis.curvature writes.
-const curvatureFactor = "curvature"
-
 // curvRunSuffix marks the short runs that measure the curvature; the runs of the same
 // label without it train the full budget and say whether the rate diverges.
 const curvRunSuffix = "_curv"
@@ -25,7 +22,7 @@ func curvBudget(quick bool) (steps, every int, curv []string) {
 	if quick {
 		return 11, 10, []string{"analysis.curvature.batch_size=128", "analysis.curvature.max_iter=15"}
 	}
-	return 51, 10, []string{"analysis.curvature.batch_size=256", "analysis.curvature.max_iter=30"}
+	return 21, 10, []string{"analysis.curvature.batch_size=256", "analysis.curvature.max_iter=30"}
 }
 
 // predictor is one curvature whose λmax, times the learning rate, is set against the
@@ -82,7 +79,7 @@ func curvStabilityExperiment() *experiment {
 func curvRatio(r *compare.Run, layers []string, p predictor, step int) float64 {
 	lam, thr := math.NaN(), math.NaN()
 	for _, l := range layers {
-		for _, rec := range r.Series(l, curvatureFactor) {
+		for _, rec := range r.Series(l, rundir.FactorCurvature) {
 			if rec.Step != step {
 				continue
 			}
@@ -101,7 +98,7 @@ func curvRatio(r *compare.Run, layers []string, p predictor, step int) float64 {
 // curvSteps returns the steps of r's curvature records, increasing.
 func curvSteps(r *compare.Run, layers []string) []int {
 	var out []int
-	for _, rec := range r.Series(layers[0], curvatureFactor) {
+	for _, rec := range r.Series(layers[0], rundir.FactorCurvature) {
 		out = append(out, rec.Step)
 	}
 	return out

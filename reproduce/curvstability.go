@@ -49,6 +49,11 @@ func (p predictor) shortName() string {
 	return n
 }
 
+// curvStabilityExperiment asks which curvature predicts divergence over bn-stability's
+// learning-rate grid, BN and plain: λmax of K-FAC's F, of the exact EF, GGN and Hessian
+// blocks, and of the whole network's matrices, each as η·λmax against the heavy-ball
+// threshold 2(1+μ). Every grid point trains twice: the full-length run gives the outcome, a
+// short run with analysis.curvature the curvature of its first steps.
 func curvStabilityExperiment() *experiment {
 	return &experiment{
 		name:  "curvature-stability",

@@ -66,9 +66,10 @@ func networkLayer(r *Run) string {
 	return ""
 }
 
-// curvatureRatio is η·λmax/(2(1+μ)) of a stability kind at one step of r: λmax (the largest
-// over the layers for a block kind) over the record's threshold; NaN without one.
-func curvatureRatio(r *Run, key string, block bool, step int) float64 {
+// CurvatureRatio is η·λmax/(2(1+μ)) at one step of r of the curvature records' key: λmax
+// (with block, a per-layer key, the largest over the layers) over the record's threshold
+// 2(1+μ)/η; NaN when the step has no such record or threshold.
+func CurvatureRatio(r *Run, key string, block bool, step int) float64 {
 	lam, thr := math.NaN(), math.NaN()
 	for _, l := range r.Layers() {
 		for _, rec := range r.Series(l, rundir.FactorCurvature) {
@@ -92,7 +93,7 @@ func maxCurvatureRatio(r *Run, key string, block bool) (ratio float64, step int)
 	ratio, step = math.NaN(), -1
 	if l := networkLayer(r); l != "" {
 		for _, rec := range r.Series(l, rundir.FactorCurvature) {
-			if v := curvatureRatio(r, key, block, rec.Step); !math.IsNaN(v) && !(v <= ratio) {
+			if v := CurvatureRatio(r, key, block, rec.Step); !math.IsNaN(v) && !(v <= ratio) {
 				ratio, step = v, rec.Step
 			}
 		}

@@ -71,26 +71,25 @@ func curvFixture(t *testing.T) *Report {
 	return rep
 }
 
-func findTable(t *testing.T, rep *Report, name string) *Table {
+// find returns the item of items called name.
+func find[T any](t *testing.T, items []T, nameOf func(T) string, name string) T {
 	t.Helper()
-	for _, tb := range rep.Tables {
-		if tb.Name == name {
-			return tb
+	for _, it := range items {
+		if nameOf(it) == name {
+			return it
 		}
 	}
-	t.Fatalf("no table %s", name)
-	return nil
+	t.Fatalf("no %s", name)
+	var zero T
+	return zero
+}
+
+func findTable(t *testing.T, rep *Report, name string) *Table {
+	return find(t, rep.Tables, func(tb *Table) string { return tb.Name }, name)
 }
 
 func findFigure(t *testing.T, rep *Report, name string) *Figure {
-	t.Helper()
-	for _, f := range rep.Figures {
-		if f.Name == name {
-			return f
-		}
-	}
-	t.Fatalf("no figure %s", name)
-	return nil
+	return find(t, rep.Figures, func(f *Figure) string { return f.Name }, name)
 }
 
 // cellOf returns the mean of the cell in the row whose first cells read keys and the column

@@ -79,27 +79,6 @@ func curvStabilityExperiment() *experiment {
 	}
 }
 
-// curvRatio returns η·λmax/(2(1+μ)) of predictor p at a curvature step of run r: λmax over
-// the record's threshold 2(1+μ)/η (network_stability_threshold); NaN if the step has none.
-func curvRatio(r *compare.Run, layers []string, p predictor, step int) float64 {
-	lam, thr := math.NaN(), math.NaN()
-	for _, l := range layers {
-		for _, rec := range r.Series(l, rundir.FactorCurvature) {
-			if rec.Step != step {
-				continue
-			}
-			thr = rec.Value("network_stability_threshold")
-			if v := rec.Value(p.key); !math.IsNaN(v) && (math.IsNaN(lam) || v > lam) {
-				lam = v
-			}
-		}
-		if !p.block && !math.IsNaN(lam) {
-			break // the network's values repeat in every layer's record
-		}
-	}
-	return lam / thr
-}
-
 // curvSteps returns the steps of r's curvature records, increasing.
 func curvSteps(r *compare.Run, layers []string) []int {
 	var out []int
@@ -171,8 +150,8 @@ func checkCurvStability(quick bool, runs map[string]*compare.Run) ([]Check, []st
 			for _, p := range predictors {
 				r0, rl := math.NaN(), math.NaN()
 				if len(steps) > 0 {
-					r0 = curvRatio(g.curv, mlpLayers, p, steps[0])
-					rl = curvRatio(g.curv, mlpLayers, p, steps[len(steps)-1])
+					r0 = compare.CurvatureRatio(g.curv, p.key, p.block, steps[0])
+					rl = compare.CurvatureRatio(g.curv, p.key, p.block, steps[len(steps)-1])
 					g.lastStep = steps[len(steps)-1]
 				}
 				g.r0, g.rLast = append(g.r0, r0), append(g.rLast, rl)

@@ -22,7 +22,8 @@ func curvBudget(quick bool) (steps, every int, curv []string) {
 	if quick {
 		return 11, 10, []string{"analysis.curvature.batch_size=128", "analysis.curvature.max_iter=15"}
 	}
-	return 21, 10, []string{"analysis.curvature.batch_size=256", "analysis.curvature.max_iter=30"}
+	// Analysis every 10 steps, curvature every 20: steps 0 and 20, the two the checks read.
+	return 21, 10, []string{"analysis.curvature.every=20", "analysis.curvature.batch_size=256", "analysis.curvature.max_iter=30"}
 }
 
 // predictor is one curvature whose λmax, times the learning rate, is set against the

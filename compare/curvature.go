@@ -357,9 +357,7 @@ func (rep *Report) curvatureStabilityFigure() *Figure {
 					return []curvePoint{{key: 0, x: math.Log10(learningRate(r)), y: v}}
 				})
 				s.Points = true
-				if len(s.X) > 0 {
-					p.Series = append(p.Series, s)
-				}
+				p.Series = append(p.Series, s) // empty ones too: the legend lists the groups in order
 			}
 			f.Panels = append(f.Panels, p)
 		}

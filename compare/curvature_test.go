@@ -216,11 +216,22 @@ func TestCurvatureFiguresHoldKnownValues(t *testing.T) {
 		t.Fatalf("stability figure: %d panels", len(stab.Panels))
 	}
 	hDiv, hOK := stab.Panels[len(stab.Panels)-2], stab.Panels[len(stab.Panels)-1] // whole-network H
-	if len(hDiv.Series) != 1 || hDiv.Series[0].Label != "norm=none,lr=1" || hDiv.Series[0].X[0] != 0 || !near(hDiv.Series[0].Y[0], 60/3.8) {
+	// Every panel has a series per group (those of the other column empty), so that the
+	// legend lists the groups in their order.
+	points := func(p Panel) (n int) {
+		for _, s := range p.Series {
+			n += len(s.X)
+		}
+		return n
+	}
+	if s := hDiv.Series[1]; len(hDiv.Series) != 4 || points(hDiv) != 1 || s.Label != "norm=none,lr=1" || s.X[0] != 0 || !near(s.Y[0], 60/3.8) {
 		t.Errorf("diverged H panel: %+v", hDiv.Series)
 	}
-	if len(hOK.Series) != 3 || hOK.RefY != 1 || hDiv.XMin != hOK.XMin || hDiv.XMax != hOK.XMax {
-		t.Errorf("surviving H panel: %d series, RefY %v, x %v–%v vs %v–%v", len(hOK.Series), hOK.RefY, hOK.XMin, hOK.XMax, hDiv.XMin, hDiv.XMax)
+	if points(hOK) != 3 || hOK.RefY != 1 || hDiv.XMin != hOK.XMin || hDiv.XMax != hOK.XMax {
+		t.Errorf("surviving H panel: %d points, RefY %v, x %v–%v vs %v–%v", points(hOK), hOK.RefY, hOK.XMin, hOK.XMax, hDiv.XMin, hDiv.XMax)
+	}
+	if l := stab.Legend(); len(l) != 4 || l[0].Label != rep.Groups[0].Label || l[3].Label != rep.Groups[3].Label {
+		t.Errorf("legend %v, want the groups in order", l)
 	}
 	for _, s := range hOK.Series {
 		if s.Label == "norm=batchnorm,lr=1" && (!near(s.Y[0], 30/3.8) || s.X[0] != 0) {

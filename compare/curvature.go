@@ -258,7 +258,7 @@ func shareRows(panels []Panel, cols int) {
 		}
 		if lo <= hi {
 			for j := range row {
-				row[j].YMin, row[j].YMax = lo, hi
+				row[j].YInclude = []float64{lo, hi}
 			}
 		}
 	}

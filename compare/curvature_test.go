@@ -182,12 +182,10 @@ func TestCurvatureFiguresHoldKnownValues(t *testing.T) {
 	// A row shares its vertical axis: the range of all four of fc2's blocks.
 	row := blocks.Panels[len(blockKinds):]
 	for _, p := range row {
-		if p.YMin != row[0].YMin || p.YMax != row[0].YMax {
-			t.Errorf("%s: y range %v–%v, row's %v–%v", p.Title, p.YMin, p.YMax, row[0].YMin, row[0].YMax)
+		// BN's GGN at step 0 and plain's EF at step 20 span the row.
+		if lo, hi := p.yRange(); lo != 8 || hi != 48 {
+			t.Errorf("%s: y range %v–%v, want the row's 8–48", p.Title, lo, hi)
 		}
-	}
-	if row[0].YMin != 8 || row[0].YMax != 48 { // BN's GGN at step 0, plain's EF at step 20
-		t.Errorf("fc2 row range %v–%v, want 8–48", row[0].YMin, row[0].YMax)
 	}
 
 	net := findFigure(t, rep, "curvature_network")
@@ -305,5 +303,26 @@ func TestCurvatureInReportPage(t *testing.T) {
 		if !strings.Contains(page, `href="#fig-`+name+`"`) {
 			t.Errorf("figure %s has no contents entry", name)
 		}
+	}
+}
+
+// The threshold line and a row's shared range widen the vertical axis; an empty panel stays
+// empty.
+func TestReferenceLineAndSharedRangeStayInView(t *testing.T) {
+	p := Panel{LogY: true, RefY: 1, YInclude: []float64{3, 40}, Series: []Series{{X: []float64{0, 1}, Y: []float64{2, 5}}}}
+	if lo, hi := p.yRange(); lo != 1 || hi != 40 {
+		t.Errorf("y range %v–%v, want 1–40", lo, hi)
+	}
+	p.RefY, p.YInclude = -1, []float64{0.5} // a negative height has no place on a log axis
+	if lo, hi := p.yRange(); lo != 0.5 || hi != 5 {
+		t.Errorf("y range %v–%v, want 0.5–5", lo, hi)
+	}
+	empty := Panel{LogY: true, RefY: 1}
+	if lo, hi := empty.yRange(); lo <= hi {
+		t.Errorf("a panel without values has the range %v–%v", lo, hi)
+	}
+	f := &Figure{Name: "ref", Width: 4, Height: 3, Panels: []Panel{p, empty}, Cols: 2}
+	if _, err := f.Render("png"); err != nil {
+		t.Fatal(err)
 	}
 }

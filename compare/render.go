@@ -203,8 +203,12 @@ func (p *Panel) yRange() (lo, hi float64) {
 			}
 		}
 	}
-	if lo <= hi && p.RefY != 0 && drawable(p.RefY, p.LogY) {
-		lo, hi = math.Min(lo, p.RefY), math.Max(hi, p.RefY) // the reference line stays in view
+	if lo <= hi { // the reference line and the shared range stay in view
+		for _, y := range append([]float64{p.RefY}, p.YInclude...) {
+			if y != 0 && drawable(y, p.LogY) {
+				lo, hi = math.Min(lo, y), math.Max(hi, y)
+			}
+		}
 	}
 	if p.YMin != 0 {
 		lo = math.Max(lo, p.YMin)

@@ -121,6 +121,10 @@ func TestCurvStabilityChecks(t *testing.T) {
 	if wantRow := fmt.Sprintf("| plain | 0.5 | diverged at step 3 | 0 | %s |", g3(0.5/0.15)); !strings.Contains(last, wantRow) {
 		t.Errorf("last-step table lacks %q:\n%s", wantRow, last)
 	}
+	// At the last step the surviving runs' ratios halve: the Hessian's margin doubles to 5.
+	if row := "| H, whole network (sharpness) | 0.3 | 3 | 12/12 | 2.5 | 12/12 | 5 |"; !strings.Contains(tables[2], row) {
+		t.Errorf("predictor table lacks %q:\n%s", row, tables[2])
+	}
 	// The figure: per net and moment a panel, a series per predictor, one point per rate.
 	f := figs[0]
 	if len(f.Panels) != 4 || len(f.Panels[0].Series) != len(predictors) || f.Panels[0].RefY != 1 {

@@ -44,15 +44,21 @@ var stabilityKinds = []struct {
 const thresholdKey = "network_stability_threshold"
 
 // hasCurvature reports whether some run wrote curvature records.
-func (rep *Report) hasCurvature() bool {
-	for _, r := range rep.Runs {
-		for _, l := range r.Layers() {
-			if len(r.Series(l, rundir.FactorCurvature)) > 0 {
-				return true
+func (rep *Report) hasCurvature() bool { return len(rep.curvGroups()) > 0 }
+
+// curvGroups are the groups some run of which has curvature records: the curvature views
+// leave the others out.
+func (rep *Report) curvGroups() []*Group {
+	var out []*Group
+	for _, g := range rep.Groups {
+		for _, r := range g.Runs {
+			if networkLayer(r) != "" {
+				out = append(out, g)
+				break
 			}
 		}
 	}
-	return false
+	return out
 }
 
 // networkLayer is the first layer of r with curvature records: every layer's record repeats
@@ -139,7 +145,7 @@ func (rep *Report) curvatureStabilityTable() *Table {
 	for _, k := range stabilityKinds {
 		t.Columns = append(t.Columns, Column{k.Name, "max_ratio_" + k.Key})
 	}
-	for _, g := range rep.Groups {
+	for _, g := range rep.curvGroups() {
 		row := []Cell{TextCell(g.Label), NumCell(learningRate(g.Runs[0])), TextCell(groupStatus(g))}
 		for _, k := range stabilityKinds {
 			var vs []float64
@@ -166,7 +172,7 @@ func (rep *Report) curvatureLayerTable(layer string) *Table {
 			t.Columns = append(t.Columns, Column{k.Name + " λmax@" + a.Tag(tg), k.Key + "@" + a.Tag(tg)})
 		}
 	}
-	for _, g := range rep.Groups {
+	for _, g := range rep.curvGroups() {
 		row := []Cell{TextCell(g.Label), TextCell(strconv.Itoa(len(g.Runs)))}
 		for _, k := range blockKinds {
 			for _, tg := range rep.Targets {
@@ -208,7 +214,7 @@ func (rep *Report) curvatureNetworkTable() *Table {
 	for _, tg := range rep.Targets {
 		t.Columns = append(t.Columns, Column{"η·λmax/(2(1+μ))@" + a.Tag(tg), "sharpness_ratio@" + a.Tag(tg)})
 	}
-	for _, g := range rep.Groups {
+	for _, g := range rep.curvGroups() {
 		for _, k := range networkKinds {
 			row := []Cell{TextCell(g.Label), TextCell(k.Name)}
 			for _, c := range cols {
@@ -275,7 +281,7 @@ func (rep *Report) curvatureBlocksFigure() *Figure {
 	for _, l := range rep.Layers {
 		for _, k := range blockKinds {
 			p := rep.overTraining(l+" "+k.Name, "λmax")
-			for _, g := range rep.Groups {
+			for _, g := range rep.curvGroups() {
 				p.Series = append(p.Series, rep.curveOver(g, func(*Run) string { return l }, k.Key))
 			}
 			f.Panels = append(f.Panels, p)
@@ -296,7 +302,7 @@ func (rep *Report) curvatureNetworkFigure() *Figure {
 		{"λmax", "λmax", ""}, {"λmax / max block λmax", "ratio", "_block_lambda_max_max"}, {"λmax / Σ block λmax", "ratio", "_block_lambda_max_sum"}} {
 		for _, k := range networkKinds {
 			p := rep.overTraining(k.Name+" "+row.title, row.ylabel)
-			for _, g := range rep.Groups {
+			for _, g := range rep.curvGroups() {
 				s := rep.curveOver(g, net, k.Key+"_lambda_max")
 				if row.div != "" {
 					s = rep.groupCurve(g, func(r *Run) []curvePoint {
@@ -325,7 +331,7 @@ func (rep *Report) sharpnessFigure() *Figure {
 	left := rep.overTraining("sharpness λmax(H)", "λmax(H)")
 	right := rep.overTraining("η·λmax(H) / (2(1+μ))", "ratio")
 	right.RefY = 1
-	for _, g := range rep.Groups {
+	for _, g := range rep.curvGroups() {
 		left.Series = append(left.Series, rep.curveOver(g, networkLayer, "network_hessian_lambda_max"))
 		right.Series = append(right.Series, rep.curveOver(g, networkLayer, "network_sharpness_ratio"))
 	}
@@ -348,7 +354,7 @@ func (rep *Report) curvatureStabilityFigure() *Figure {
 				title = k.Name + ", did not diverge"
 			}
 			p := Panel{Title: title, XLabel: "log10 learning rate", YLabel: "η·λmax/(2(1+μ))", LogY: true, RefY: 1}
-			for _, g := range rep.Groups {
+			for _, g := range rep.curvGroups() {
 				s := rep.groupCurve(g, func(r *Run) []curvePoint {
 					v, _ := maxCurvatureRatio(r, k.Key, k.Block)
 					if diverged(r) != div || math.IsNaN(v) {

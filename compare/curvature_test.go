@@ -25,7 +25,8 @@ func curvScale(norm string, step int) float64 {
 // curvFixture is plain and BN at lr 0.1 and 1, two layers, curvature records at steps 0
 // and 20 (μ = 0.9: threshold 3.8/η). Layer l (1-based) has the blocks K-FAC 10·l, EF 12·l,
 // GGN 8·l and H 9·l; the whole network H 30 (blocks: max 18, sum 27), GGN 20 (16, 24) and
-// EF 30 (24, 36), all times curvScale. Plain at lr 1 diverges at step 30.
+// EF 30 (24, 36), all times curvScale. Plain at lr 1 diverges at step 30. A fifth group,
+// plain at lr 0.01, has no curvature records.
 func curvFixture(t *testing.T) *Report {
 	t.Helper()
 	root := t.TempDir()
@@ -64,6 +65,9 @@ func curvFixture(t *testing.T) *Report {
 			dirs = append(dirs, dir)
 		}
 	}
+	// A fifth run without curvature records: the curvature views leave it out.
+	bare := &spec{name: "none-0.01", seed: 1, norm: "none", lr: 0.01, layers: 2, every: 10, steps: 41, perEpoch: 20}
+	dirs = append(dirs, bare.write(t, root))
 	rep, err := Compare(loadAll(t, dirs...), Options{Targets: []int{0, 20}})
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +149,13 @@ func TestCurvatureTablesHoldKnownValues(t *testing.T) {
 	if got := cellOf(t, st, "lr", "norm=batchnorm,lr=1"); got != 1 {
 		t.Errorf("lr column %v, want 1", got)
 	}
+	for _, name := range []string{"curvature_stability", "fc1_curvature", "network_curvature"} {
+		for _, r := range findTable(t, rep, name).Rows {
+			if r[0].Text == "norm=none,lr=0.01" {
+				t.Errorf("table %s lists the group without curvature records", name)
+			}
+		}
+	}
 	fc2 := findTable(t, rep, "fc2_curvature")
 	if got := cellOf(t, fc2, "kfac_lambda_max@20", "norm=none,lr=0.1"); got != 40 {
 		t.Errorf("fc2 K-FAC λmax@20 = %v, want 40", got)
@@ -173,7 +184,7 @@ func TestCurvatureFiguresHoldKnownValues(t *testing.T) {
 		t.Fatalf("blocks figure: %d panels, want %d", len(blocks.Panels), 2*len(blockKinds))
 	}
 	ef1 := blocks.Panels[1] // fc1 EF
-	if ef1.Title != "fc1 EF" || len(ef1.Series) != len(rep.Groups) {
+	if ef1.Title != "fc1 EF" || len(rep.Groups) != 5 || len(ef1.Series) != 4 {
 		t.Fatalf("panel %q with %d series", ef1.Title, len(ef1.Series))
 	}
 	if s := ef1.Series[0]; s.Label != rep.Groups[0].Label || len(s.Y) != 2 || s.Y[0] != 12 || s.Y[1] != 24 || s.X[1] != 20 {

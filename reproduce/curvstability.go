@@ -77,6 +77,12 @@ func curvStabilityExperiment() *experiment {
 			return out
 		},
 		check: checkCurvStability,
+		// The report's tables at the curvature steps, then across the full-length runs.
+		compareOpts: func(quick bool) compare.Options {
+			_, steps, _, _ := stabilityGrid(quick)
+			cSteps, _, _ := curvBudget(quick)
+			return compare.Options{Targets: []int{0, cSteps - 1, steps / 4, steps - 1}}
+		},
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 type reproduceCmd struct {
-	Name    string `arg:"" name:"name" help:"bn-stability, bn-conditioning, false-minimum or last-layer."`
+	Name    string `arg:"" name:"name" help:"bn-stability, bn-conditioning, false-minimum, last-layer or curvature-stability."`
 	Out     string `short:"o" placeholder:"DIR" help:"Output directory (default: runs/reproduce/NAME, NAME-quick with --quick)."`
 	Quick   bool   `help:"The small variant: a few minutes on two cores."`
 	Configs string `placeholder:"DIR" help:"The experiments' base configs (default: configs/reproduce, found from the working directory up)."`

@@ -24,6 +24,12 @@
 // divisor is round-off is rank-limited (see RankLimited): tables say so and figures mark it
 // instead of drawing the quotient.
 //
+// Runs that wrote the exact curvature of analysis.curvature (records of factor "curvature") get
+// curvature views besides: per layer, K-FAC's λmax(Σx⊗Σ∇h) against the exact EF, GGN and
+// Hessian blocks; the whole network's λmax against the max and the sum of its blocks'; the
+// sharpness against 2(1+μ)/η; and which curvature crosses that threshold in the runs that
+// diverged. Runs without such records get a report without them.
+//
 // Figures are described by Figure values (panels, series, legend) and drawn with gonum/plot as
 // PNG and SVG, so what a figure shows can be checked without looking at pixels. Spectra come
 // from a Spectra source per run; runs that stored none are left out of spectrum figures.

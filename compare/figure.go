@@ -34,6 +34,12 @@ type Panel struct {
 	// YMin and YMax, when not zero, bound the vertical axis; lines beyond it are cut at
 	// its edge (a diverging loss, the round-off tail of a spectrum, accuracy above 1).
 	YMin, YMax float64
+	// YInclude lists heights the vertical axis reaches at least, so that the panels of a
+	// row can share one range.
+	YInclude []float64
+	// RefY, when not zero, draws a grey reference line at that height (a stability
+	// threshold); it is no series and has no legend entry, the caption names it.
+	RefY float64
 }
 
 // Series is one line of a panel: a run, or a group of seeds drawn as its mean with a band.

@@ -152,6 +152,19 @@ type htmlLayer struct {
 	Tables    []htmlTable
 }
 
+// htmlFolded is a table shown collapsed under its title.
+type htmlFolded struct {
+	ID, Title string
+	Table     htmlTable
+}
+
+func folded(t *Table) htmlFolded {
+	h := toHTML(t)
+	f := htmlFolded{ID: h.ID, Title: h.Title, Table: h}
+	f.Table.ID, f.Table.Title = "", "" // the summary line names it
+	return f
+}
+
 type tocEntry struct {
 	ID, Title string
 	Sub       []tocEntry
@@ -314,6 +327,8 @@ func (rep *Report) HTML(pngs map[string][]byte) ([]byte, error) {
 		Diagnostics    []diag
 		Figures        []htmlFigure
 		Layers         []htmlLayer
+		CurvSummary    *htmlTable
+		CurvTables     []htmlFolded // per layer, then the whole network
 	}{Title: rep.Title, Runs: len(rep.Runs), Groups: len(rep.Groups), Align: rep.Options.Align.String(),
 		Targets: joinInts(rep.Targets), KappaName: metricName(rep.KappaKey), Warnings: rep.Warnings, Notes: rep.Notes,
 		StyleText: rep.styleText()}
@@ -333,7 +348,15 @@ func (rep *Report) HTML(pngs map[string][]byte) ([]byte, error) {
 			h := toHTML(t)
 			h.Title = ""
 			data.Diff = &h
+		case "curvature_stability":
+			h := toHTML(t)
+			data.CurvSummary = &h
 		case "diagnostics", "summary":
+		}
+	}
+	for _, t := range rep.Tables {
+		if t.Name == "network_curvature" || slices.ContainsFunc(rep.Layers, func(l string) bool { return t.Name == sanitize(l)+"_"+rundir.FactorCurvature }) {
+			data.CurvTables = append(data.CurvTables, folded(t))
 		}
 	}
 	for i, p := range rep.Pairs {
@@ -368,6 +391,9 @@ func (rep *Report) HTML(pngs map[string][]byte) ([]byte, error) {
 	for _, p := range data.Pairs {
 		summary.Sub = append(summary.Sub, tocEntry{ID: p.ID, Title: p.Title})
 	}
+	if c := data.CurvSummary; c != nil {
+		summary.Sub = append(summary.Sub, tocEntry{ID: c.ID, Title: c.Title})
+	}
 	diags := tocEntry{ID: "diagnostics", Title: "Diagnostics"}
 	for _, d := range data.Diagnostics {
 		n := len(d.Findings.Rows)
@@ -386,6 +412,13 @@ func (rep *Report) HTML(pngs map[string][]byte) ([]byte, error) {
 		tables.Sub = append(tables.Sub, tocEntry{ID: l.ID, Title: l.Layer})
 	}
 	data.TOC = []tocEntry{summary, {ID: "runs", Title: "Runs"}, {ID: "config", Title: "Config differences"}, diags, figs, tables}
+	if len(data.CurvTables) > 0 {
+		curv := tocEntry{ID: "curvature-tables", Title: "Curvature tables"}
+		for _, t := range data.CurvTables {
+			curv.Sub = append(curv.Sub, tocEntry{ID: t.ID, Title: t.Title})
+		}
+		data.TOC = append(data.TOC, curv)
+	}
 
 	var b bytes.Buffer
 	if err := reportTemplate.Execute(&b, data); err != nil {
@@ -450,6 +483,7 @@ Each cell gives the ratio A/B of the group means in bold, and below it A / B. �
 {{template "table" $p.Table}}
 </details>
 {{end}}{{else}}<p>No two groups differ in a single setting, so there is nothing to put side by side; the tables below list every group.</p>{{end}}
+{{with .CurvSummary}}{{template "table" .}}{{end}}
 
 <h2 id="runs">Runs</h2>
 {{template "table" .RunsTable}}
@@ -483,6 +517,12 @@ Each cell gives the ratio A/B of the group means in bold, and below it A / B. �
 {{range .Tables}}{{template "table" .}}{{end}}
 </details>
 {{end}}
+{{if .CurvTables}}<h2 id="curvature-tables">Curvature tables</h2>
+<p>λmax of K-FAC's Σx⊗Σ∇h and of the exact EF, GGN and Hessian blocks per layer, and of the whole network's matrices against their blocks, at {{.Align}} {{.Targets}}; tables.md and tables/*.csv hold them too.</p>
+{{range .CurvTables}}<details id="{{.ID}}"><summary>{{.Title}}</summary>
+{{template "table" .Table}}
+</details>
+{{end}}{{end}}
 </body>
 </html>
 {{define "cells"}}{{range .}}<td class="{{if .Num}}num{{else if or .Details (gt (len .Text) 40)}}wrap{{end}}{{if .Head}} head{{end}}">{{if .Strong}}<strong>{{.Text}}</strong>{{else}}{{.Text}}{{end}}{{if .Sub}}<span class="sub">{{.Sub}}</span>{{end}}{{if .Details}}<details class="quietdetails"><summary>every layer</summary><ul>{{range .Details}}<li>{{.}}</li>{{end}}</ul></details>{{end}}</td>{{end}}{{end}}

@@ -203,6 +203,13 @@ func (p *Panel) yRange() (lo, hi float64) {
 			}
 		}
 	}
+	if lo <= hi { // the reference line and the shared range stay in view
+		for _, y := range append([]float64{p.RefY}, p.YInclude...) {
+			if y != 0 && drawable(y, p.LogY) {
+				lo, hi = math.Min(lo, y), math.Max(hi, y)
+			}
+		}
+	}
 	if p.YMin != 0 {
 		lo = math.Max(lo, p.YMin)
 	}
@@ -329,6 +336,16 @@ func (p *Panel) plot() (*plot.Plot, error) {
 			}
 			sep.LineStyle = draw.LineStyle{Color: color.Gray{0x99}, Width: vg.Points(0.6), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
 			pl.Add(sep)
+		}
+	}
+	if p.RefY != 0 && !empty && drawable(p.RefY, logY) {
+		if lo, hi, ok := p.xExtent(); ok {
+			ref, err := plotter.NewLine(plotter.XYs{{X: lo, Y: p.RefY}, {X: hi, Y: p.RefY}})
+			if err != nil {
+				return nil, err
+			}
+			ref.LineStyle = draw.LineStyle{Color: color.Gray{0x55}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}
+			pl.Add(ref)
 		}
 	}
 	limitedRow := 0

@@ -175,6 +175,7 @@ func Compare(runs []*Run, opts Options) (*Report, error) {
 		}
 		rep.addFigure(fig)
 	}
+	rep.addCurvature()
 	return rep, nil
 }
 

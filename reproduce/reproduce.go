@@ -105,7 +105,8 @@ type experiment struct {
 	compareOpts func(quick bool) compare.Options
 }
 
-var registry = []*experiment{stabilityExperiment(), conditioningExperiment(), falseMinimumExperiment(), lastLayerExperiment()}
+var registry = []*experiment{stabilityExperiment(), conditioningExperiment(), falseMinimumExperiment(), lastLayerExperiment(),
+	curvStabilityExperiment()}
 
 // Names lists the experiments Run accepts.
 func Names() []string {

@@ -53,6 +53,9 @@ const (
 	FactorX      = "x"      // Σx = E[x xᵀ]
 	FactorGrad   = "grad"   // Σ∇h = E[∇h ∇hᵀ]
 	FactorFisher = "fisher" // F ≈ Σx ⊗ Σ∇h, from the product spectrum; no spectra file of its own
+	// FactorCurvature holds the exact curvature of analysis.curvature: the layer's EF, GGN,
+	// Hessian and K-FAC blocks and the whole network's values; not one of Factors.
+	FactorCurvature = "curvature"
 )
 
 // Factors lists the factors in the order a run writes them for each layer.

@@ -199,4 +199,3 @@ func size(s []int) int {
 	}
 	return n
 }
-

@@ -14,7 +14,7 @@ const (
 )
 
 // activation is y = φ(x) element by element: ∂L/∂x = φ'(x)·g, and its tangent
-// R{∂L/∂x} = φ'(x)·R{g} + φ''(x)·R{x}·g.
+// R{∂L/∂x} = φ'(x)·R{g} + φ”(x)·R{x}·g.
 type activation[T num] struct {
 	kind       actKind
 	slope      T
@@ -24,7 +24,7 @@ type activation[T num] struct {
 	rout, rgin []T
 }
 
-// d1 and d2 are φ' and φ'' at element i.
+// d1 and d2 are φ' and φ” at element i.
 func (a *activation[T]) d1(i int) T {
 	switch a.kind {
 	case relu:

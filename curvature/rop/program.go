@@ -34,10 +34,10 @@ type node[T num] interface {
 
 // slot is one parameter of the network in the program's precision.
 type slot[T num] struct {
-	p         *graph.Param
-	w, grad   []T
-	dir, hv   []T
-	on        bool // dir holds a direction (otherwise it is zero)
+	p       *graph.Param
+	w, grad []T
+	dir, hv []T
+	on      bool // dir holds a direction (otherwise it is zero)
 }
 
 func (s *slot[T]) load() {

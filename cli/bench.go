@@ -25,7 +25,7 @@ import (
 type benchCmd struct {
 	Only         []string `placeholder:"W" help:"Run only these workloads (analysis_overhead included)."`
 	Repeat       int      `default:"1" placeholder:"N" help:"Rounds, each side by side; more than one adds medians."`
-	Slow         bool     `help:"Add the slow workloads (4608×4608 eigenvalues)."`
+	Slow         bool     `help:"Add the slow workloads (4608×4608 eigenvalues, ResNet-20's top Hessian eigenvalue)."`
 	NoTorch      bool     `help:"Skip the PyTorch reference."`
 	TorchThreads string   `placeholder:"N" help:"PyTorch's threads (default: lwca's)."`
 	Python       string   `default:"/usr/bin/python3" placeholder:"PATH" help:"The Python with torch that runs the reference."`

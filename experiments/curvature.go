@@ -30,7 +30,11 @@ type curvatureAnalyzer struct {
 	src    *graph.Store
 	store  *graph.Store // float64 copy
 	model  *netcurv.Model
-	fd     netcurv.Options // finite-difference products
+	fd     netcurv.Options // products
+	// start is the top Hessian eigenvector of the last curvature step, the next one's
+	// Lanczos start vector (nil: random); checkpoints keep it, so that a resumed run computes
+	// the same values.
+	start []float64
 }
 
 // Defaults of analysis.curvature's zero values.
@@ -54,7 +58,7 @@ func newCurvatureAnalyzer(cfg config.Config, net graph.Layer, store *graph.Store
 		copy(x[i*trainSet.D:], trainSet.Row(j))
 		y[i] = trainSet.Y[j]
 	}
-	c := &curvatureAnalyzer{cfg: cc, seed: cfg.Seed, every: cc.Every, src: store, fd: netcurv.Options{Verify: cc.Verify},
+	c := &curvatureAnalyzer{cfg: cc, seed: cfg.Seed, every: cc.Every, src: store, fd: netcurv.Options{Verify: cc.Verify, Single: true},
 		store: graph.NewStore(tensor.Float64, cfg.Seed)}
 	var err error
 	if c.model, err = netcurv.New(net, c.store, x, y, trainSet.D); err != nil {
@@ -74,6 +78,15 @@ func newCurvatureAnalyzer(cfg config.Config, net graph.Layer, store *graph.Store
 		}
 	}
 	return c, nil
+}
+
+// dim is the number of the network's parameters.
+func (c *curvatureAnalyzer) dim() int {
+	n := 0
+	for _, p := range c.store.Params() {
+		n += p.Value.Size()
+	}
+	return n
 }
 
 // addStats records how many of a finite-difference operator's products needed a smaller
@@ -166,11 +179,20 @@ func (w *curvStep) sharpness(lr float64, momentum *float64) (*netcurv.Hessian, e
 	if err != nil {
 		return nil, w.fail("parameters", err)
 	}
-	h, _ := w.c.model.Hessian(all, w.c.fd)
-	top, err := curvature.Lanczos(h, w.lanczos)
+	h, err := w.c.model.Hessian(all, w.c.fd)
 	if err != nil {
 		return nil, w.fail("Hessian", err)
 	}
+	opts := w.lanczos
+	opts.Vectors = true
+	if len(w.c.start) == all.Dim() {
+		opts.Start = w.c.start
+	}
+	top, err := curvature.Lanczos(h, opts)
+	if err != nil {
+		return nil, w.fail("Hessian", err)
+	}
+	w.c.start = top.Vectors[0]
 	addCurvField(&w.network, "network_hessian_lambda_max", analysis.Float(top.Values[0]))
 	addCurvField(&w.network, "network_hessian_matvecs", top.Iterations)
 	addCurvField(&w.network, "network_hessian_converged", top.Converged)

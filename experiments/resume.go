@@ -38,10 +38,10 @@ type runState struct {
 	SpectraRows     int                `json:"spectra_rows"` // rows of every spectra file
 	// CurvatureStart names the file (in the checkpoint) of analysis.curvature's Lanczos
 	// start vector, the last top Hessian eigenvector; "" when there is none.
-	CurvatureStart string `json:"curvature_start,omitempty"`
-	Optimizer       *optimizerState    `json:"optimizer"`
-	Velocity        []string           `json:"velocity,omitempty"` // format 1: SGD's optimizer/<param>.velocity.npy
-	Summary         Summary            `json:"summary"`
+	CurvatureStart string          `json:"curvature_start,omitempty"`
+	Optimizer      *optimizerState `json:"optimizer"`
+	Velocity       []string        `json:"velocity,omitempty"` // format 1: SGD's optimizer/<param>.velocity.npy
+	Summary        Summary         `json:"summary"`
 	// ConfigSHA256 is the hash of the resolved config the checkpoint was written with, also
 	// kept as checkpoint/config.yaml to name what changed; "" in older checkpoints.
 	ConfigSHA256 string `json:"config_sha256,omitempty"`

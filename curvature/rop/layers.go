@@ -19,6 +19,7 @@ type activation[T num] struct {
 	kind       actKind
 	slope      T
 	x, y, g    []T
+	mask       []T // ReLU: 1 where x > 0, else 0
 	rx         []T
 	out, gin   []T
 	rout, rgin []T
@@ -74,6 +75,15 @@ func (a *activation[T]) forward(x []T) []T {
 		}
 	}
 	a.y = a.out
+	if a.kind == relu {
+		a.mask = resize(a.mask, len(x))
+		for i, v := range x {
+			a.mask[i] = 0
+			if v > 0 {
+				a.mask[i] = 1
+			}
+		}
+	}
 	return a.out
 }
 
@@ -83,9 +93,7 @@ func (a *activation[T]) backward(g []T, need bool) []T {
 		return nil
 	}
 	a.gin = resize(a.gin, len(g))
-	for i, v := range g {
-		a.gin[i] = a.d1(i) * v
-	}
+	a.gate(a.gin, g)
 	return a.gin
 }
 
@@ -95,10 +103,21 @@ func (a *activation[T]) tangent(rx []T) []T {
 		return nil
 	}
 	a.rout = resize(a.rout, len(rx))
-	for i, v := range rx {
-		a.rout[i] = a.d1(i) * v
-	}
+	a.gate(a.rout, rx)
 	return a.rout
+}
+
+// gate sets dst = φ'(x)·v.
+func (a *activation[T]) gate(dst, v []T) {
+	if a.kind == relu { // the common case: a product with the 0/1 mask, without branches
+		for i, m := range a.mask {
+			dst[i] = m * v[i]
+		}
+		return
+	}
+	for i, u := range v {
+		dst[i] = a.d1(i) * u
+	}
 }
 
 func (a *activation[T]) rbackward(rg []T, need bool) []T {
@@ -107,9 +126,7 @@ func (a *activation[T]) rbackward(rg []T, need bool) []T {
 	}
 	a.rgin = zeros(&a.rgin, len(a.x))
 	if rg != nil {
-		for i, v := range rg {
-			a.rgin[i] = a.d1(i) * v
-		}
+		a.gate(a.rgin, rg)
 	}
 	if a.rx != nil && (a.kind == tanh || a.kind == sigmoid) {
 		for i, v := range a.rx {
@@ -126,61 +143,77 @@ func (a *activation[T]) selected() bool { return false }
 // ∂L/∂x = s (gx̂ − a − x̂ b). The tangents differentiate these formulas: R{s}/s = −s² cov(x, R{x})
 // = −s·mean(x̂ R{x}), R{x̂} = s (R{x} − mean R{x}) + x̂ R{s}/s, and
 // R{∂L/∂x} = R{s}(gx̂ − a − x̂ b) + s (R{gx̂} − R{a} − R{x̂} b − x̂ R{b}).
+// Sums over rows accumulate in float64.
 type batchNorm[T num] struct {
 	c           int
 	eps         float64
 	gamma, beta *slot[T]
 
-	xhat, g     []T
-	s, a, b     []float64 // per feature: 1/σ, mean gx̂, mean gx̂ x̂
-	rxhat       []T       // nil: R{x} and the directions of γ, β were zero
-	rss         []float64 // R{s}/s
-	out, gin    []T
-	rout, rgin  []T
-	sums, sums2 []float64
+	xhat, g    []T
+	s, a, b    []float64 // per feature: 1/σ, mean gx̂, mean gx̂ x̂
+	rxhat      []T       // nil: R{x} and the directions of γ, β were zero
+	rss        []float64 // R{s}/s
+	out, gin   []T
+	rout, rgin []T
+	acc        [4][]float64
 }
 
-func (bn *batchNorm[T]) rows(n int) int { return n / bn.c }
-
-// moments returns per feature Σ f(i) and Σ h(i) over the rows, i the element index.
-func (bn *batchNorm[T]) moments(n int, f, h func(i int) float64) ([]float64, []float64) {
-	bn.sums, bn.sums2 = zeros(&bn.sums, bn.c), zeros(&bn.sums2, bn.c)
-	for i := range n {
-		k := i % bn.c
-		bn.sums[k] += f(i)
-		if h != nil {
-			bn.sums2[k] += h(i)
-		}
+// sums returns k zeroed per-feature accumulators.
+func (bn *batchNorm[T]) sums(k int) [][]float64 {
+	out := make([][]float64, k)
+	for i := range k {
+		out[i] = zeros(&bn.acc[i], bn.c)
 	}
-	return bn.sums, bn.sums2
+	return out
 }
 
 func (bn *batchNorm[T]) forward(x []T) []T {
-	c, m := bn.c, float64(bn.rows(len(x)))
-	mean, _ := bn.moments(len(x), func(i int) float64 { return float64(x[i]) }, nil)
-	mu := make([]float64, c)
-	for k := range mu {
-		mu[k] = mean[k] / m
+	c := bn.c
+	m := float64(len(x) / c)
+	acc := bn.sums(2)
+	mu, vars := acc[0], acc[1]
+	for r := 0; r < len(x); r += c {
+		for k, v := range x[r : r+c] {
+			mu[k] += float64(v)
+		}
 	}
-	vars, _ := bn.moments(len(x), func(i int) float64 { d := float64(x[i]) - mu[i%c]; return d * d }, nil)
+	for k := range mu {
+		mu[k] /= m
+	}
+	for r := 0; r < len(x); r += c {
+		for k, v := range x[r : r+c] {
+			d := float64(v) - mu[k]
+			vars[k] += d * d
+		}
+	}
 	bn.s = resize(bn.s, c)
 	for k := range bn.s {
 		bn.s[k] = 1 / math.Sqrt(vars[k]/m+bn.eps)
 	}
 	bn.xhat, bn.out = resize(bn.xhat, len(x)), resize(bn.out, len(x))
-	for i, v := range x {
-		k := i % c
-		bn.xhat[i] = T((float64(v) - mu[k]) * bn.s[k])
-		bn.out[i] = bn.gamma.w[k]*bn.xhat[i] + bn.beta.w[k]
+	for r := 0; r < len(x); r += c {
+		xh, y := bn.xhat[r:r+c], bn.out[r:r+c]
+		for k, v := range x[r : r+c] {
+			xh[k] = T((float64(v) - mu[k]) * bn.s[k])
+			y[k] = bn.gamma.w[k]*xh[k] + bn.beta.w[k]
+		}
 	}
 	return bn.out
 }
 
 func (bn *batchNorm[T]) backward(g []T, need bool) []T {
-	c, m := bn.c, float64(bn.rows(len(g)))
+	c := bn.c
+	m := float64(len(g) / c)
 	bn.g = g
-	sg, sgx := bn.moments(len(g), func(i int) float64 { return float64(g[i]) },
-		func(i int) float64 { return float64(g[i]) * float64(bn.xhat[i]) })
+	acc := bn.sums(2)
+	sg, sgx := acc[0], acc[1]
+	for r := 0; r < len(g); r += c {
+		xh := bn.xhat[r : r+c]
+		for k, v := range g[r : r+c] {
+			sg[k] += float64(v)
+			sgx[k] += float64(v) * float64(xh[k])
+		}
+	}
 	bn.a, bn.b = resize(bn.a, c), resize(bn.b, c)
 	for k := range c {
 		bn.beta.grad[k] += T(sg[k])
@@ -192,9 +225,11 @@ func (bn *batchNorm[T]) backward(g []T, need bool) []T {
 		return nil
 	}
 	bn.gin = resize(bn.gin, len(g))
-	for i, v := range g {
-		k := i % c
-		bn.gin[i] = T(bn.s[k] * (float64(bn.gamma.w[k])*float64(v) - bn.a[k] - float64(bn.xhat[i])*bn.b[k]))
+	for r := 0; r < len(g); r += c {
+		xh, out := bn.xhat[r:r+c], bn.gin[r:r+c]
+		for k, v := range g[r : r+c] {
+			out[k] = T(bn.s[k] * (float64(bn.gamma.w[k])*float64(v) - bn.a[k] - float64(xh[k])*bn.b[k]))
+		}
 	}
 	return bn.gin
 }
@@ -217,41 +252,50 @@ func (bn *batchNorm[T]) tangent(rx []T) []T {
 		return nil
 	}
 	c, n := bn.c, len(bn.xhat)
-	m := float64(bn.rows(n))
+	m := float64(n / c)
 	bn.rxhat = zeros(&bn.rxhat, n)
+	bn.rss = zeros(&bn.rss, c)
 	if rx != nil {
-		srx, sxr := bn.moments(n, func(i int) float64 { return float64(rx[i]) },
-			func(i int) float64 { return float64(rx[i]) * float64(bn.xhat[i]) })
-		bn.rss = resize(bn.rss, c)
+		acc := bn.sums(2)
+		mr, sxr := acc[0], acc[1]
+		for r := 0; r < n; r += c {
+			xh := bn.xhat[r : r+c]
+			for k, v := range rx[r : r+c] {
+				mr[k] += float64(v)
+				sxr[k] += float64(v) * float64(xh[k])
+			}
+		}
 		for k := range c {
 			bn.rss[k] = -bn.s[k] * sxr[k] / m
-			srx[k] /= m // mean R{x}
+			mr[k] /= m
 		}
-		for i, v := range rx {
-			k := i % c
-			bn.rxhat[i] = T(bn.s[k]*(float64(v)-srx[k]) + float64(bn.xhat[i])*bn.rss[k])
+		for r := 0; r < n; r += c {
+			xh, out := bn.xhat[r:r+c], bn.rxhat[r:r+c]
+			for k, v := range rx[r : r+c] {
+				out[k] = T(bn.s[k]*(float64(v)-mr[k]) + float64(xh[k])*bn.rss[k])
+			}
 		}
-	} else {
-		bn.rss = zeros(&bn.rss, c)
 	}
 	bn.rout = resize(bn.rout, n)
-	for i := range n {
-		k := i % c
-		y := bn.gamma.w[k] * bn.rxhat[i]
-		if dg != nil {
-			y += dg[k] * bn.xhat[i]
+	for r := 0; r < n; r += c {
+		xh, rxh, out := bn.xhat[r:r+c], bn.rxhat[r:r+c], bn.rout[r:r+c]
+		for k := range out {
+			y := bn.gamma.w[k] * rxh[k]
+			if dg != nil {
+				y += dg[k] * xh[k]
+			}
+			if db != nil {
+				y += db[k]
+			}
+			out[k] = y
 		}
-		if db != nil {
-			y += db[k]
-		}
-		bn.rout[i] = y
 	}
 	return bn.rout
 }
 
 func (bn *batchNorm[T]) rbackward(rg []T, need bool) []T {
 	c, n := bn.c, len(bn.xhat)
-	m := float64(bn.rows(n))
+	m := float64(n / c)
 	if rg == nil {
 		rg = make([]T, n)
 	}
@@ -261,41 +305,50 @@ func (bn *batchNorm[T]) rbackward(rg []T, need bool) []T {
 		rxhat = make([]T, n)
 		bn.rss = zeros(&bn.rss, c)
 	}
-	// R{gx̂} = γ R{g} + R{γ} g.
-	rgx := func(i int) float64 {
-		k := i % c
-		v := float64(bn.gamma.w[k]) * float64(rg[i])
-		if dg != nil {
-			v += float64(dg[k]) * float64(bn.g[i])
+	// One pass for every sum: Σ R{g}, Σ (R{g} x̂ + g R{x̂}) (H v of β and γ), and
+	// R{a}·m = Σ R{gx̂}, R{b}·m = Σ (R{gx̂} x̂ + gx̂ R{x̂}), with R{gx̂} = γ R{g} + R{γ} g.
+	acc := bn.sums(4)
+	srg, sh, ra, rb := acc[0], acc[1], acc[2], acc[3]
+	for r := 0; r < n; r += c {
+		xh, rxh, g, rgr := bn.xhat[r:r+c], rxhat[r:r+c], bn.g[r:r+c], rg[r:r+c]
+		for k := range rgr {
+			gk := float64(bn.gamma.w[k])
+			rgx := gk * float64(rgr[k])
+			if dg != nil {
+				rgx += float64(dg[k]) * float64(g[k])
+			}
+			srg[k] += float64(rgr[k])
+			sh[k] += float64(rgr[k])*float64(xh[k]) + float64(g[k])*float64(rxh[k])
+			ra[k] += rgx
+			rb[k] += rgx*float64(xh[k]) + gk*float64(g[k])*float64(rxh[k])
 		}
-		return v
 	}
-	if bn.gamma.on || bn.beta.on {
-		srg, sh := bn.moments(n, func(i int) float64 { return float64(rg[i]) },
-			func(i int) float64 { return float64(rg[i])*float64(bn.xhat[i]) + float64(bn.g[i])*float64(rxhat[i]) })
-		for k := range c {
-			if bn.beta.on {
-				bn.beta.hv[k] += T(srg[k])
-			}
-			if bn.gamma.on {
-				bn.gamma.hv[k] += T(sh[k])
-			}
+	for k := range c {
+		if bn.beta.on {
+			bn.beta.hv[k] += T(srg[k])
 		}
+		if bn.gamma.on {
+			bn.gamma.hv[k] += T(sh[k])
+		}
+		ra[k] /= m
+		rb[k] /= m
 	}
 	if !need {
 		return nil
 	}
-	ra, rb := bn.moments(n, rgx, func(i int) float64 {
-		k := i % c
-		return rgx(i)*float64(bn.xhat[i]) + float64(bn.gamma.w[k])*float64(bn.g[i])*float64(rxhat[i])
-	})
 	bn.rgin = resize(bn.rgin, n)
-	for i := range n {
-		k := i % c
-		xh, rxh := float64(bn.xhat[i]), float64(rxhat[i])
-		gx := float64(bn.gamma.w[k]) * float64(bn.g[i])
-		rs := bn.s[k] * bn.rss[k]
-		bn.rgin[i] = T(rs*(gx-bn.a[k]-xh*bn.b[k]) + bn.s[k]*(rgx(i)-ra[k]/m-rxh*bn.b[k]-xh*rb[k]/m))
+	for r := 0; r < n; r += c {
+		xh, rxh, g, rgr, out := bn.xhat[r:r+c], rxhat[r:r+c], bn.g[r:r+c], rg[r:r+c], bn.rgin[r:r+c]
+		for k := range out {
+			gk := float64(bn.gamma.w[k])
+			rgx := gk * float64(rgr[k])
+			if dg != nil {
+				rgx += float64(dg[k]) * float64(g[k])
+			}
+			x, rx, s := float64(xh[k]), float64(rxh[k]), bn.s[k]
+			gx := gk * float64(g[k])
+			out[k] = T(s*bn.rss[k]*(gx-bn.a[k]-x*bn.b[k]) + s*(rgx-ra[k]-rx*bn.b[k]-x*rb[k]))
+		}
 	}
 	return bn.rgin
 }

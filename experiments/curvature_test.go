@@ -8,7 +8,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/compare"
+	"github.com/lwca/lwca/curvature"
+	"github.com/lwca/lwca/curvature/netcurv"
 	"github.com/lwca/lwca/data"
 	"github.com/lwca/lwca/graph"
 	"github.com/lwca/lwca/nets"
@@ -115,5 +118,60 @@ func TestCurvatureCopyIsTheNetwork(t *testing.T) {
 	}
 	if math.Abs(got-want) > 1e-5*math.Abs(want) {
 		t.Fatalf("float64 copy's loss %v, float32 network's %v", got, want)
+	}
+}
+
+// The sharpness stops at the residual √tol: its value is within tol·λ1²/(λ1 − λ2) of the top
+// eigenvalue (plus the float32 products' 1e-5), and the next step starts from its eigenvector:
+// at unchanged parameters it converges at once.
+func TestCurvatureSharpnessAccuracy(t *testing.T) {
+	cfg := smokeConfig(t, "analysis.curvature.preset=sharpness", "analysis.curvature.batch_size=60")
+	net, err := nets.MLP(nets.MLPSpec{Input: 8, Depth: 3, Width: 12, Classes: 3, Norm: nets.BatchNorm, Bias: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := data.Synthetic(data.SyntheticOptions{Classes: 3, D: 8, NTrain: 160, NTest: 10, Seed: 2})
+	store := graph.NewStore(tensor.Float32, 5)
+	if _, err := train.NewProbe(net, store, 60, 8); err != nil {
+		t.Fatal(err)
+	}
+	c, err := newCurvatureAnalyzer(cfg, net, store, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(step int) (float64, float64) {
+		recs, err := c.records(step, 0, 0.1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := recs[0]
+		var lambda float64
+		var matvecs int
+		for _, f := range r {
+			switch f.Key {
+			case "network_hessian_lambda_max":
+				lambda = float64(f.Value.(analysis.Float))
+			case "network_hessian_matvecs":
+				matvecs = f.Value.(int)
+			}
+		}
+		return lambda, float64(matvecs)
+	}
+	got, cold := value(0)
+	all, _ := c.model.Select()
+	h, _ := c.model.Hessian(all, netcurv.Options{})
+	exact, err := curvature.Lanczos(h, curvature.LanczosOptions{K: 2, Tol: 1e-12, MaxIter: all.Dim()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1, l2 := exact.Values[0], exact.Values[1]
+	bound := curvTol*l1*l1/(l1-l2) + 1e-5*l1
+	t.Logf("sharpness %.9g in %v steps; λ1 %.9g, λ2 %.9g: error %.1e, bound %.1e", got, cold, l1, l2, math.Abs(got-l1), bound)
+	if math.Abs(got-l1) > bound {
+		t.Fatalf("sharpness %v, λ1 %v: error above %g", got, l1, bound)
+	}
+	again, warm := value(1)
+	if warm > 2 || math.Abs(again-got) > 1e-5*got {
+		t.Fatalf("at the same parameters the warm start took %v steps to %v (cold: %v in %v)", warm, again, got, cold)
 	}
 }

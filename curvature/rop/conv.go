@@ -1,10 +1,6 @@
 package rop
 
-import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
-)
+import "github.com/lwca/lwca/backend"
 
 // geom is a convolution's shape arithmetic over channels-last (n, h, w, c) input; a linear
 // layer is the 1×1 convolution of a 1×1 image.
@@ -68,7 +64,7 @@ func (cv *conv[T]) forward(x []T) []T {
 	cv.out = resize(cv.out, g.n*g.oh*g.ow*m)
 	cv.each(func(i0, i1, r0, r1 int) {
 		p := cv.patches(&cv.p, x, i0, i1)
-		gemm(false, false, r1-r0, m, k, 1, p, k, cv.w.w, m, 0, cv.out[r0*m:r1*m], m)
+		backend.Gemm(false, false, r1-r0, m, k, 1, p, k, cv.w.w, m, 0, cv.out[r0*m:r1*m], m)
 	})
 	if cv.b != nil {
 		addBias(cv.out, cv.b.w)
@@ -86,7 +82,7 @@ func (cv *conv[T]) backward(gy []T, need bool) []T {
 	cv.each(func(i0, i1, r0, r1 int) {
 		p := cv.patches(&cv.p, cv.x, i0, i1)
 		gc := gy[r0*m : r1*m]
-		gemm(true, false, k, m, r1-r0, 1, p, k, gc, m, 1, cv.w.grad, m)
+		backend.Gemm(true, false, k, m, r1-r0, 1, p, k, gc, m, 1, cv.w.grad, m)
 		if need {
 			cv.scatter(cv.gin, i0, i1, gc, cv.w.w, nil, nil)
 		}
@@ -108,16 +104,16 @@ func (cv *conv[T]) scatter(dx []T, i0, i1 int, d1, w1, d2, w2 []T) {
 	rows := (i1 - i0) * g.oh * g.ow
 	if g.direct() {
 		dst := dx[i0*g.h*g.w*g.c : i1*g.h*g.w*g.c]
-		gemm(false, true, rows, k, m, 1, d1, m, w1, m, 1, dst, k)
+		backend.Gemm(false, true, rows, k, m, 1, d1, m, w1, m, 1, dst, k)
 		if d2 != nil {
-			gemm(false, true, rows, k, m, 1, d2, m, w2, m, 1, dst, k)
+			backend.Gemm(false, true, rows, k, m, 1, d2, m, w2, m, 1, dst, k)
 		}
 		return
 	}
 	cv.gp = resize(cv.gp, rows*k)
-	gemm(false, true, rows, k, m, 1, d1, m, w1, m, 0, cv.gp, k)
+	backend.Gemm(false, true, rows, k, m, 1, d1, m, w1, m, 0, cv.gp, k)
 	if d2 != nil {
-		gemm(false, true, rows, k, m, 1, d2, m, w2, m, 1, cv.gp, k)
+		backend.Gemm(false, true, rows, k, m, 1, d2, m, w2, m, 1, cv.gp, k)
 	}
 	col2im(g, cv.gp, dx, i0, i1)
 }
@@ -133,10 +129,10 @@ func (cv *conv[T]) tangent(rx []T) []T {
 	cv.each(func(i0, i1, r0, r1 int) {
 		dst := cv.rout[r0*m : r1*m]
 		if rx != nil {
-			gemm(false, false, r1-r0, m, k, 1, cv.patches(&cv.rp, rx, i0, i1), k, cv.w.w, m, 0, dst, m)
+			backend.Gemm(false, false, r1-r0, m, k, 1, cv.patches(&cv.rp, rx, i0, i1), k, cv.w.w, m, 0, dst, m)
 		}
 		if cv.w.on {
-			gemm(false, false, r1-r0, m, k, 1, cv.patches(&cv.p, cv.x, i0, i1), k, cv.w.dir, m, 1, dst, m)
+			backend.Gemm(false, false, r1-r0, m, k, 1, cv.patches(&cv.p, cv.x, i0, i1), k, cv.w.dir, m, 1, dst, m)
 		}
 	})
 	if cv.b != nil && cv.b.on {
@@ -157,9 +153,9 @@ func (cv *conv[T]) rbackward(rg []T, need bool) []T {
 	cv.each(func(i0, i1, r0, r1 int) {
 		gc, rgc := cv.gy[r0*m:r1*m], rg[r0*m:r1*m]
 		if cv.w.on {
-			gemm(true, false, k, m, r1-r0, 1, cv.patches(&cv.p, cv.x, i0, i1), k, rgc, m, 1, cv.w.hv, m)
+			backend.Gemm(true, false, k, m, r1-r0, 1, cv.patches(&cv.p, cv.x, i0, i1), k, rgc, m, 1, cv.w.hv, m)
 			if cv.rx != nil {
-				gemm(true, false, k, m, r1-r0, 1, cv.patches(&cv.rp, cv.rx, i0, i1), k, gc, m, 1, cv.w.hv, m)
+				backend.Gemm(true, false, k, m, r1-r0, 1, cv.patches(&cv.rp, cv.rx, i0, i1), k, gc, m, 1, cv.w.hv, m)
 			}
 		}
 		if !need {
@@ -265,25 +261,5 @@ func sumRows[T num](dst, y []T) {
 	}
 	for i, v := range acc {
 		dst[i] += T(v)
-	}
-}
-
-// gemm is C = α op(A) op(B) + β C for row-major operands, through the installed BLAS.
-func gemm[T num](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	ta, tb := blas.NoTrans, blas.NoTrans
-	if tA {
-		ta = blas.Trans
-	}
-	if tB {
-		tb = blas.Trans
-	}
-	switch a := any(a).(type) {
-	case []float32:
-		blas32.Implementation().Sgemm(ta, tb, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
-	case []float64:
-		blas64.Implementation().Dgemm(ta, tb, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}
 }

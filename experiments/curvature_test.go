@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -82,17 +83,18 @@ func TestCurvatureRecords(t *testing.T) {
 	}
 }
 
-// The float64 copy is the training network: same loss on the same batch, with BatchNorm
-// buffers and float32 parameters after some training.
-func TestCurvatureCopyIsTheNetwork(t *testing.T) {
-	cfg := smokeConfig(t, "analysis.curvature.preset=sharpness", "analysis.curvature.batch_size=30")
+// sharpnessAnalyzer returns the sharpness analyzer of a small BatchNorm MLP (on n samples of
+// synthetic data), its float32 store and a training probe on the analyzer's batch size.
+func sharpnessAnalyzer(t *testing.T, n int) (*curvatureAnalyzer, *graph.Store, *train.Trainer) {
+	t.Helper()
+	cfg := smokeConfig(t, "analysis.curvature.preset=sharpness", fmt.Sprintf("analysis.curvature.batch_size=%d", n))
 	net, err := nets.MLP(nets.MLPSpec{Input: 8, Depth: 3, Width: 12, Classes: 3, Norm: nets.BatchNorm, Bias: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	set, _ := data.Synthetic(data.SyntheticOptions{Classes: 3, D: 8, NTrain: 160, NTest: 10, Seed: 2})
 	store := graph.NewStore(tensor.Float32, 5)
-	probe, err := train.NewProbe(net, store, 30, 8) // creates the parameters, as the trainer does
+	probe, err := train.NewProbe(net, store, n, 8) // creates the parameters, as the trainer does
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +102,13 @@ func TestCurvatureCopyIsTheNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, store, probe
+}
+
+// The float64 copy is the training network: same loss on the same batch, with BatchNorm
+// buffers and float32 parameters after some training.
+func TestCurvatureCopyIsTheNetwork(t *testing.T) {
+	c, store, probe := sharpnessAnalyzer(t, 30)
 	// Move the float32 parameters away from the copy's initialisation.
 	for _, p := range store.Params() {
 		for i := range p.Value.Data().([]float32) {
@@ -125,20 +134,7 @@ func TestCurvatureCopyIsTheNetwork(t *testing.T) {
 // eigenvalue (plus the float32 products' 1e-5), and the next step starts from its eigenvector:
 // at unchanged parameters it converges at once.
 func TestCurvatureSharpnessAccuracy(t *testing.T) {
-	cfg := smokeConfig(t, "analysis.curvature.preset=sharpness", "analysis.curvature.batch_size=60")
-	net, err := nets.MLP(nets.MLPSpec{Input: 8, Depth: 3, Width: 12, Classes: 3, Norm: nets.BatchNorm, Bias: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _ := data.Synthetic(data.SyntheticOptions{Classes: 3, D: 8, NTrain: 160, NTest: 10, Seed: 2})
-	store := graph.NewStore(tensor.Float32, 5)
-	if _, err := train.NewProbe(net, store, 60, 8); err != nil {
-		t.Fatal(err)
-	}
-	c, err := newCurvatureAnalyzer(cfg, net, store, set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _, _ := sharpnessAnalyzer(t, 60)
 	value := func(step int) (float64, float64) {
 		recs, err := c.records(step, 0, 0.1, nil)
 		if err != nil {

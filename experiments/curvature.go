@@ -200,6 +200,7 @@ func (w *curvStep) sharpness(lr float64, momentum *float64) (*netcurv.Hessian, e
 	addCurvField(&w.network, "network_hessian_lambda_max", analysis.Float(top.Values[0]))
 	addCurvField(&w.network, "network_hessian_matvecs", top.Iterations)
 	addCurvField(&w.network, "network_hessian_converged", top.Converged)
+	addCurvField(&w.network, "network_hessian_exact", h.Exact())
 	addStats(&w.network, "network_hessian", h)
 	if momentum != nil && lr > 0 {
 		// Heavy-ball GD on a quadratic is stable iff η·λmax(H) < 2(1+μ).

@@ -52,7 +52,7 @@ func TestCurvatureRecords(t *testing.T) {
 			steps = append(steps, r["step"].(float64))
 		}
 		for _, k := range []string{"hessian_lambda_max", "ggn_lambda_max", "ef_lambda_max", "kfac_lambda_max", "ef_trace",
-			"network_hessian_lambda_max", "network_ggn_lambda_max", "network_ef_lambda_max", "network_sharpness_ratio",
+			"network_hessian_lambda_max", "network_hessian_exact", "network_ggn_lambda_max", "network_ef_lambda_max", "network_sharpness_ratio",
 			"network_hessian_trace", "network_hessian_density_nodes", "network_ggn_density_weights", "network_ef_density_nodes"} {
 			if _, ok := r[k]; !ok {
 				t.Fatalf("record %v lacks %s", r, k)

@@ -24,14 +24,14 @@ const FactorCurvature = "curvature"
 // training parameters are never perturbed). Its records, one per analysed layer with factor
 // "curvature", carry the layer's blocks and the whole network's values (keys network_*).
 type curvatureAnalyzer struct {
-	cfg    config.CurvatureConfig
-	seed   uint64
-	every  int
-	layers []string // weight blocks, in store order
-	src    *graph.Store
-	store  *graph.Store // float64 copy
-	model  *netcurv.Model
-	fd     netcurv.Options // products
+	cfg      config.CurvatureConfig
+	seed     uint64
+	every    int
+	layers   []string // weight blocks, in store order
+	src      *graph.Store
+	store    *graph.Store // float64 copy
+	model    *netcurv.Model
+	products netcurv.Options // how Hessian and GGN products are computed
 	// start is the top Hessian eigenvector of the last curvature step, the next one's
 	// Lanczos start vector (nil: random); checkpoints keep it, so that a resumed run computes
 	// the same values.
@@ -59,7 +59,7 @@ func newCurvatureAnalyzer(cfg config.Config, net graph.Layer, store *graph.Store
 		copy(x[i*trainSet.D:], trainSet.Row(j))
 		y[i] = trainSet.Y[j]
 	}
-	c := &curvatureAnalyzer{cfg: cc, seed: cfg.Seed, every: cc.Every, src: store, fd: netcurv.Options{Verify: cc.Verify, Single: true},
+	c := &curvatureAnalyzer{cfg: cc, seed: cfg.Seed, every: cc.Every, src: store, products: netcurv.Options{Verify: cc.Verify, Single: true},
 		store: graph.NewStore(tensor.Float64, cfg.Seed)}
 	var err error
 	if c.model, err = netcurv.New(net, c.store, x, y, trainSet.D); err != nil {
@@ -180,7 +180,7 @@ func (w *curvStep) sharpness(lr float64, momentum *float64) (*netcurv.Hessian, e
 	if err != nil {
 		return nil, w.fail("parameters", err)
 	}
-	h, err := w.c.model.Hessian(all, w.c.fd)
+	h, err := w.c.model.Hessian(all, w.c.products)
 	if err != nil {
 		return nil, w.fail("Hessian", err)
 	}
@@ -230,8 +230,8 @@ func (w *curvStep) blocks(full bool) (bool, error) {
 			name string
 			make func() (curvature.Operator, error)
 		}{
-			{"hessian", func() (curvature.Operator, error) { return m.Hessian(s, w.c.fd) }},
-			{"ggn", func() (curvature.Operator, error) { return m.GGN(s, w.c.fd) }},
+			{"hessian", func() (curvature.Operator, error) { return m.Hessian(s, w.c.products) }},
+			{"ggn", func() (curvature.Operator, error) { return m.GGN(s, w.c.products) }},
 			{"ef", func() (curvature.Operator, error) { return m.EF(s) }},
 			{"kfac", func() (curvature.Operator, error) { return m.KFAC(s) }},
 		}
@@ -295,7 +295,7 @@ func (w *curvStep) wholes(h *netcurv.Hessian, efAll, full bool) error {
 		name string
 		op   curvature.Operator
 	}
-	g, err := m.GGN(weights, w.c.fd)
+	g, err := m.GGN(weights, w.c.products)
 	if err != nil {
 		return w.fail("GGN", err)
 	}

@@ -50,3 +50,7 @@ func convBackends(b *testing.B, f func(*testing.B)) {
 	}
 	backendtest.Each(b, f)
 }
+
+// BenchmarkHessianLanczos is the top Hessian eigenvalue by 20 Lanczos steps on 512 samples.
+func BenchmarkHessianLanczosMLP(b *testing.B)      { backendtest.Each(b, HessianLanczos("mlp")) }
+func BenchmarkHessianLanczosResNet20(b *testing.B) { backendtest.Each(b, HessianLanczos("resnet20")) }

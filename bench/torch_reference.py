@@ -2,7 +2,8 @@
 
 Usage: /usr/bin/python3 torch_reference.py THREADS WORKLOAD...   (Debian: apt-get install python3-torch python3-scipy)
 Prints one JSON object per workload: {"workload": name, "ms": median milliseconds}.
-Workloads: mlp_step, mlp_step_bn, analysis_step, analysis_step_bn, eigenvalues_<n>, resnet20_step."""
+Workloads: mlp_step, mlp_step_bn, analysis_step, analysis_step_bn, eigenvalues_<n>, resnet20_step,
+hessian_lanczos_mlp, hessian_lanczos_resnet20."""
 import json, sys, time
 import torch, torch.nn as nn, torch.nn.functional as F
 
@@ -107,6 +108,62 @@ def resnet20_step():
     return median_ms(step, 10, 2)
 
 
+def lanczos(hvp, n, iters, gen):
+    # Lanczos with full reorthogonalisation (twice), float64 vectors, Gaussian start: lwca's.
+    v = torch.randn(n, dtype=torch.float64, generator=gen)
+    v /= v.norm()
+    q, alpha, beta = [v], [], []
+    for j in range(iters):
+        w = hvp(q[j])
+        if j > 0:
+            w -= beta[-1] * q[j - 1]
+        alpha.append(float(q[j] @ w))
+        w -= alpha[-1] * q[j]
+        Q = torch.stack(q)
+        for _ in range(2):
+            w -= Q.T @ (Q @ w)
+        b = float(w.norm())
+        if j + 1 < iters:
+            beta.append(b)
+            q.append(w / b)
+    t = torch.diag(torch.tensor(alpha, dtype=torch.float64))
+    for i, b in enumerate(beta):
+        t[i, i + 1] = t[i + 1, i] = b
+    return float(torch.linalg.eigvalsh(t)[-1])
+
+
+def hessian_lanczos(net, x, y, iters=20):
+    # The top Hessian eigenvalue of the mean cross-entropy on one batch (BatchNorm in train
+    # mode): one forward and backward pass with create_graph, then one double-backprop
+    # Hessian-vector product (torch.autograd.grad twice) per Lanczos step.
+    params = [p for p in net.parameters() if p.requires_grad]
+    n = sum(p.numel() for p in params)
+    gen = torch.Generator().manual_seed(0)
+    def run():
+        loss = F.cross_entropy(net(x), y)
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+        def hvp(v):
+            vs, off = [], 0
+            for p in params:
+                vs.append(v[off:off + p.numel()].view_as(p).to(p.dtype)); off += p.numel()
+            hv = torch.autograd.grad(grads, params, grad_outputs=vs, retain_graph=True)
+            return torch.cat([h.reshape(-1) for h in hv]).double()
+        return lanczos(hvp, n, iters, gen)
+    return run
+
+
+def hessian_lanczos_mlp():
+    net = mlp(True)
+    x, y = torch.randn(512, 784), torch.randint(0, 10, (512,))
+    return median_ms(hessian_lanczos(net, x, y), 3, 1)
+
+
+def hessian_lanczos_resnet20():
+    net = ResNet(3)
+    x, y = torch.randn(512, 3, 32, 32), torch.randint(0, 10, (512,))
+    return median_ms(hessian_lanczos(net, x, y), 1, 0)  # minutes per run
+
+
 for w in sys.argv[2:]:
     if w == "mlp_step": ms = mlp_step(False)
     elif w == "mlp_step_bn": ms = mlp_step(True)
@@ -114,5 +171,7 @@ for w in sys.argv[2:]:
     elif w == "analysis_step_bn": ms = analysis_step(True)
     elif w.startswith("eigenvalues_"): ms = eigenvalues(int(w.split("_")[1]))
     elif w == "resnet20_step": ms = resnet20_step()
+    elif w == "hessian_lanczos_mlp": ms = hessian_lanczos_mlp()
+    elif w == "hessian_lanczos_resnet20": ms = hessian_lanczos_resnet20()
     else: continue  # no PyTorch counterpart (lwca-only workloads)
     print(json.dumps({"workload": w, "ms": ms, "torch": torch.__version__, "threads": threads}), flush=True)

@@ -23,9 +23,9 @@ import (
 )
 
 type benchCmd struct {
-	Only         []string `placeholder:"W" help:"Run only these workloads (analysis_overhead included)."`
+	Only         []string `placeholder:"W" help:"Run only these workloads (analysis_overhead and sharpness_overhead included)."`
 	Repeat       int      `default:"1" placeholder:"N" help:"Rounds, each side by side; more than one adds medians."`
-	Slow         bool     `help:"Add the slow workloads (4608×4608 eigenvalues)."`
+	Slow         bool     `help:"Add the slow workloads (4608×4608 eigenvalues, ResNet-20's top Hessian eigenvalue)."`
 	NoTorch      bool     `help:"Skip the PyTorch reference."`
 	TorchThreads string   `placeholder:"N" help:"PyTorch's threads (default: lwca's)."`
 	Python       string   `default:"/usr/bin/python3" placeholder:"PATH" help:"The Python with torch that runs the reference."`
@@ -55,7 +55,7 @@ func (c *benchCmd) Run(g *globals) error {
 			only[w] = true
 		}
 	}
-	known := map[string]bool{"analysis_overhead": true}
+	known := map[string]bool{"analysis_overhead": true, "sharpness_overhead": true}
 	for _, w := range bench.Workloads() {
 		known[w.Name] = true
 		if (len(only) == 0 && (!w.Slow || c.Slow)) || only[w.Name] {
@@ -68,6 +68,7 @@ func (c *benchCmd) Run(g *globals) error {
 		}
 	}
 	overhead := len(only) == 0 || only["analysis_overhead"]
+	sharpness := len(only) == 0 || only["sharpness_overhead"]
 	fmt.Fprintf(stdout, "lwca bench: backend %s; GOMAXPROCS %d\n", info, runtime.GOMAXPROCS(0))
 
 	threads := strconv.Itoa(info.Threads)
@@ -123,7 +124,7 @@ func (c *benchCmd) Run(g *globals) error {
 		}
 	}
 	if overhead {
-		times, threads, err := analysisOverhead(g, info)
+		times, threads, err := overheadRuns(g, info, analysisSettings)
 		if err != nil {
 			return err
 		}
@@ -134,6 +135,15 @@ func (c *benchCmd) Run(g *globals) error {
 		}
 		fmt.Fprintf(stdout, "%-22s lwca=%9.3f s without analysis with 1 BLAS thread  ratio to %d threads=%.3f\n",
 			"analysis_overhead", times[oneThread], threads[""], times[oneThread]/without)
+	}
+	if sharpness {
+		times, _, err := overheadRuns(g, info, sharpnessSettings)
+		if err != nil {
+			return err
+		}
+		with, without := times["sharpness"], times["analysis"]
+		fmt.Fprintf(stdout, "%-22s lwca=%9.3f s with the sharpness every 100 steps, %.3f s without  ratio=%.3f\n",
+			"sharpness_overhead", with, without, with/without)
 	}
 	return nil
 }
@@ -185,7 +195,15 @@ func runTorch(python, threads string, names []string, stderr io.Writer) (map[str
 	return res, nil
 }
 
-// overheadSources are the analyses analysisOverhead measures: the default first, then the
+// overheadSetting is one run of the overhead measurements: its label, its overrides of the
+// overhead config and, when oneThread, one BLAS thread whatever lwca run would give it.
+type overheadSetting struct {
+	label     string
+	overrides []string
+	oneThread bool
+}
+
+// overheadSources are the analyses analysisSettings measures: the default first, then the
 // training batch alone, in turn with training (the estimator and schedule of earlier versions).
 var overheadSources = []string{config.SourceWindow, config.SourceBatch}
 
@@ -193,12 +211,25 @@ var overheadSources = []string{config.SourceWindow, config.SourceBatch}
 // analysis gives training: what the window's ratio owes to the thread count.
 const oneThread = "none, 1 thread"
 
-// analysisOverhead trains the 784-256-256-256-10 MLP with BatchNorm for 800 steps on
-// MNIST-shaped synthetic data (dense inputs: no zero rows to set aside) with analysis every
-// 100 steps (default options: spectra kept, K-FAC fidelity of the small layers) from each of
-// overheadSources, and without analysis (key ""), each with the BLAS threads lwca run would
-// give it, and returns the wall times in seconds and the thread counts.
-func analysisOverhead(g *globals, info backend.Info) (map[string]float64, map[string]int, error) {
+var analysisSettings = []overheadSetting{
+	{label: "", overrides: []string{"analysis.every=0"}},
+	{label: oneThread, overrides: []string{"analysis.every=0"}, oneThread: true},
+	{label: config.SourceWindow, overrides: []string{"analysis.every=100", "analysis.source=window"}},
+	{label: config.SourceBatch, overrides: []string{"analysis.every=100", "analysis.source=batch", "analysis.concurrent=false"}},
+}
+
+var sharpnessSettings = []overheadSetting{
+	{label: "sharpness", overrides: []string{"analysis.every=100", "analysis.curvature.preset=sharpness"}},
+	{label: "analysis", overrides: []string{"analysis.every=100"}},
+}
+
+// overheadRuns trains the 784-256-256-256-10 MLP with BatchNorm for 800 steps on
+// MNIST-shaped synthetic data (dense inputs: no zero rows to set aside) in each setting
+// (default analysis options otherwise: spectra kept, K-FAC fidelity of the small layers), each
+// with the BLAS threads lwca run would give it, and returns the wall times in seconds and the
+// thread counts by label. The settings alternate, and each keeps the best of three runs, to
+// damp the machine's noise.
+func overheadRuns(g *globals, info backend.Info, settings []overheadSetting) (map[string]float64, map[string]int, error) {
 	src := `name: overhead
 data:
   dataset: synthetic
@@ -214,37 +245,30 @@ train: {epochs: 8, log_every: 0, checkpoint_every: 0}
 	defer os.RemoveAll(dir)
 	defer backend.Init(backend.Mode(info.Name), info.Threads)
 	times, threads := map[string]float64{}, map[string]int{}
-	// Alternate the settings and keep the best of three, to damp the machine's noise.
 	for rep := 0; rep < 3; rep++ {
-		for i, source := range append([]string{"", oneThread}, overheadSources...) {
-			set := []string{"analysis.every=0"}
-			switch source {
-			case config.SourceBatch:
-				set = []string{"analysis.every=100", "analysis.source=" + source, "analysis.concurrent=false"}
-			case config.SourceWindow:
-				set = []string{"analysis.every=100", "analysis.source=" + source}
-			}
-			cfg, err := config.Parse("overhead.yaml", []byte(src), set)
+		for i, s := range settings {
+			cfg, err := config.Parse("overhead.yaml", []byte(src), s.overrides)
 			if err != nil {
 				return nil, nil, err
 			}
-			run, err := backend.Init(backend.Mode(info.Name), info.Threads)
-			if err == nil && source == oneThread {
-				run, err = backend.Init(backend.Mode(info.Name), 1)
-			} else if err == nil {
+			n := info.Threads
+			if s.oneThread {
+				n = 1
+			}
+			run, err := backend.Init(backend.Mode(info.Name), n)
+			if err == nil && !s.oneThread {
 				run, err = g.runThreads(cfg, run)
 			}
 			if err != nil {
 				return nil, nil, err
 			}
-			threads[source] = run.Threads
+			threads[s.label] = run.Threads
 			start := time.Now()
 			if _, err := experiments.Run(context.Background(), cfg, filepath.Join(dir, fmt.Sprint(rep, i)), experiments.Options{}); err != nil {
 				return nil, nil, err
 			}
-			s := time.Since(start).Seconds()
-			if t, ok := times[source]; !ok || s < t {
-				times[source] = s
+			if took := time.Since(start).Seconds(); times[s.label] == 0 || took < times[s.label] {
+				times[s.label] = took
 			}
 		}
 	}

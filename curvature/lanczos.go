@@ -37,6 +37,11 @@ type LanczosOptions struct {
 	Tol float64
 	// Seed of the random (Gaussian) start vector.
 	Seed uint64
+	// Start, when not nil, is the start vector instead (any non-zero length-Dim vector; it is
+	// normalised). A close guess of the wanted eigenvector, such as the one computed for a
+	// slightly different operator, cuts the iterations; restarts after a breakdown are still
+	// random.
+	Start []float64
 	// Vectors asks for the Ritz vectors.
 	Vectors bool
 }
@@ -95,7 +100,16 @@ func Lanczos(a Operator, opt LanczosOptions) (Eigen, error) {
 		alpha, beta []float64
 	)
 	v := make([]float64, n)
-	gaussian(rng, v)
+	switch {
+	case opt.Start == nil:
+		gaussian(rng, v)
+	case len(opt.Start) != n:
+		return Eigen{}, fmt.Errorf("curvature: Lanczos start vector of length %d for a %d-dimensional operator", len(opt.Start), n)
+	case norm(opt.Start) == 0 || math.IsNaN(norm(opt.Start)) || math.IsInf(norm(opt.Start), 0):
+		return Eigen{}, fmt.Errorf("curvature: Lanczos start vector of norm %v; expected a finite non-zero vector", norm(opt.Start))
+	default:
+		copy(v, opt.Start)
+	}
 	scale(1/norm(v), v)
 	res := Eigen{}
 	var prevWanted []float64 // wanted values at the previous breakdown

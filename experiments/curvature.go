@@ -3,6 +3,7 @@ package experiments
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -23,14 +24,18 @@ const FactorCurvature = "curvature"
 // training parameters are never perturbed). Its records, one per analysed layer with factor
 // "curvature", carry the layer's blocks and the whole network's values (keys network_*).
 type curvatureAnalyzer struct {
-	cfg    config.CurvatureConfig
-	seed   uint64
-	every  int
-	layers []string // weight blocks, in store order
-	src    *graph.Store
-	store  *graph.Store // float64 copy
-	model  *netcurv.Model
-	fd     netcurv.Options // finite-difference products
+	cfg      config.CurvatureConfig
+	seed     uint64
+	every    int
+	layers   []string // weight blocks, in store order
+	src      *graph.Store
+	store    *graph.Store // float64 copy
+	model    *netcurv.Model
+	products netcurv.Options // how Hessian and GGN products are computed
+	// start is the top Hessian eigenvector of the last curvature step, the next one's
+	// Lanczos start vector (nil: random); checkpoints keep it, so that a resumed run computes
+	// the same values.
+	start []float64
 }
 
 // Defaults of analysis.curvature's zero values.
@@ -54,7 +59,7 @@ func newCurvatureAnalyzer(cfg config.Config, net graph.Layer, store *graph.Store
 		copy(x[i*trainSet.D:], trainSet.Row(j))
 		y[i] = trainSet.Y[j]
 	}
-	c := &curvatureAnalyzer{cfg: cc, seed: cfg.Seed, every: cc.Every, src: store, fd: netcurv.Options{Verify: cc.Verify},
+	c := &curvatureAnalyzer{cfg: cc, seed: cfg.Seed, every: cc.Every, src: store, products: netcurv.Options{Verify: cc.Verify, Single: true},
 		store: graph.NewStore(tensor.Float64, cfg.Seed)}
 	var err error
 	if c.model, err = netcurv.New(net, c.store, x, y, trainSet.D); err != nil {
@@ -74,6 +79,15 @@ func newCurvatureAnalyzer(cfg config.Config, net graph.Layer, store *graph.Store
 		}
 	}
 	return c, nil
+}
+
+// dim is the number of the network's parameters.
+func (c *curvatureAnalyzer) dim() int {
+	n := 0
+	for _, p := range c.store.Params() {
+		n += p.Value.Size()
+	}
+	return n
 }
 
 // addStats records how many of a finite-difference operator's products needed a smaller
@@ -166,14 +180,27 @@ func (w *curvStep) sharpness(lr float64, momentum *float64) (*netcurv.Hessian, e
 	if err != nil {
 		return nil, w.fail("parameters", err)
 	}
-	h, _ := w.c.model.Hessian(all, w.c.fd)
-	top, err := curvature.Lanczos(h, w.lanczos)
+	h, err := w.c.model.Hessian(all, w.c.products)
 	if err != nil {
 		return nil, w.fail("Hessian", err)
 	}
+	// Only the value is recorded, and a Ritz value's error is at most residual²/gap: a
+	// residual of √tol·|λ| bounds its relative error by tol·|λ|/gap, in half the steps.
+	opts := w.lanczos
+	opts.Tol = math.Sqrt(opts.Tol)
+	opts.Vectors = true
+	if len(w.c.start) == all.Dim() {
+		opts.Start = w.c.start
+	}
+	top, err := curvature.Lanczos(h, opts)
+	if err != nil {
+		return nil, w.fail("Hessian", err)
+	}
+	w.c.start = top.Vectors[0]
 	addCurvField(&w.network, "network_hessian_lambda_max", analysis.Float(top.Values[0]))
 	addCurvField(&w.network, "network_hessian_matvecs", top.Iterations)
 	addCurvField(&w.network, "network_hessian_converged", top.Converged)
+	addCurvField(&w.network, "network_hessian_exact", h.Exact())
 	addStats(&w.network, "network_hessian", h)
 	if momentum != nil && lr > 0 {
 		// Heavy-ball GD on a quadratic is stable iff η·λmax(H) < 2(1+μ).
@@ -203,8 +230,8 @@ func (w *curvStep) blocks(full bool) (bool, error) {
 			name string
 			make func() (curvature.Operator, error)
 		}{
-			{"hessian", func() (curvature.Operator, error) { return m.Hessian(s, w.c.fd) }},
-			{"ggn", func() (curvature.Operator, error) { return m.GGN(s, w.c.fd) }},
+			{"hessian", func() (curvature.Operator, error) { return m.Hessian(s, w.c.products) }},
+			{"ggn", func() (curvature.Operator, error) { return m.GGN(s, w.c.products) }},
 			{"ef", func() (curvature.Operator, error) { return m.EF(s) }},
 			{"kfac", func() (curvature.Operator, error) { return m.KFAC(s) }},
 		}
@@ -268,7 +295,7 @@ func (w *curvStep) wholes(h *netcurv.Hessian, efAll, full bool) error {
 		name string
 		op   curvature.Operator
 	}
-	g, err := m.GGN(weights, w.c.fd)
+	g, err := m.GGN(weights, w.c.products)
 	if err != nil {
 		return w.fail("GGN", err)
 	}

@@ -2,13 +2,17 @@ package experiments
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/compare"
+	"github.com/lwca/lwca/curvature"
+	"github.com/lwca/lwca/curvature/netcurv"
 	"github.com/lwca/lwca/data"
 	"github.com/lwca/lwca/graph"
 	"github.com/lwca/lwca/nets"
@@ -48,7 +52,7 @@ func TestCurvatureRecords(t *testing.T) {
 			steps = append(steps, r["step"].(float64))
 		}
 		for _, k := range []string{"hessian_lambda_max", "ggn_lambda_max", "ef_lambda_max", "kfac_lambda_max", "ef_trace",
-			"network_hessian_lambda_max", "network_ggn_lambda_max", "network_ef_lambda_max", "network_sharpness_ratio",
+			"network_hessian_lambda_max", "network_hessian_exact", "network_ggn_lambda_max", "network_ef_lambda_max", "network_sharpness_ratio",
 			"network_hessian_trace", "network_hessian_density_nodes", "network_ggn_density_weights", "network_ef_density_nodes"} {
 			if _, ok := r[k]; !ok {
 				t.Fatalf("record %v lacks %s", r, k)
@@ -79,17 +83,18 @@ func TestCurvatureRecords(t *testing.T) {
 	}
 }
 
-// The float64 copy is the training network: same loss on the same batch, with BatchNorm
-// buffers and float32 parameters after some training.
-func TestCurvatureCopyIsTheNetwork(t *testing.T) {
-	cfg := smokeConfig(t, "analysis.curvature.preset=sharpness", "analysis.curvature.batch_size=30")
+// sharpnessAnalyzer returns the sharpness analyzer of a small BatchNorm MLP (on n samples of
+// synthetic data), its float32 store and a training probe on the analyzer's batch size.
+func sharpnessAnalyzer(t *testing.T, n int) (*curvatureAnalyzer, *graph.Store, *train.Trainer) {
+	t.Helper()
+	cfg := smokeConfig(t, "analysis.curvature.preset=sharpness", fmt.Sprintf("analysis.curvature.batch_size=%d", n))
 	net, err := nets.MLP(nets.MLPSpec{Input: 8, Depth: 3, Width: 12, Classes: 3, Norm: nets.BatchNorm, Bias: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	set, _ := data.Synthetic(data.SyntheticOptions{Classes: 3, D: 8, NTrain: 160, NTest: 10, Seed: 2})
 	store := graph.NewStore(tensor.Float32, 5)
-	probe, err := train.NewProbe(net, store, 30, 8) // creates the parameters, as the trainer does
+	probe, err := train.NewProbe(net, store, n, 8) // creates the parameters, as the trainer does
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +102,13 @@ func TestCurvatureCopyIsTheNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, store, probe
+}
+
+// The float64 copy is the training network: same loss on the same batch, with BatchNorm
+// buffers and float32 parameters after some training.
+func TestCurvatureCopyIsTheNetwork(t *testing.T) {
+	c, store, probe := sharpnessAnalyzer(t, 30)
 	// Move the float32 parameters away from the copy's initialisation.
 	for _, p := range store.Params() {
 		for i := range p.Value.Data().([]float32) {
@@ -115,5 +127,47 @@ func TestCurvatureCopyIsTheNetwork(t *testing.T) {
 	}
 	if math.Abs(got-want) > 1e-5*math.Abs(want) {
 		t.Fatalf("float64 copy's loss %v, float32 network's %v", got, want)
+	}
+}
+
+// The sharpness stops at the residual √tol: its value is within tol·λ1²/(λ1 − λ2) of the top
+// eigenvalue (plus the float32 products' 1e-5), and the next step starts from its eigenvector:
+// at unchanged parameters it converges at once.
+func TestCurvatureSharpnessAccuracy(t *testing.T) {
+	c, _, _ := sharpnessAnalyzer(t, 60)
+	value := func(step int) (float64, float64) {
+		recs, err := c.records(step, 0, 0.1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := recs[0]
+		var lambda float64
+		var matvecs int
+		for _, f := range r {
+			switch f.Key {
+			case "network_hessian_lambda_max":
+				lambda = float64(f.Value.(analysis.Float))
+			case "network_hessian_matvecs":
+				matvecs = f.Value.(int)
+			}
+		}
+		return lambda, float64(matvecs)
+	}
+	got, cold := value(0)
+	all, _ := c.model.Select()
+	h, _ := c.model.Hessian(all, netcurv.Options{})
+	exact, err := curvature.Lanczos(h, curvature.LanczosOptions{K: 2, Tol: 1e-12, MaxIter: all.Dim()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1, l2 := exact.Values[0], exact.Values[1]
+	bound := curvTol*l1*l1/(l1-l2) + 1e-5*l1
+	t.Logf("sharpness %.9g in %v steps; λ1 %.9g, λ2 %.9g: error %.1e, bound %.1e", got, cold, l1, l2, math.Abs(got-l1), bound)
+	if math.Abs(got-l1) > bound {
+		t.Fatalf("sharpness %v, λ1 %v: error above %g", got, l1, bound)
+	}
+	again, warm := value(1)
+	if warm > 2 || math.Abs(again-got) > 1e-5*got {
+		t.Fatalf("at the same parameters the warm start took %v steps to %v (cold: %v in %v)", warm, again, got, cold)
 	}
 }

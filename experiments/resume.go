@@ -36,9 +36,12 @@ type runState struct {
 	AnalysisBatcher *data.BatcherState `json:"analysis_batcher,omitempty"`
 	Logs            map[string]int64   `json:"logs"`         // result file → its size at the checkpoint
 	SpectraRows     int                `json:"spectra_rows"` // rows of every spectra file
-	Optimizer       *optimizerState    `json:"optimizer"`
-	Velocity        []string           `json:"velocity,omitempty"` // format 1: SGD's optimizer/<param>.velocity.npy
-	Summary         Summary            `json:"summary"`
+	// CurvatureStart names the file (in the checkpoint) of analysis.curvature's Lanczos
+	// start vector, the last top Hessian eigenvector; "" when there is none.
+	CurvatureStart string          `json:"curvature_start,omitempty"`
+	Optimizer      *optimizerState `json:"optimizer"`
+	Velocity       []string        `json:"velocity,omitempty"` // format 1: SGD's optimizer/<param>.velocity.npy
+	Summary        Summary         `json:"summary"`
 	// ConfigSHA256 is the hash of the resolved config the checkpoint was written with, also
 	// kept as checkpoint/config.yaml to name what changed; "" in older checkpoints.
 	ConfigSHA256 string `json:"config_sha256,omitempty"`
@@ -51,6 +54,9 @@ type optimizerState struct {
 	Buffers map[string][]string `json:"buffers"`           // parameter → its buffers' names
 	Scalars map[string]float64  `json:"scalars,omitempty"` // such as Adam's step count
 }
+
+// curvatureStartFile holds analysis.curvature's Lanczos start vector in a checkpoint.
+const curvatureStartFile = "curvature_start.npy"
 
 // errNoCheckpoint: the run ended before writing its first checkpoint.
 var errNoCheckpoint = errors.New("no checkpoint")
@@ -104,6 +110,12 @@ func (r *runner) checkpoint() (err error) {
 	}
 	if err := checkpoint.SaveModel(filepath.Join(tmp, "model"), r.store, r.step); err != nil {
 		return err
+	}
+	if c := r.analyzer.curv; c != nil && c.start != nil {
+		st.CurvatureStart = curvatureStartFile
+		if err := npy.WriteFile(filepath.Join(tmp, curvatureStartFile), []int{len(c.start)}, c.start); err != nil {
+			return err
+		}
 	}
 	opt, err := r.saveOptimizer(filepath.Join(tmp, "optimizer"))
 	if err != nil {
@@ -333,6 +345,17 @@ func (r *runner) restore(st *runState) error {
 	}
 	if st.Step > r.totalSteps {
 		return fmt.Errorf("checkpoint: step %d is past the run's %d steps", st.Step, r.totalSteps)
+	}
+	if c := r.analyzer.curv; c != nil && st.CurvatureStart != "" {
+		path := filepath.Join(cdir, filepath.Base(st.CurvatureStart))
+		a, err := npy.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if n := c.dim(); len(a.F64) != n || len(a.Shape) != 1 {
+			return fmt.Errorf("checkpoint: %s holds a %s array of shape %v; expected a float64 vector of the network's %d parameters", path, a.Dtype, a.Shape, n)
+		}
+		c.start = a.F64
 	}
 	r.step, r.epochLoss, r.epochCorrect, r.epochSeen = st.Step, st.EpochLoss, st.EpochCorrect, st.EpochSeen
 	return nil

@@ -367,3 +367,24 @@ func TestResumeRemovesLeftoverOldCheckpoint(t *testing.T) {
 	}
 	compareRunDirs(t, full, dir)
 }
+
+// analysis.curvature starts each step's Lanczos from the last step's top Hessian eigenvector:
+// checkpoints keep it, so a resumed run's curvature records are those of an uninterrupted run.
+func TestResumeIsExactWithCurvature(t *testing.T) {
+	cfg := smokeConfig(t, "train.checkpoint_every=3", "analysis.every=2", "analysis.curvature.preset=sharpness",
+		"analysis.curvature.batch_size=40")
+	full := t.TempDir()
+	runInto(t, cfg, full)
+	for _, stops := range [][]int{{6, 13}, {9}} {
+		dir := t.TempDir()
+		runWithStops(t, cfg, dir, "", stops)
+		compareRunDirs(t, full, dir)
+	}
+	st, err := readCheckpoint(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CurvatureStart == "" {
+		t.Fatal("the checkpoint holds no curvature start vector")
+	}
+}

@@ -19,6 +19,9 @@
 // step. Products perturb the parameters in place and restore them bit for bit before they
 // return, so nothing else may run on the same store meanwhile.
 //
-// The store must hold float64 values: two of the products are central finite differences
-// whose error bounds (see [Options]) assume float64 rounding.
+// The Hessian product is exact (package rop's R-operator) where every layer of the network has
+// one, and a central difference of gradients otherwise (see [Options]).
+//
+// The store must hold float64 values: the finite differences' error bounds assume float64
+// rounding.
 package netcurv

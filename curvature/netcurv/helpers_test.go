@@ -46,8 +46,13 @@ func newCNN(t testing.TB, spec nets.CNNSpec, n int, seed uint64) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dim := spec.Input[0] * spec.Input[1] * spec.Input[2]
-	x, y := batch(n, dim, spec.Classes, seed)
+	return newModel(t, net, spec.Input[0]*spec.Input[1]*spec.Input[2], spec.Classes, n, seed)
+}
+
+// newModel returns the model of net on n seeded samples of width dim.
+func newModel(t testing.TB, net graph.Layer, dim, classes, n int, seed uint64) *Model {
+	t.Helper()
+	x, y := batch(n, dim, classes, seed)
 	m, err := New(net, graph.NewStore(tensor.Float64, seed), x, y, dim)
 	if err != nil {
 		t.Fatal(err)

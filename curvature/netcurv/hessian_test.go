@@ -66,18 +66,22 @@ func TestHessianSoftmaxRegression(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, x4, x1 := closedForm(t, m)
-	h, err := m.Hessian(s, Options{})
+	h, err := m.Hessian(s, Options{Differences: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	exact, err := m.Hessian(s, Options{})
+	if err != nil || !exact.Exact() {
+		t.Fatalf("no exact Hessian of softmax regression (%v)", err)
 	}
 	g, err := m.GGN(s, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eh, eg := relFrob(dense(t, h), want), relFrob(dense(t, g), want)
-	t.Logf("‖H − closed form‖/‖H‖ = %.1e, GGN %.1e", eh, eg)
-	if eh > 1e-8 || eg > 1e-8 {
-		t.Fatalf("Hessian %g, GGN %g from the closed form", eh, eg)
+	eh, ee, eg := relFrob(dense(t, h), want), relFrob(dense(t, exact), want), relFrob(dense(t, g), want)
+	t.Logf("‖H − closed form‖/‖H‖ = %.1e by differences, %.1e exact, GGN %.1e", eh, ee, eg)
+	if eh > 1e-8 || ee > 1e-12 || eg > 1e-8 {
+		t.Fatalf("Hessian %g by differences, %g exact, GGN %g from the closed form", eh, ee, eg)
 	}
 
 	theta := norm(s.Values())
@@ -89,7 +93,7 @@ func TestHessianSoftmaxRegression(t *testing.T) {
 	got := make([]float64, s.Dim())
 	errs := map[float64]float64{}
 	for _, eps := range []float64{1e-1, 1e-2, 1e-3, DefaultStep, 1e-8, 1e-10, 1e-12} {
-		op, _ := m.Hessian(s, Options{Step: eps})
+		op, _ := m.Hessian(s, Options{Differences: true, Step: eps})
 		op.Apply(got, v)
 		if op.Err() != nil {
 			t.Fatal(op.Err())
@@ -154,27 +158,45 @@ func TestHessianBilinearForm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, _ := m.Hessian(s, Options{})
-			hv, hw := make([]float64, s.Dim()), make([]float64, s.Dim())
-			worst, asym := 0.0, 0.0
-			for pair := range uint64(4) {
-				v, w := randomUnit(s.Dim(), 10+pair), randomUnit(s.Dim(), 20+pair)
-				h.Apply(hv, v)
-				h.Apply(hw, w)
-				if h.Err() != nil {
-					t.Fatal(h.Err())
-				}
-				const k = 1e-4
-				sd := (lossAt(t, m, s, k, v, k, w) - lossAt(t, m, s, k, v, -k, w) -
-					lossAt(t, m, s, -k, v, k, w) + lossAt(t, m, s, -k, v, -k, w)) / (4 * k * k)
-				scale := norm(hv)
-				worst = math.Max(worst, math.Abs(dot(w, hv)-sd)/scale)
-				asym = math.Max(asym, math.Abs(dot(w, hv)-dot(v, hw))/scale)
+			if h, _ := m.Hessian(s, Options{}); !h.Exact() {
+				t.Fatal("no exact product for this network")
 			}
-			t.Logf("%s: |wᵀHv − second difference|/‖Hv‖ ≤ %.1e, |wᵀHv − vᵀHw|/‖Hv‖ ≤ %.1e", name, worst, asym)
-			if worst > 1e-6 || asym > 1e-9 {
-				t.Fatalf("second difference %g, asymmetry %g", worst, asym)
+			for _, method := range []Options{{}, {Differences: true}} {
+				bilinear(t, m, s, method)
 			}
 		})
+	}
+}
+
+// bilinear checks one method's products against the second difference of the loss.
+func bilinear(t *testing.T, m *Model, s *Selection, o Options) {
+	t.Helper()
+	h, err := m.Hessian(s, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "differences"
+	if h.Exact() {
+		name = "exact"
+	}
+	hv, hw := make([]float64, s.Dim()), make([]float64, s.Dim())
+	worst, asym := 0.0, 0.0
+	for pair := range uint64(4) {
+		v, w := randomUnit(s.Dim(), 10+pair), randomUnit(s.Dim(), 20+pair)
+		h.Apply(hv, v)
+		h.Apply(hw, w)
+		if h.Err() != nil {
+			t.Fatal(h.Err())
+		}
+		const k = 1e-4
+		sd := (lossAt(t, m, s, k, v, k, w) - lossAt(t, m, s, k, v, -k, w) -
+			lossAt(t, m, s, -k, v, k, w) + lossAt(t, m, s, -k, v, -k, w)) / (4 * k * k)
+		scale := norm(hv)
+		worst = math.Max(worst, math.Abs(dot(w, hv)-sd)/scale)
+		asym = math.Max(asym, math.Abs(dot(w, hv)-dot(v, hw))/scale)
+	}
+	t.Logf("%s: |wᵀHv − second difference|/‖Hv‖ ≤ %.1e, |wᵀHv − vᵀHw|/‖Hv‖ ≤ %.1e", name, worst, asym)
+	if worst > 1e-6 || asym > 1e-9 {
+		t.Fatalf("%s: second difference %g, asymmetry %g", name, worst, asym)
 	}
 }

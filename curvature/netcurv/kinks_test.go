@@ -53,8 +53,8 @@ func TestHessianBlockIsGGNOnReLUPieces(t *testing.T) {
 				}
 				return worst, h.Stats()
 			}
-			refined, st := errAt(Options{Step: 1e-4}, 1)
-			raw, _ := errAt(Options{Step: 1e-4, Refine: -1}, 1)
+			refined, st := errAt(Options{Differences: true, Step: 1e-4}, 1)
+			raw, _ := errAt(Options{Differences: true, Step: 1e-4, Refine: -1}, 1)
 			t.Logf("‖Hv − GGNv‖/‖GGNv‖: %.1e refined (%d of %d products refined, %d unresolved), %.1e with the plain step",
 				refined, st.Refined, st.Products, st.Unresolved, raw)
 			if refined > 1e-6 || st.Unresolved > 0 {
@@ -93,8 +93,8 @@ func TestVerifyCatchesMaxPoolKinks(t *testing.T) {
 		}
 		return worst, h.Stats()
 	}
-	plain, sp := errAt(Options{Step: 1e-3})
-	verified, sv := errAt(Options{Step: 1e-3, Verify: true})
+	plain, sp := errAt(Options{Differences: true, Step: 1e-3})
+	verified, sv := errAt(Options{Differences: true, Step: 1e-3, Verify: true})
 	t.Logf("‖Hv − GGNv‖/‖GGNv‖: %.1e with the activation pattern only (%d refined), %.1e verified (%d refined, %d unresolved)",
 		plain, sp.Refined, verified, sv.Refined, sv.Unresolved)
 	if verified > 1e-6 || sv.Unresolved > 0 {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/lwca/lwca/curvature/rop"
 	"github.com/lwca/lwca/graph"
 	"github.com/lwca/lwca/hooks"
 	"github.com/lwca/lwca/train"
@@ -22,6 +23,10 @@ type Model struct {
 	probe *train.Trainer // ∇L and the hooks' captures
 	fwd   *program       // logits
 	vjp   *program       // logits and Jᵀu
+	net   graph.Layer
+
+	exact64 *rop.Program[float64] // built on first use
+	exact32 *rop.Program[float32]
 }
 
 // capture is a hook point's X (rows × d) and G (rows × m) at the model's parameters.
@@ -49,7 +54,7 @@ func New(net graph.Layer, store *graph.Store, x []float32, y []int32, dim int) (
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{store: store, x: x, y: y, n: n, dim: dim, probe: probe, classes: probe.Loss().Classes()}
+	m := &Model{store: store, x: x, y: y, n: n, dim: dim, probe: probe, classes: probe.Loss().Classes(), net: net}
 	if m.fwd, err = newProgram(net, store, n, dim, false); err != nil {
 		return nil, err
 	}
@@ -57,6 +62,29 @@ func New(net graph.Layer, store *graph.Store, x []float32, y []int32, dim int) (
 		return nil, err
 	}
 	return m, nil
+}
+
+// exactProgram returns the R-operator program of the network, prepared at the current
+// parameters; its error wraps rop.ErrUnsupported when a layer has none.
+func (m *Model) exactProgram(single bool) (hvp, error) {
+	if single {
+		return prepared(&m.exact32, m)
+	}
+	return prepared(&m.exact64, m)
+}
+
+func prepared[T float32 | float64](p **rop.Program[T], m *Model) (hvp, error) {
+	if *p == nil {
+		q, err := rop.Compile[T](m.net, m.store, m.n, m.dim)
+		if err != nil {
+			return nil, fmt.Errorf("netcurv: %w", err)
+		}
+		*p = q
+	}
+	if err := (*p).Prepare(m.x, m.y); err != nil {
+		return nil, fmt.Errorf("netcurv: %w", err)
+	}
+	return *p, nil
 }
 
 // Samples is N, the batch size.

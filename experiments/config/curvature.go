@@ -27,7 +27,9 @@ type CurvatureConfig struct {
 	// MaxIter bounds Lanczos's Krylov dimension (matvecs) per spectrum; 0: 60.
 	MaxIter int `yaml:"max_iter,omitempty"`
 
-	// Tol is Lanczos's relative residual; 0: 1e-6.
+	// Tol is Lanczos's relative residual; 0: 1e-6. The sharpness, whose eigenvector is not
+	// recorded, stops at the residual √Tol, which bounds its value's relative error by
+	// Tol·λmax/gap (gap: to the next eigenvalue).
 	Tol float64 `yaml:"tol,omitempty"`
 
 	// Probes is the number of Rademacher probes of the traces and densities (full); 0: 10.

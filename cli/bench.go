@@ -129,12 +129,10 @@ func (c *benchCmd) Run(g *globals) error {
 			return err
 		}
 		without := times[""]
-		for _, src := range overheadSources {
-			fmt.Fprintf(stdout, "%-22s lwca=%9.3f s with analysis every 100 steps (source %s, %d BLAS threads), %.3f s without (%d)  ratio=%.3f\n",
-				"analysis_overhead", times[src], src, threads[src], without, threads[""], times[src]/without)
+		for _, s := range analysisSettings[1:] {
+			fmt.Fprintf(stdout, "%-22s lwca=%9.3f s with analysis every 100 steps (%s, %d BLAS threads), %.3f s without (%d)  ratio=%.3f\n",
+				"analysis_overhead", times[s.label], s.label, threads[s.label], without, threads[""], times[s.label]/without)
 		}
-		fmt.Fprintf(stdout, "%-22s lwca=%9.3f s without analysis with 1 BLAS thread  ratio to %d threads=%.3f\n",
-			"analysis_overhead", times[oneThread], threads[""], times[oneThread]/without)
 	}
 	if sharpness {
 		times, _, err := overheadRuns(g, info, sharpnessSettings)
@@ -195,27 +193,21 @@ func runTorch(python, threads string, names []string, stderr io.Writer) (map[str
 	return res, nil
 }
 
-// overheadSetting is one run of the overhead measurements: its label, its overrides of the
-// overhead config and, when oneThread, one BLAS thread whatever lwca run would give it.
+// overheadSetting is one run of the overhead measurements: its label and its overrides of
+// the overhead config.
 type overheadSetting struct {
 	label     string
 	overrides []string
-	oneThread bool
 }
 
-// overheadSources are the analyses analysisSettings measures: the default first, then the
-// training batch alone, in turn with training (the estimator and schedule of earlier versions).
-var overheadSources = []string{config.SourceWindow, config.SourceBatch}
-
-// oneThread labels the run without analysis at one BLAS thread, the count a concurrent
-// analysis gives training: what the window's ratio owes to the thread count.
-const oneThread = "none, 1 thread"
-
+// analysisSettings are the runs of analysis_overhead: none first (the baseline), then the
+// default analysis (the window, beside training), the window in turn with training, and the
+// training batch alone in turn (the estimator of earlier versions).
 var analysisSettings = []overheadSetting{
 	{label: "", overrides: []string{"analysis.every=0"}},
-	{label: oneThread, overrides: []string{"analysis.every=0"}, oneThread: true},
-	{label: config.SourceWindow, overrides: []string{"analysis.every=100", "analysis.source=window"}},
-	{label: config.SourceBatch, overrides: []string{"analysis.every=100", "analysis.source=batch", "analysis.concurrent=false"}},
+	{label: "source window, beside training", overrides: []string{"analysis.every=100"}},
+	{label: "source window, in turn", overrides: []string{"analysis.every=100", "analysis.concurrent=false"}},
+	{label: "source batch, in turn", overrides: []string{"analysis.every=100", "analysis.source=batch", "analysis.concurrent=false"}},
 }
 
 var sharpnessSettings = []overheadSetting{
@@ -251,12 +243,8 @@ train: {epochs: 8, log_every: 0, checkpoint_every: 0}
 			if err != nil {
 				return nil, nil, err
 			}
-			n := info.Threads
-			if s.oneThread {
-				n = 1
-			}
-			run, err := backend.Init(backend.Mode(info.Name), n)
-			if err == nil && !s.oneThread {
+			run, err := backend.Init(backend.Mode(info.Name), info.Threads)
+			if err == nil {
 				run, err = g.runThreads(cfg, run)
 			}
 			if err != nil {

@@ -447,10 +447,11 @@ type AnalysisConfig struct {
 	// Concurrent lets an analysis step's factors be formed and solved while
 	// training continues; results are identical either way. Default true.
 	// The lwca command then gives the BLAS one thread unless --threads says
-	// otherwise, so that training and analysis each run on their own core
-	// instead of queueing for one pool of BLAS threads (with a thread per
-	// core on both sides the two slowed each other down: +53 % wall time at
-	// analysis every 100 MLP steps, against +30 % in turn).
+	// otherwise, so that the two sides do not queue for one pool of BLAS
+	// threads (with a thread per core on both sides the two slowed each
+	// other down: +53 % wall time at analysis every 100 MLP steps). On two
+	// cores the window analysis of the MNIST MLP added 10–16 % beside
+	// training against 21–29 % in turn (lwca bench, analysis_overhead).
 	Concurrent bool `yaml:"concurrent"`
 
 	// Spectra saves every analysed factor's full spectrum as .npy files

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/reproduce"
@@ -52,7 +53,7 @@ func (c *reproduceCmd) Run(g *globals) error {
 		return err
 	}
 	g.backendDetails(info)
-	if name == "last-layer" { // convolutional networks: one BLAS thread unless --threads says otherwise
+	if strings.HasPrefix(name, "last-layer") { // convolutional networks: one BLAS thread unless --threads says otherwise
 		cfg, err := config.Load(filepath.Join(configs, "cifar10_resnet_lastlayer.yaml"), nil)
 		if err != nil {
 			return err

@@ -11,7 +11,8 @@
 //	}
 //
 // Every experiment trains its runs one after the other with experiments.Run into
-// OUT/<run>, writes a comparison report with package compare into OUT/compare (plus the
+// OUT/<run> (repeating the command keeps finished runs and resumes interrupted ones from
+// their checkpoints), writes a comparison report with package compare into OUT/compare (plus the
 // experiment's own figures under OUT/compare/figures) and evaluates its checks by reading the
 // run directories back with compare.LoadRun. A check that fails is a result, not an error.
 package reproduce
@@ -105,7 +106,8 @@ type experiment struct {
 	compareOpts func(quick bool) compare.Options
 }
 
-var registry = []*experiment{stabilityExperiment(), conditioningExperiment(), falseMinimumExperiment(), lastLayerExperiment()}
+var registry = []*experiment{stabilityExperiment(), conditioningExperiment(), falseMinimumExperiment(), lastLayerExperiment(),
+	lastLayerAccuracyExperiment()}
 
 // Names lists the experiments Run accepts.
 func Names() []string {
@@ -160,7 +162,7 @@ func Run(ctx context.Context, name string, opts Options) (*Result, error) {
 		}
 		cfg.Name = name + ":" + s.label
 		dir := filepath.Join(opts.Out, s.label)
-		sum, err := experiments.Run(ctx, cfg, dir, experiments.Options{Progress: opts.Progress, Backend: opts.Backend, Verbose: opts.Verbose})
+		sum, err := train(ctx, cfg, dir, experiments.Options{Progress: opts.Progress, Backend: opts.Backend, Verbose: opts.Verbose})
 		if err != nil {
 			return nil, fmt.Errorf("reproduce %s: run %s: %w", name, s.label, err)
 		}

@@ -107,7 +107,7 @@ type experiment struct {
 }
 
 var registry = []*experiment{stabilityExperiment(), conditioningExperiment(), falseMinimumExperiment(), lastLayerExperiment(),
-	lastLayerAccuracyExperiment()}
+	lastLayerAccuracyExperiment(), falseMinimumNaturalExperiment(), conditioningShapesExperiment()}
 
 // Names lists the experiments Run accepts.
 func Names() []string {

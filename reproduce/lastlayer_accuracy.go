@@ -29,9 +29,9 @@ func accuracyBudget(quick bool) accuracyPlan {
 	if quick {
 		return accuracyPlan{depths: []int{8, 14}, seeds: []int{1, 2}, steps: 30, every: 15, warmup: 20, testLimit: 1000}
 	}
-	// Half an epoch per run: ResNet-110 took 0.8–2 s a step on the two shared cores here, so
-	// the 20 runs cost one and a half to three hours.
-	return accuracyPlan{depths: []int{20, 56, 110}, seeds: []int{1, 2}, steps: 200, every: 50, warmup: 400}
+	// A quarter of an epoch per run: ResNet-110 took 0.8 s a step on two idle cores and up to
+	// 5× as long on the shared ones here, so the 20 runs cost one to several hours.
+	return accuracyPlan{depths: []int{20, 56, 110}, seeds: []int{1, 2}, steps: 100, every: 25, warmup: 400}
 }
 
 func (p accuracyPlan) forms(depth int) []string {
@@ -60,7 +60,7 @@ func lastLayerAccuracyExperiment() *experiment {
 					for _, form := range plan.forms(d) {
 						ov := []string{"seed=" + strconv.Itoa(seed), "model.depth=" + strconv.Itoa(d),
 							"train.steps=" + strconv.Itoa(plan.steps), "analysis.every=" + strconv.Itoa(plan.every),
-							"train.checkpoint_every=50"}
+							"train.checkpoint_every=25"}
 						if form == warmupForm {
 							ov = append(ov, "model.form=original", "optim.schedule.warmup_steps="+strconv.Itoa(plan.warmup),
 								"optim.schedule.warmup_lr=0.01")

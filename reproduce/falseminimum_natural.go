@@ -9,32 +9,46 @@ import (
 	"github.com/lwca/lwca/rundir"
 )
 
-// The false minimum under the paper's own conditions: BN, a large constant learning rate and
-// no weight decay, over a longer budget, against the same runs with weight decay. No burst
-// of larger steps pumps ‖W‖ up; whatever growth there is comes from the steps themselves
-// (each adds η²‖∇W‖² to ‖W‖², the gradient of a scale-invariant layer being orthogonal to W).
+// The false minimum under the paper's own conditions: BN and either a large constant learning
+// rate or large initial weights, no weight decay, over a longer budget, against the same runs
+// with weight decay. No burst of larger steps pumps ‖W‖ up; whatever growth there is comes
+// from the steps themselves (each adds η²‖∇W‖² to ‖W‖², the gradient of a scale-invariant
+// layer being orthogonal to W).
+
+// naturalCase is one condition: a config at one learning rate, without weight decay and
+// with each of wds.
+type naturalCase struct {
+	name   string // the runs' label prefix
+	config string
+	lr     float64
+	wds    []float64
+}
 
 type naturalPlan struct {
-	lrs          []float64
-	wds          []float64 // the weight decays of the contrast runs (each lr also runs without)
-	steps, every int       // steps 0: the config's 10 epochs
+	cases        []naturalCase
+	steps, every int // steps 0: the configs' 10 epochs
 }
 
 func naturalBudget(quick bool) naturalPlan {
+	wds := []float64{1e-4, falseMinimumWD}
 	if quick {
-		return naturalPlan{lrs: []float64{2}, wds: []float64{falseMinimumWD}, steps: 600, every: 50}
+		return naturalPlan{cases: []naturalCase{{"lr2", "mnist_false_minimum.yaml", 2, wds[1:]}}, steps: 600, every: 50}
 	}
-	return naturalPlan{lrs: []float64{2, 5}, wds: []float64{1e-4, falseMinimumWD}, every: 100}
+	return naturalPlan{cases: []naturalCase{
+		{"lr2", "mnist_false_minimum.yaml", 2, wds},
+		{"lr5", "mnist_false_minimum.yaml", 5, wds},
+		{"init10", "mnist_false_minimum_init.yaml", 0.1, wds},
+	}, every: 100}
 }
 
 func fmtG(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-// naturalLabel names the run at learning rate lr and weight decay wd (0: none).
-func naturalLabel(lr, wd float64) string {
+// label names the case's run at weight decay wd (0: none).
+func (c naturalCase) label(wd float64) string {
 	if wd == 0 {
-		return "lr" + fmtG(lr) + "_no_wd"
+		return c.name + "_no_wd"
 	}
-	return "lr" + fmtG(lr) + "_wd" + fmtG(wd)
+	return c.name + "_wd" + fmtG(wd)
 }
 
 func falseMinimumNaturalExperiment() *experiment {
@@ -44,14 +58,14 @@ func falseMinimumNaturalExperiment() *experiment {
 		runs: func(quick bool) []runSpec {
 			plan := naturalBudget(quick)
 			var out []runSpec
-			for _, lr := range plan.lrs {
-				for _, wd := range append([]float64{0}, plan.wds...) {
-					ov := []string{"optim.schedule.warmup_steps=0", "optim.lr=" + fmtG(lr), "optim.weight_decay=" + fmtG(wd),
+			for _, c := range plan.cases {
+				for _, wd := range append([]float64{0}, c.wds...) {
+					ov := []string{"optim.schedule.warmup_steps=0", "optim.lr=" + fmtG(c.lr), "optim.weight_decay=" + fmtG(wd),
 						"analysis.every=" + strconv.Itoa(plan.every)}
 					if plan.steps > 0 {
 						ov = append(ov, "train.steps="+strconv.Itoa(plan.steps))
 					}
-					out = append(out, runSpec{label: naturalLabel(lr, wd), config: "mnist_false_minimum.yaml", overrides: ov})
+					out = append(out, runSpec{label: c.label(wd), config: c.config, overrides: ov})
 				}
 			}
 			return out
@@ -116,24 +130,25 @@ func checkFalseMinimumNatural(quick bool, runs map[string]*compare.Run) ([]Check
 		n := r.LastStep() + 1
 		return lossMean(r, q*n/4, (q+1)*n/4)
 	}
-	for _, lr := range plan.lrs {
-		nowd := runs[naturalLabel(lr, 0)]
-		for _, wd := range append([]float64{0}, plan.wds...) {
-			r := runs[naturalLabel(lr, wd)]
+	for _, c := range plan.cases {
+		lr := c.lr
+		nowd := runs[c.label(0)]
+		for _, wd := range append([]float64{0}, c.wds...) {
+			r := runs[c.label(wd)]
 			lossRows = append(lossRows, []string{r.Label, r.StatusText(), g3(quarter(r, 0)), g3(quarter(r, 1)), g3(quarter(r, 2)), g3(quarter(r, 3)),
 				g3(float64(r.Summary.Final.TestAccuracy))})
 		}
 		n2, n4 := quarter(nowd, 1), quarter(nowd, 3)
 		checks = append(checks,
-			Check{Claim: fmt.Sprintf("lr %g without weight decay: the loss stalls (last quarter ≥ 0.8 × second quarter and ≥ 1)", lr),
+			Check{Claim: fmt.Sprintf("%s without weight decay: the loss stalls (last quarter ≥ 0.8 × second quarter and ≥ 1)", c.name),
 				Values: fmt.Sprintf("second quarter %s, last quarter %s", g3(n2), g3(n4)), Pass: n4 >= 0.8*n2 && n4 >= 1})
-		for _, wd := range plan.wds {
-			w4 := quarter(runs[naturalLabel(lr, wd)], 3)
-			checks = append(checks, Check{Claim: fmt.Sprintf("lr %g: with weight decay %g the last-quarter loss is < 0.5 × that without", lr, wd),
+		for _, wd := range c.wds {
+			w4 := quarter(runs[c.label(wd)], 3)
+			checks = append(checks, Check{Claim: fmt.Sprintf("%s: with weight decay %g the last-quarter loss is < 0.5 × that without", c.name, wd),
 				Values: fmt.Sprintf("with %s, without %s", g3(w4), g3(n4)), Pass: w4 < 0.5*n4})
 		}
 		// ‖W‖ is compared with the run of the strongest weight decay.
-		wd := runs[naturalLabel(lr, plan.wds[len(plan.wds)-1])]
+		wd := runs[c.label(c.wds[len(c.wds)-1])]
 		growOK, lawOK := true, true
 		var growText, lawText string
 		for _, l := range bnFedLayers {
@@ -154,20 +169,20 @@ func checkFalseMinimumNatural(quick bool, runs map[string]*compare.Run) ([]Check
 			lawOK = lawOK && rs < rl
 			growText += fmt.Sprintf("%s %s → %s (wd %s); ", l, g3(w0), g3(wEnd), g3(wdEnd))
 			lawText += fmt.Sprintf("%s: %s vs %s decades, slope %s; ", l, g3(rs), g3(rl), g3(slope))
-			layerRows = append(layerRows, []string{strconv.FormatFloat(lr, 'g', -1, 64), l, g3(w0), g3(wEnd), g3(wdEnd),
+			layerRows = append(layerRows, []string{c.name, l, g3(w0), g3(wEnd), g3(wdEnd),
 				g3(lr / (w0 * w0)), g3(lr / (wEnd * wEnd)), g3(lams[0]), g3(lams[len(lams)-1]), g3(slope), g3(rl), g3(rs)})
 		}
 		checks = append(checks,
-			Check{Claim: fmt.Sprintf("lr %g without weight decay: ‖W‖ of every BN-fed layer grows (> 2 × step 0, and above the run's with weight decay %g)", lr, plan.wds[len(plan.wds)-1]),
+			Check{Claim: fmt.Sprintf("%s without weight decay: ‖W‖ of every BN-fed layer grows (> 2 × step 0, and above the run's with weight decay %g)", c.name, c.wds[len(c.wds)-1]),
 				Values: trimSep(growText), Pass: growOK},
-			Check{Claim: fmt.Sprintf("lr %g without weight decay: λmax(Σ∇h)·‖W‖² spans fewer decades over training than λmax(Σ∇h) (the 1/‖W‖² law)", lr),
+			Check{Claim: fmt.Sprintf("%s without weight decay: λmax(Σ∇h)·‖W‖² spans fewer decades over training than λmax(Σ∇h) (the 1/‖W‖² law)", c.name),
 				Values: trimSep(lawText), Pass: lawOK})
 	}
 	tables := []string{
 		mdTable("Loss by quarter of the run (mean mini-batch loss) and final test accuracy", []string{"run", "status", "1st", "2nd", "3rd", "4th", "test accuracy"}, lossRows),
 		mdTable("BN-fed layers of the runs without weight decay: ‖W‖, effective learning rate η/‖W‖² and λmax(Σ∇h), first and last analysis step; "+
 			"slope of log λmax(Σ∇h) against log ‖W‖ over training; decades spanned by λmax(Σ∇h) and by λmax(Σ∇h)·‖W‖²",
-			[]string{"lr", "layer", "‖W‖ first", "‖W‖ last", "‖W‖ last, strongest wd", "η/‖W‖² first", "η/‖W‖² last", "λmax(Σ∇h) first", "λmax(Σ∇h) last",
+			[]string{"case", "layer", "‖W‖ first", "‖W‖ last", "‖W‖ last, strongest wd", "η/‖W‖² first", "η/‖W‖² last", "λmax(Σ∇h) first", "λmax(Σ∇h) last",
 				"slope", "decades λ", "decades λ‖W‖²"}, layerRows),
 	}
 	return checks, tables, []*compare.Figure{naturalFigure(plan, runs)}
@@ -175,16 +190,16 @@ func checkFalseMinimumNatural(quick bool, runs map[string]*compare.Run) ([]Check
 
 // naturalFigure shows, for fc2, the loss, ‖W‖, λmax(Σ∇h) and λmax(Σ∇h)·‖W‖² of every run.
 func naturalFigure(plan naturalPlan, runs map[string]*compare.Run) *compare.Figure {
-	f := &compare.Figure{Name: "reproduce_false_minimum_natural", Title: "Large constant learning rate under BN: fc2, with and without weight decay",
+	f := &compare.Figure{Name: "reproduce_false_minimum_natural", Title: "Large learning rate or large initial weights under BN: fc2, with and without weight decay",
 		Cols: 4, Width: 16, Height: 4.2}
 	loss := compare.Panel{Title: "training loss (mean over 50 steps)", XLabel: "step", LogY: true, IntX: true}
 	norm := compare.Panel{Title: "||W|| of fc2", XLabel: "step", LogY: true, IntX: true}
 	curv := compare.Panel{Title: "lmax(Σ∇h) of fc2", XLabel: "step", LogY: true, IntX: true}
 	law := compare.Panel{Title: "lmax(Σ∇h)·||W||² of fc2", XLabel: "step", LogY: true, IntX: true}
 	i := 0
-	for _, lr := range plan.lrs {
-		for _, wd := range append([]float64{0}, plan.wds...) {
-			r := runs[naturalLabel(lr, wd)]
+	for _, c := range plan.cases {
+		for _, wd := range append([]float64{0}, c.wds...) {
+			r := runs[c.label(wd)]
 			s := compare.Series{Label: r.Label, Color: i}
 			const w = 50
 			for j := w; j <= len(r.Train); j += 10 {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,7 @@ import (
 )
 
 type reproduceCmd struct {
-	Name    string `arg:"" name:"name" help:"bn-stability, bn-conditioning, false-minimum or last-layer."`
+	Name    string `arg:"" name:"name" help:"bn-stability, bn-conditioning, bn-conditioning-shapes, false-minimum, false-minimum-natural, last-layer or last-layer-accuracy."`
 	Out     string `short:"o" placeholder:"DIR" help:"Output directory (default: runs/reproduce/NAME, NAME-quick with --quick)."`
 	Quick   bool   `help:"The small variant: a few minutes on two cores."`
 	Configs string `placeholder:"DIR" help:"The experiments' base configs (default: configs/reproduce, found from the working directory up)."`
@@ -20,7 +21,8 @@ type reproduceCmd struct {
 func (c *reproduceCmd) Help() string {
 	return `reproduce runs the experiment's configs one after the other, writes the comparison report and
 prints one line per check. A check that fails is a result: the status is 0 unless a run could
-not be done.`
+not be done. Repeating the command keeps the runs that finished and resumes interrupted ones
+from their last checkpoint.`
 }
 
 func (c *reproduceCmd) Run(g *globals) error {
@@ -69,7 +71,7 @@ func (c *reproduceCmd) Run(g *globals) error {
 		Backend: backendRecord(info)})
 	if err != nil {
 		if ctx.Err() != nil {
-			return errInterrupted
+			return errors.New("interrupted; the same command continues the study, keeping its finished runs")
 		}
 		return err
 	}

@@ -52,25 +52,31 @@ func lastLayerAccuracyExperiment() *experiment {
 		runs: func(quick bool) []runSpec {
 			plan := accuracyBudget(quick)
 			var out []runSpec
-			// The shallowest and the deepest depth first, both seeds: a study cut short still
-			// compares the ends of the depth range.
+			// Original and lastbn first, then the other forms; the shallowest and the deepest
+			// depth first, both seeds: a study cut short still has its main comparison at the
+			// ends of the depth range.
 			order := append([]int{plan.depths[0], plan.depths[len(plan.depths)-1]}, plan.depths[1:len(plan.depths)-1]...)
-			for _, d := range order {
-				for _, seed := range plan.seeds {
-					for _, form := range plan.forms(d) {
-						ov := []string{"seed=" + strconv.Itoa(seed), "model.depth=" + strconv.Itoa(d),
-							"train.steps=" + strconv.Itoa(plan.steps), "analysis.every=" + strconv.Itoa(plan.every),
-							"train.checkpoint_every=25"}
-						if form == warmupForm {
-							ov = append(ov, "model.form=original", "optim.schedule.warmup_steps="+strconv.Itoa(plan.warmup),
-								"optim.schedule.warmup_lr=0.01")
-						} else {
-							ov = append(ov, "model.form="+form)
+			for _, core := range []bool{true, false} {
+				for _, d := range order {
+					for _, seed := range plan.seeds {
+						for _, form := range plan.forms(d) {
+							if (form == "original" || form == "lastbn") != core {
+								continue
+							}
+							ov := []string{"seed=" + strconv.Itoa(seed), "model.depth=" + strconv.Itoa(d),
+								"train.steps=" + strconv.Itoa(plan.steps), "analysis.every=" + strconv.Itoa(plan.every),
+								"train.checkpoint_every=25"}
+							if form == warmupForm {
+								ov = append(ov, "model.form=original", "optim.schedule.warmup_steps="+strconv.Itoa(plan.warmup),
+									"optim.schedule.warmup_lr=0.01")
+							} else {
+								ov = append(ov, "model.form="+form)
+							}
+							if plan.testLimit > 0 {
+								ov = append(ov, "data.test_limit="+strconv.Itoa(plan.testLimit))
+							}
+							out = append(out, runSpec{label: seedLabel(seed, form, d), config: "cifar10_resnet_lastlayer.yaml", overrides: ov})
 						}
-						if plan.testLimit > 0 {
-							ov = append(ov, "data.test_limit="+strconv.Itoa(plan.testLimit))
-						}
-						out = append(out, runSpec{label: seedLabel(seed, form, d), config: "cifar10_resnet_lastlayer.yaml", overrides: ov})
 					}
 				}
 			}

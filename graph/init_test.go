@@ -5,21 +5,23 @@ import (
 	"testing"
 )
 
-func TestHeX10IsTenTimesHe(t *testing.T) {
+func TestScaledHeInitialisers(t *testing.T) {
 	he, err := InitByName("he")
 	if err != nil {
 		t.Fatal(err)
 	}
-	x10, err := InitByName("he_x10")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := make([]float64, 64), make([]float64, 64)
-	he(rand.New(rand.NewPCG(3, 4)), a, 32, 2)
-	x10(rand.New(rand.NewPCG(3, 4)), b, 32, 2)
-	for i := range a {
-		if a[i] == 0 || b[i] != 10*a[i] {
-			t.Fatalf("value %d: he_x10 %v, he %v; want exactly 10 times a non-zero draw", i, b[i], a[i])
+	for name, scale := range map[string]float64{"he_x10": 10, "he_x100": 100} {
+		scaled, err := InitByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := make([]float64, 64), make([]float64, 64)
+		he(rand.New(rand.NewPCG(3, 4)), a, 32, 2)
+		scaled(rand.New(rand.NewPCG(3, 4)), b, 32, 2)
+		for i := range a {
+			if a[i] == 0 || b[i] != scale*a[i] {
+				t.Fatalf("%s value %d: %v, he %v; want exactly %g times a non-zero draw", name, i, b[i], a[i], scale)
+			}
 		}
 	}
 }

@@ -21,6 +21,7 @@ type naturalCase struct {
 	name   string // the runs' label prefix
 	config string
 	lr     float64
+	init   string // model.init, if set: the BN-fed layers' initialiser in the init config
 	wds    []float64
 }
 
@@ -32,12 +33,15 @@ type naturalPlan struct {
 func naturalBudget(quick bool) naturalPlan {
 	wds := []float64{1e-4, falseMinimumWD}
 	if quick {
-		return naturalPlan{cases: []naturalCase{{"lr2", "mnist_false_minimum.yaml", 2, wds[1:]}}, steps: 600, every: 50}
+		return naturalPlan{cases: []naturalCase{{"lr2", "mnist_false_minimum.yaml", 2, "", wds[1:]}}, steps: 600, every: 50}
 	}
+	const initCfg = "mnist_false_minimum_init.yaml"
 	return naturalPlan{cases: []naturalCase{
-		{"lr2", "mnist_false_minimum.yaml", 2, wds},
-		{"lr5", "mnist_false_minimum.yaml", 5, wds},
-		{"init10", "mnist_false_minimum_init.yaml", 0.1, wds},
+		{"lr2", "mnist_false_minimum.yaml", 2, "", wds},
+		{"lr5", "mnist_false_minimum.yaml", 5, "", wds},
+		{"init10", initCfg, 0.1, "he_x10", wds},
+		{"init100", initCfg, 0.1, "he_x100", wds},
+		{"init1", initCfg, 0.1, "he", wds[1:]}, // the usual scale, for reference
 	}, every: 100}
 }
 
@@ -62,6 +66,9 @@ func falseMinimumNaturalExperiment() *experiment {
 				for _, wd := range append([]float64{0}, c.wds...) {
 					ov := []string{"optim.schedule.warmup_steps=0", "optim.lr=" + fmtG(c.lr), "optim.weight_decay=" + fmtG(wd),
 						"analysis.every=" + strconv.Itoa(plan.every)}
+					if c.init != "" {
+						ov = append(ov, "model.init="+c.init)
+					}
 					if plan.steps > 0 {
 						ov = append(ov, "train.steps="+strconv.Itoa(plan.steps))
 					}

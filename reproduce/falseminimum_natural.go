@@ -249,7 +249,8 @@ func naturalFigure(plan naturalPlan, runs map[string]*compare.Run) *compare.Figu
 	f := &compare.Figure{Name: "reproduce_false_minimum_natural", Title: "Large learning rate or large initial weights under BN: fc2, with and without weight decay",
 		Cols: 4, Width: 16, Height: 4.2}
 	loss := compare.Panel{Title: "training loss (mean over 50 steps)", XLabel: "step", LogY: true, IntX: true}
-	norm := compare.Panel{Title: "||W|| of fc2", XLabel: "step", LogY: true, IntX: true}
+	// A dead network's ‖W‖ decays to 1e-38 under weight decay; the axis stops at 0.1.
+	norm := compare.Panel{Title: "||W|| of fc2", XLabel: "step", LogY: true, IntX: true, YMin: 0.1}
 	curv := compare.Panel{Title: "lmax(Σ∇h) of fc2", XLabel: "step", LogY: true, IntX: true}
 	law := compare.Panel{Title: "lmax(Σ∇h)·||W||² of fc2", XLabel: "step", LogY: true, IntX: true}
 	i := 0

@@ -123,7 +123,7 @@ func checkConditioningShapes(quick bool, runs map[string]*compare.Run) ([]Check,
 		checks = append(checks,
 			Check{Claim: fmt.Sprintf("width %d, depth %d: BN's κ_%g is smaller in most layer factors (fc1's Σx aside), over both seeds", sh.width, sh.depth, conditioningP),
 				Values: fmt.Sprintf("BN smaller in %d of %d", better, total), Pass: total > 0 && 2*better > total},
-			Check{Claim: fmt.Sprintf("width %d, depth %d: as at width 256, the middle layers' Σ∇h is worse with BN (every middle layer, both seeds)", sh.width, sh.depth),
+			Check{Claim: fmt.Sprintf("width %d, depth %d: as in the base study (width 256, depth 4), the middle layers' Σ∇h is worse with BN (every middle layer, both seeds)", sh.width, sh.depth),
 				Values: fmt.Sprintf("BN larger in %d of %d; BN / plain %s to %s", worseMiddle, middle, g3(least), g3(worst)),
 				Pass:   middle > 0 && worseMiddle == middle})
 		fig.Panels = append(fig.Panels, panel)

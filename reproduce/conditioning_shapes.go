@@ -100,7 +100,7 @@ func checkConditioningShapes(quick bool, runs map[string]*compare.Run) ([]Check,
 						continue // the data: the same matrix for both networks
 					}
 					r := kappaRatio(plain, bn, l, f)
-					s.X, s.Y = append(s.X, float64(i)), append(s.Y, r)
+					s.X, s.Y = append(s.X, float64(i+1)), append(s.Y, r) // the ticks name x = 1, 2, …
 					rows = append(rows, []string{sh.String(), strconv.Itoa(seed), l, factorName(f), g3(r)})
 					if math.IsNaN(r) {
 						continue

@@ -57,3 +57,31 @@ func TestCollectAccuracyMeansAndSpreads(t *testing.T) {
 		t.Errorf("with a diverged seed: mean %v, spread %v; want NaN", w.meanAcc(), w.spread())
 	}
 }
+
+// TestAccuracyOrderCoversThePlanOnce: the priority order is a permutation of every form at
+// every depth (the warm-up form at the deepest only) and seed.
+func TestAccuracyOrderCoversThePlanOnce(t *testing.T) {
+	for _, quick := range []bool{true, false} {
+		plan := accuracyBudget(quick)
+		want := map[string]bool{}
+		for _, d := range plan.depths {
+			for _, form := range plan.forms(d) {
+				for _, seed := range plan.seeds {
+					want[seedLabel(seed, form, d)] = true
+				}
+			}
+		}
+		order := accuracyOrder(plan)
+		seen := map[string]bool{}
+		for _, r := range order {
+			l := seedLabel(r.seed, r.form, r.depth)
+			if !want[l] || seen[l] {
+				t.Errorf("quick %v: %s is not planned or comes twice", quick, l)
+			}
+			seen[l] = true
+		}
+		if len(seen) != len(want) {
+			t.Errorf("quick %v: %d runs ordered, %d planned", quick, len(seen), len(want))
+		}
+	}
+}

@@ -41,6 +41,40 @@ func (p accuracyPlan) forms(depth int) []string {
 	return accuracyForms
 }
 
+type accuracyRun struct {
+	depth, seed int
+	form        string
+}
+
+// accuracyOrder lists the runs most telling first, so that a study cut short still has its
+// main comparison: original and lastbn at the shallowest and the deepest depth, then the
+// original with warm-up at the deepest, original and lastbn at the depths between, and preact
+// last; both seeds of each before the next.
+func accuracyOrder(p accuracyPlan) []accuracyRun {
+	ends := []int{p.depths[0], p.depths[len(p.depths)-1]}
+	between := p.depths[1 : len(p.depths)-1]
+	groups := []struct {
+		forms  []string
+		depths []int
+	}{
+		{[]string{"original", "lastbn"}, ends},
+		{[]string{warmupForm}, ends[1:]},
+		{[]string{"original", "lastbn"}, between},
+		{[]string{"preact"}, append(ends, between...)},
+	}
+	var out []accuracyRun
+	for _, g := range groups {
+		for _, d := range g.depths {
+			for _, seed := range p.seeds {
+				for _, form := range g.forms {
+					out = append(out, accuracyRun{d, seed, form})
+				}
+			}
+		}
+	}
+	return out
+}
+
 func seedLabel(seed int, form string, depth int) string {
 	return fmt.Sprintf("s%d_%s_d%d", seed, form, depth)
 }
@@ -52,33 +86,21 @@ func lastLayerAccuracyExperiment() *experiment {
 		runs: func(quick bool) []runSpec {
 			plan := accuracyBudget(quick)
 			var out []runSpec
-			// Original and lastbn first, then the other forms; the shallowest and the deepest
-			// depth first, both seeds: a study cut short still has its main comparison at the
-			// ends of the depth range.
-			order := append([]int{plan.depths[0], plan.depths[len(plan.depths)-1]}, plan.depths[1:len(plan.depths)-1]...)
-			for _, core := range []bool{true, false} {
-				for _, d := range order {
-					for _, seed := range plan.seeds {
-						for _, form := range plan.forms(d) {
-							if (form == "original" || form == "lastbn") != core {
-								continue
-							}
-							ov := []string{"seed=" + strconv.Itoa(seed), "model.depth=" + strconv.Itoa(d),
-								"train.steps=" + strconv.Itoa(plan.steps), "analysis.every=" + strconv.Itoa(plan.every),
-								"train.checkpoint_every=25"}
-							if form == warmupForm {
-								ov = append(ov, "model.form=original", "optim.schedule.warmup_steps="+strconv.Itoa(plan.warmup),
-									"optim.schedule.warmup_lr=0.01")
-							} else {
-								ov = append(ov, "model.form="+form)
-							}
-							if plan.testLimit > 0 {
-								ov = append(ov, "data.test_limit="+strconv.Itoa(plan.testLimit))
-							}
-							out = append(out, runSpec{label: seedLabel(seed, form, d), config: "cifar10_resnet_lastlayer.yaml", overrides: ov})
-						}
-					}
+			for _, r := range accuracyOrder(plan) {
+				d, seed, form := r.depth, r.seed, r.form
+				ov := []string{"seed=" + strconv.Itoa(seed), "model.depth=" + strconv.Itoa(d),
+					"train.steps=" + strconv.Itoa(plan.steps), "analysis.every=" + strconv.Itoa(plan.every),
+					"train.checkpoint_every=25"}
+				if form == warmupForm {
+					ov = append(ov, "model.form=original", "optim.schedule.warmup_steps="+strconv.Itoa(plan.warmup),
+						"optim.schedule.warmup_lr=0.01")
+				} else {
+					ov = append(ov, "model.form="+form)
 				}
+				if plan.testLimit > 0 {
+					ov = append(ov, "data.test_limit="+strconv.Itoa(plan.testLimit))
+				}
+				out = append(out, runSpec{label: seedLabel(seed, form, d), config: "cifar10_resnet_lastlayer.yaml", overrides: ov})
 			}
 			return out
 		},

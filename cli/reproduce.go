@@ -16,6 +16,7 @@ type reproduceCmd struct {
 	Quick   bool   `help:"The small variant: a few minutes on two cores."`
 	Configs string `placeholder:"DIR" help:"The experiments' base configs (default: configs/reproduce, found from the working directory up)."`
 	DryRun  bool   `short:"n" help:"List the runs; train nothing."`
+	Report  bool   `name:"report-only" help:"Write the report and checks from the runs finished so far; train nothing (last-layer-accuracy, whose study takes hours)."`
 }
 
 func (c *reproduceCmd) Help() string {
@@ -68,7 +69,7 @@ func (c *reproduceCmd) Run(g *globals) error {
 	defer stop()
 	fmt.Fprintf(g.info(), "lwca: reproduce %s (quick %v) into %s (%s)\n", name, quick, out, info)
 	res, err := reproduce.Run(ctx, name, reproduce.Options{Configs: configs, Out: out, Quick: quick, Progress: g.progress(), Verbose: g.Verbose,
-		Backend: backendRecord(info)})
+		Backend: backendRecord(info), ReportOnly: c.Report})
 	if err != nil {
 		if ctx.Err() != nil {
 			return errors.New("interrupted; the same command continues the study, keeping its finished runs")
@@ -81,6 +82,9 @@ func (c *reproduceCmd) Run(g *globals) error {
 	}
 	if !g.Quiet { // the verdict line is the result
 		fmt.Fprintf(stdout, "%s (%s), %d runs, %.0f s\n", name, variant, len(res.Runs), res.WallSeconds)
+		if len(res.Missing) > 0 {
+			fmt.Fprintf(stdout, "not finished, so not in the checks: %s\n", strings.Join(res.Missing, ", "))
+		}
 		for _, ch := range res.Checks {
 			fmt.Fprintln(stdout, ch)
 		}

@@ -52,6 +52,9 @@ func TestCollectAccuracyMeansAndSpreads(t *testing.T) {
 			}
 		}
 	}
+	if one := (seedStats{acc: []float64{0.4}}); !math.IsNaN(one.spread()) {
+		t.Errorf("one seed: spread %v, want NaN (no spread to measure)", one.spread())
+	}
 	// A diverged seed has no accuracy: the mean and the spread say so rather than count it.
 	if w := stats[warmupForm][14]; !math.IsNaN(w.meanAcc()) || !math.IsNaN(w.spread()) {
 		t.Errorf("with a diverged seed: mean %v, spread %v; want NaN", w.meanAcc(), w.spread())

@@ -17,23 +17,39 @@ import (
 // (no run, another config, a failed run) starts from step 0. Long reproductions can so be
 // spread over several sittings by repeating the same command.
 func train(ctx context.Context, cfg config.Config, dir string, opts experiments.Options) (*experiments.Summary, error) {
-	want, err := cfg.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	have, err := os.ReadFile(filepath.Join(dir, rundir.ConfigFile))
-	if err != nil || !bytes.Equal(have, want) {
+	sum := earlier(cfg, dir)
+	switch {
+	case sum == nil:
 		return experiments.Run(ctx, cfg, dir, opts)
-	}
-	sum, err := rundir.ReadSummary(dir)
-	if err != nil {
-		return experiments.Run(ctx, cfg, dir, opts)
-	}
-	switch sum.Status {
-	case rundir.StatusCompleted, rundir.StatusDiverged:
+	case sum.Status == rundir.StatusCompleted || sum.Status == rundir.StatusDiverged:
 		return sum, nil
-	case rundir.StatusRunning, rundir.StatusStopped:
+	case sum.Status == rundir.StatusRunning || sum.Status == rundir.StatusStopped:
 		return experiments.Resume(ctx, dir, opts)
 	}
 	return experiments.Run(ctx, cfg, dir, opts)
+}
+
+// finished returns the summary of the run of cfg in dir if it completed or diverged, else nil.
+func finished(cfg config.Config, dir string) *experiments.Summary {
+	if sum := earlier(cfg, dir); sum != nil && (sum.Status == rundir.StatusCompleted || sum.Status == rundir.StatusDiverged) {
+		return sum
+	}
+	return nil
+}
+
+// earlier returns the summary of a run of exactly cfg in dir, nil if there is none.
+func earlier(cfg config.Config, dir string) *experiments.Summary {
+	want, err := cfg.Marshal()
+	if err != nil {
+		return nil
+	}
+	have, err := os.ReadFile(filepath.Join(dir, rundir.ConfigFile))
+	if err != nil || !bytes.Equal(have, want) {
+		return nil
+	}
+	sum, err := rundir.ReadSummary(dir)
+	if err != nil {
+		return nil
+	}
+	return sum
 }

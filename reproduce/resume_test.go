@@ -62,6 +62,9 @@ func TestTrainKeepsFinishedRunsAndResumesInterruptedOnes(t *testing.T) {
 	if _, sum = steps(t, ctx, cfg, cut, 10, cancel); sum.Status != rundir.StatusStopped {
 		t.Fatalf("interrupted run: status %s, want stopped", sum.Status)
 	}
+	if finished(cfg, cut) != nil {
+		t.Error("an interrupted run counts as finished")
+	}
 	// ...and the next call continues from there, to the same files as the uninterrupted run.
 	done, sum = steps(t, context.Background(), cfg, cut, -1, nop)
 	if len(done) == 0 || done[0] == 0 || sum.Status != rundir.StatusCompleted {
@@ -75,6 +78,9 @@ func TestTrainKeepsFinishedRunsAndResumesInterruptedOnes(t *testing.T) {
 		}
 	}
 
+	if finished(cfg, cut) == nil || finished(smallMLP(t, "optim.lr=0.05"), cut) != nil {
+		t.Error("finished: want the completed run of the same config, and nothing for another config")
+	}
 	// Another config in the same directory trains from step 0.
 	done, _ = steps(t, context.Background(), smallMLP(t, "optim.lr=0.05"), ref, -1, nop)
 	if len(done) != 24 || done[0] != 0 {

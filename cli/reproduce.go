@@ -1,25 +1,29 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/reproduce"
 )
 
 type reproduceCmd struct {
-	Name    string `arg:"" name:"name" help:"bn-stability, bn-conditioning, false-minimum, last-layer or curvature-stability."`
+	Name    string `arg:"" name:"name" help:"bn-stability, bn-conditioning, bn-conditioning-shapes, false-minimum, false-minimum-natural, last-layer, last-layer-accuracy or curvature-stability."`
 	Out     string `short:"o" placeholder:"DIR" help:"Output directory (default: runs/reproduce/NAME, NAME-quick with --quick)."`
 	Quick   bool   `help:"The small variant: a few minutes on two cores."`
 	Configs string `placeholder:"DIR" help:"The experiments' base configs (default: configs/reproduce, found from the working directory up)."`
 	DryRun  bool   `short:"n" help:"List the runs; train nothing."`
+	Report  bool   `name:"report-only" help:"Write the report and checks from the runs finished so far; train nothing (last-layer-accuracy, whose study takes hours)."`
 }
 
 func (c *reproduceCmd) Help() string {
 	return `reproduce runs the experiment's configs one after the other, writes the comparison report and
 prints one line per check. A check that fails is a result: the status is 0 unless a run could
-not be done.`
+not be done. Repeating the command keeps the runs that finished and resumes interrupted ones
+from their last checkpoint.`
 }
 
 func (c *reproduceCmd) Run(g *globals) error {
@@ -52,7 +56,7 @@ func (c *reproduceCmd) Run(g *globals) error {
 		return err
 	}
 	g.backendDetails(info)
-	if name == "last-layer" { // convolutional networks: one BLAS thread unless --threads says otherwise
+	if strings.HasPrefix(name, "last-layer") { // convolutional networks: one BLAS thread unless --threads says otherwise
 		cfg, err := config.Load(filepath.Join(configs, "cifar10_resnet_lastlayer.yaml"), nil)
 		if err != nil {
 			return err
@@ -65,10 +69,10 @@ func (c *reproduceCmd) Run(g *globals) error {
 	defer stop()
 	fmt.Fprintf(g.info(), "lwca: reproduce %s (quick %v) into %s (%s)\n", name, quick, out, info)
 	res, err := reproduce.Run(ctx, name, reproduce.Options{Configs: configs, Out: out, Quick: quick, Progress: g.progress(), Verbose: g.Verbose,
-		Backend: backendRecord(info)})
+		Backend: backendRecord(info), ReportOnly: c.Report})
 	if err != nil {
 		if ctx.Err() != nil {
-			return errInterrupted
+			return errors.New("interrupted; the same command continues the study, keeping its finished runs")
 		}
 		return err
 	}
@@ -78,6 +82,9 @@ func (c *reproduceCmd) Run(g *globals) error {
 	}
 	if !g.Quiet { // the verdict line is the result
 		fmt.Fprintf(stdout, "%s (%s), %d runs, %.0f s\n", name, variant, len(res.Runs), res.WallSeconds)
+		if len(res.Missing) > 0 {
+			fmt.Fprintf(stdout, "not finished, so not in the checks: %s\n", strings.Join(res.Missing, ", "))
+		}
 		for _, ch := range res.Checks {
 			fmt.Fprintln(stdout, ch)
 		}

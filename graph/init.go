@@ -56,10 +56,14 @@ func init() {
 	Initializers.Register("he", HeNormal)
 	Initializers.Register("he_fanout", HeNormalFanOut)
 	Initializers.Register("xavier", XavierNormal)
+	// Ten and a hundred times He's scale: large initial weights, under which BatchNorm's scale
+	// invariance shrinks the effective learning rate η/‖W‖² a hundred- or ten-thousandfold.
+	Initializers.Register("he_x10", Scaled(HeNormal, 10))
+	Initializers.Register("he_x100", Scaled(HeNormal, 100))
 }
 
-// InitByName returns the registered initialiser called name ("he", "he_fanout", "xavier", or
-// one a program registered).
+// InitByName returns the registered initialiser called name ("he", "he_fanout", "xavier",
+// "he_x10", "he_x100", or one a program registered).
 func InitByName(name string) (Initializer, error) {
 	init, err := Initializers.Lookup(name)
 	if err != nil {

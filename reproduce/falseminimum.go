@@ -25,7 +25,7 @@ func falseMinimumBudget(quick bool) (steps, every int) {
 func falseMinimumExperiment() *experiment {
 	return &experiment{
 		name:  "false-minimum",
-		title: "BatchNorm's false impression of a local minimum: large weights, with and without weight decay",
+		title: "BatchNorm's false impression of a local minimum, stress test: weights pumped up by a burst of lr 20, with and without weight decay",
 		runs: func(quick bool) []runSpec {
 			steps, every := falseMinimumBudget(quick)
 			common := []string{"train.steps=" + strconv.Itoa(steps), "analysis.every=" + strconv.Itoa(every)}

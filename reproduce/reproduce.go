@@ -11,7 +11,8 @@
 //	}
 //
 // Every experiment trains its runs one after the other with experiments.Run into
-// OUT/<run>, writes a comparison report with package compare into OUT/compare (plus the
+// OUT/<run> (repeating the command keeps finished runs and resumes interrupted ones from
+// their checkpoints), writes a comparison report with package compare into OUT/compare (plus the
 // experiment's own figures under OUT/compare/figures) and evaluates its checks by reading the
 // run directories back with compare.LoadRun. A check that fails is a result, not an error.
 package reproduce
@@ -48,6 +49,9 @@ type Options struct {
 	Verbose bool
 	// Backend describes the numeric backend, for the runs' summary.json.
 	Backend map[string]any
+	// ReportOnly writes the report and checks from the runs that finished earlier and trains
+	// nothing: a look at a long study before it ends (experiments whose checks allow it).
+	ReportOnly bool
 }
 
 // Check is one expected direction of an effect, with the measured numbers.
@@ -70,7 +74,8 @@ type Result struct {
 	Name        string   `json:"name"`
 	Quick       bool     `json:"quick"`
 	Out         string   `json:"out"`
-	Runs        []string `json:"runs"` // run directories, in order
+	Runs        []string `json:"runs"`              // run directories, in order
+	Missing     []string `json:"missing,omitempty"` // runs not finished (ReportOnly)
 	Checks      []Check  `json:"checks"`
 	Tables      []string `json:"-"` // Markdown tables of the numbers behind the checks
 	Figures     []string `json:"figures"`
@@ -103,10 +108,12 @@ type experiment struct {
 	check func(quick bool, runs map[string]*compare.Run) (checks []Check, tables []string, figs []*compare.Figure)
 	// compareOpts tunes the generic report.
 	compareOpts func(quick bool) compare.Options
+	// partial says that check copes with missing runs, so ReportOnly may report early.
+	partial bool
 }
 
 var registry = []*experiment{stabilityExperiment(), conditioningExperiment(), falseMinimumExperiment(), lastLayerExperiment(),
-	curvStabilityExperiment()}
+	lastLayerAccuracyExperiment(), falseMinimumNaturalExperiment(), conditioningShapesExperiment(), curvStabilityExperiment()}
 
 // Names lists the experiments Run accepts.
 func Names() []string {
@@ -153,6 +160,7 @@ func Run(ctx context.Context, name string, opts Options) (*Result, error) {
 	start := time.Now()
 	res := &Result{Name: name, Quick: opts.Quick, Out: opts.Out}
 	specs := e.runs(opts.Quick)
+	var labels []string
 	for _, s := range specs {
 		cfgPath := filepath.Join(opts.Configs, s.config)
 		cfg, err := config.Load(cfgPath, s.overrides)
@@ -161,14 +169,25 @@ func Run(ctx context.Context, name string, opts Options) (*Result, error) {
 		}
 		cfg.Name = name + ":" + s.label
 		dir := filepath.Join(opts.Out, s.label)
-		sum, err := experiments.Run(ctx, cfg, dir, experiments.Options{Progress: opts.Progress, Backend: opts.Backend, Verbose: opts.Verbose})
-		if err != nil {
-			return nil, fmt.Errorf("reproduce %s: run %s: %w", name, s.label, err)
+		if opts.ReportOnly {
+			if finished(cfg, dir) == nil {
+				res.Missing = append(res.Missing, s.label)
+				continue
+			}
+		} else {
+			sum, err := train(ctx, cfg, dir, experiments.Options{Progress: opts.Progress, Backend: opts.Backend, Verbose: opts.Verbose})
+			if err != nil {
+				return nil, fmt.Errorf("reproduce %s: run %s: %w", name, s.label, err)
+			}
+			if sum.Status == experiments.StatusStopped {
+				return nil, fmt.Errorf("reproduce %s: run %s: %w", name, s.label, context.Canceled)
+			}
 		}
-		if sum.Status == experiments.StatusStopped {
-			return nil, fmt.Errorf("reproduce %s: run %s: %w", name, s.label, context.Canceled)
-		}
-		res.Runs = append(res.Runs, dir)
+		res.Runs, labels = append(res.Runs, dir), append(labels, s.label)
+	}
+	if len(res.Missing) > 0 && (!e.partial || len(res.Runs) == 0) {
+		return nil, fmt.Errorf("reproduce %s: %d of %d runs have not finished (%s); the report needs %s", name, len(res.Missing),
+			len(specs), strings.Join(res.Missing, ", "), map[bool]string{true: "at least one", false: "them all"}[e.partial])
 	}
 	runs := map[string]*compare.Run{}
 	var list []*compare.Run
@@ -177,7 +196,7 @@ func Run(ctx context.Context, name string, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.Label = specs[i].label
+		r.Label = labels[i]
 		runs[r.Label] = r
 		list = append(list, r)
 	}
@@ -234,6 +253,9 @@ func (r *Result) write() error {
 	}
 	if len(r.Figures) > 0 {
 		b.WriteString("Figures: " + strings.Join(r.Figures, ", ") + "\n")
+	}
+	if len(r.Missing) > 0 {
+		b.WriteString("\nNot finished, so not in the checks above: " + strings.Join(r.Missing, ", ") + "\n")
 	}
 	if err := results.WriteFile(filepath.Join(r.Out, "checks.md"), []byte(b.String())); err != nil {
 		return err

@@ -61,7 +61,8 @@ func TestFinalLossAndQuarters(t *testing.T) {
 }
 
 func TestPlanCoversEveryExperiment(t *testing.T) {
-	want := map[string]int{"bn-stability": 12, "bn-conditioning": 2, "false-minimum": 2, "last-layer": 9, "curvature-stability": 24}
+	want := map[string]int{"bn-stability": 12, "bn-conditioning": 2, "false-minimum": 2, "last-layer": 9,
+		"last-layer-accuracy": 14, "false-minimum-natural": 2, "bn-conditioning-shapes": 12, "curvature-stability": 24}
 	for _, name := range Names() {
 		p, err := Plan(name, true)
 		if err != nil {

@@ -73,7 +73,7 @@ func TestRegistryErrors(t *testing.T) {
 		{"data:\n  dataset: mnist\nmodel:\n  arch: resnt\n", "resnt", "model.arch",
 			[]string{`unknown architecture "resnt" (did you mean resnet?)`, "registered: cnn, layers, mlp, resnet"}},
 		{"data:\n  dataset: mnist\nmodel:\n  init: xaiver\n", "xaiver", "model.init",
-			[]string{`unknown initialiser "xaiver" (did you mean xavier?)`, "registered: he, he_fanout, xavier"}},
+			[]string{`unknown initialiser "xaiver" (did you mean xavier?)`, "registered: he, he_fanout, he_x10, he_x100, xavier"}},
 		{"data:\n  dataset: mnist\noptim:\n  type: adma\n  beta1: 0.8\n", "adma", "optim.type",
 			[]string{`unknown optimiser "adma" (did you mean adam?)`, "registered: adam, adamw, sgd"}},
 		{layersHead + "    - {type: linaer, name: fc, out: 3}\n", "linaer", "model.layers[0].type",
@@ -83,7 +83,7 @@ func TestRegistryErrors(t *testing.T) {
 		{layersHead + "    - type: repeat\n      name: b\n      layers:\n        - {type: convv2d, name: c, out: 3}\n", "convv2d",
 			"model.layers[0].layers[0].type", []string{`unknown layer type "convv2d" (did you mean conv2d?)`}},
 		{layersHead + "    - {type: linear, name: fc, out: 3, init: hee}\n", "hee", "model.layers[0].init",
-			[]string{`unknown initialiser "hee" (did you mean he?)`, "registered: he, he_fanout, xavier"}},
+			[]string{`unknown initialiser "hee" (did you mean he?)`, "registered: he, he_fanout, he_x10, he_x100, xavier"}},
 	} {
 		e := mustFail(t, "r.yaml", c.src)
 		wantLine(t, e, at("r.yaml", lineOf(t, c.src, c.needle)), c.field, c.parts...)

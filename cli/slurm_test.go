@@ -94,6 +94,8 @@ func TestSlurmSweepResumesStoppedTasksExactly(t *testing.T) {
 	}
 	dir := filepath.Join(work, "slurm")
 	sweep := exec.Command(bin, "sweep", cfg, "--out", dir, "--executor", "slurm", "--workers", "2", "--time", "10:00")
+	// Its runs take a second or two: look at the queue often enough to see them running.
+	sweep.Env = append(os.Environ(), "LWCA_SLURM_POLL=200ms")
 	var stdout, stderr bytes.Buffer
 	sweep.Stdout, sweep.Stderr = &stdout, &stderr
 	if err := sweep.Start(); err != nil {

@@ -317,5 +317,15 @@ func (c *sweepStatusCmd) Run(g *globals) error {
 	return nil
 }
 
-// slurmPoll is how often a followed sweep looks at Slurm's queue; tests shorten it.
-var slurmPoll = 5 * time.Second
+// slurmPoll is how often a followed sweep looks at Slurm's queue: $LWCA_SLURM_POLL (a Go
+// duration such as 30s or 500ms), else 5 s.
+var slurmPoll = pollInterval(os.Getenv("LWCA_SLURM_POLL"))
+
+// pollInterval reads $LWCA_SLURM_POLL; an empty, unreadable or non-positive value gives the
+// default, 5 s.
+func pollInterval(v string) time.Duration {
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d
+	}
+	return 5 * time.Second
+}

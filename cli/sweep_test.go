@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const tinySweep = `name: tiny
@@ -208,5 +209,14 @@ func TestSweepSlurmCommandLine(t *testing.T) {
 	}
 	if err := cmdSweep([]string{"status", t.TempDir()}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "manifest.json") {
 		t.Errorf("status of no sweep: %v", err)
+	}
+}
+
+func TestSlurmPollInterval(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": 5 * time.Second, "500ms": 500 * time.Millisecond, "2m": 2 * time.Minute,
+		"soon": 5 * time.Second, "-1s": 5 * time.Second, "0": 5 * time.Second} {
+		if got := pollInterval(v); got != want {
+			t.Errorf("LWCA_SLURM_POLL=%q: %v, want %v", v, got, want)
+		}
 	}
 }

@@ -192,10 +192,8 @@ func (a *analyzer) run(step, epoch int, lr float64, momentum *float64, trainer *
 		}
 		fidelity = a.fidelity(trainer.Hooks())
 	} else {
-		ce := a.probe.Loss()
 		if a.cfg.Fisher == config.FisherTrue {
-			rng := rand.New(rand.NewPCG(a.seed, 0x7f15e0000+uint64(step)))
-			ce.SampleLabels(func(_ int, p []float64) int32 { return sampleClass(rng, p) })
+			a.sampleLabels(step)
 		}
 		for pass := 0; pass < passes; pass++ {
 			switch a.cfg.Source {
@@ -230,6 +228,13 @@ func (a *analyzer) run(step, epoch int, lr float64, momentum *float64, trainer *
 		fidelity: fidelity, curvature: curv})
 }
 
+// sampleLabels makes the probe's loss draw each sample's label from the model's softmax (the
+// true Fisher), seeded by the run and step.
+func (a *analyzer) sampleLabels(step int) {
+	rng := rand.New(rand.NewPCG(a.seed, 0x7f15e0000+uint64(step)))
+	a.probe.Loss().SampleLabels(func(_ int, p []float64) int32 { return sampleClass(rng, p) })
+}
+
 // submit solves and writes an analysis step, here or in the worker.
 func (a *analyzer) submit(w analysisWork) error {
 	a.steps++
@@ -247,9 +252,7 @@ func (a *analyzer) pool(step, epoch int, lr float64, momentum *float64, trainer 
 	weight, grad func(string) *tensor.Dense) error {
 	set := trainer.Hooks()
 	if a.probe != nil { // the true Fisher: the step's batch again, with sampled labels
-		ce := a.probe.Loss()
-		rng := rand.New(rand.NewPCG(a.seed, 0x7f15e0000+uint64(step)))
-		ce.SampleLabels(func(_ int, p []float64) int32 { return sampleClass(rng, p) })
+		a.sampleLabels(step)
 		copy(a.px, x)
 		copy(a.py, y)
 		if _, _, err := a.probe.Run(a.px, a.py, true); err != nil {
@@ -257,12 +260,7 @@ func (a *analyzer) pool(step, epoch int, lr float64, momentum *float64, trainer 
 		}
 		set = a.probe.Hooks()
 	}
-	if a.due(step) {
-		if a.win != nil { // cannot happen while window ≤ every; close rather than mix two steps
-			if err := a.closeWindow(); err != nil {
-				return err
-			}
-		}
+	if a.due(step) { // the previous window has closed: windowSize keeps windows ≤ every
 		k := a.windowSize(set)
 		curv, err := a.curv.records(step, epoch, lr, momentum)
 		if err != nil {

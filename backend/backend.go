@@ -158,6 +158,26 @@ func Init(mode Mode, threads int) (Info, error) {
 	return info, nil
 }
 
+// SetThreads changes the OpenBLAS threads of the installed backend to n (at least 1) and
+// leaves Current as Init set it: the count a run asked for. A run narrows itself to one
+// thread while its analysis worker solves factors beside training, because OpenBLAS shares
+// one pool of threads among its callers and two callers that each ask for every core wait on
+// each other. The caller makes sure no other goroutine is inside OpenBLAS meanwhile. It
+// does nothing with gonum.
+func SetThreads(n int) {
+	if lib := active.Load(); lib != nil {
+		lib.setThreads(max(n, 1))
+	}
+}
+
+// Threads reports the OpenBLAS threads in effect (Current's count with gonum).
+func Threads() int {
+	if lib := active.Load(); lib != nil {
+		return lib.threads(Current().Threads)
+	}
+	return Current().Threads
+}
+
 // Reexec runs the program again from the start, with OPENBLAS_CORETYPE set, when the
 // OpenBLAS that Init loaded chose its generic kernels on a CPU that has faster ones (the
 // kernels are chosen when the library loads, and unloading OpenBLAS once its threads have

@@ -267,3 +267,29 @@ func TestReexecRuns(t *testing.T) {
 		t.Errorf("a failed exec: %v", err)
 	}
 }
+
+// SetThreads changes the threads in effect, not the count Init installed; with gonum it does
+// nothing.
+func TestSetThreads(t *testing.T) {
+	info := useBackend(t, OpenBLAS, 2)
+	if Threads() != 2 {
+		t.Fatalf("after Init(OpenBLAS, 2): Threads() = %d", Threads())
+	}
+	SetThreads(1)
+	if Threads() != 1 || Current() != info {
+		t.Errorf("after SetThreads(1): Threads() = %d, Current() = %+v (want 1, %+v)", Threads(), Current(), info)
+	}
+	SetThreads(0)
+	if Threads() != 1 {
+		t.Errorf("SetThreads(0) set %d threads, want at least 1", Threads())
+	}
+	SetThreads(2)
+	if Threads() != 2 {
+		t.Errorf("after SetThreads(2): Threads() = %d", Threads())
+	}
+	g := useBackend(t, Gonum, 0)
+	SetThreads(1)
+	if Threads() != g.Threads {
+		t.Errorf("gonum: Threads() = %d after SetThreads(1), want Current's %d", Threads(), g.Threads)
+	}
+}

@@ -74,17 +74,31 @@ func backendRecord(i backend.Info) map[string]any {
 	return m
 }
 
-// runThreads gives a run one BLAS thread unless --threads says otherwise, when
-//   - the network is convolutional: its convolutions already spread the products over the
-//     cores, and BLAS threads on top spin against them (measured: ResNet-20 steps take longer
-//     with a BLAS thread per core);
-//   - its analysis runs beside training (analysis.concurrent): the BLAS calls of both sides
-//     then run at once, each in its own thread, instead of queueing for one pool of threads.
+// runThreads gives a run one BLAS thread unless --threads says otherwise, when its network
+// is convolutional: its convolutions already spread the products over the cores, and BLAS
+// threads on top spin against them (measured: ResNet-20 steps take longer with a BLAS thread
+// per core). A run whose analysis solves beside training keeps its threads and narrows
+// itself to one while its worker solves (see analysis.concurrent); runs sharing a process
+// cannot, and sharedThreads gives them one.
 func (g *globals) runThreads(cfg config.Config, info backend.Info) (backend.Info, error) {
-	conv := cfg.Model.Arch != config.ArchMLP
-	concurrent := cfg.Analysis.Concurrent && cfg.Analysis.Every > 0
-	if g.Threads != nil || info.Threads == 1 || !(conv || concurrent) {
+	if g.Threads != nil || info.Threads == 1 || cfg.Model.Arch == config.ArchMLP {
 		return info, nil
 	}
 	return backend.Init(backend.Mode(info.Name), 1)
+}
+
+// sharedThreads gives runs that train side by side in one process (a sweep's workers) one BLAS
+// thread unless --threads says otherwise, when any of them is convolutional or analyses beside
+// training: the BLAS calls of all of them then run at once, each in its own thread, instead of
+// queueing for one pool of threads.
+func (g *globals) sharedThreads(cfgs []config.Config, info backend.Info) (backend.Info, error) {
+	if g.Threads != nil || info.Threads == 1 {
+		return info, nil
+	}
+	for _, cfg := range cfgs {
+		if cfg.Model.Arch != config.ArchMLP || (cfg.Analysis.Concurrent && cfg.Analysis.Every > 0) {
+			return backend.Init(backend.Mode(info.Name), 1)
+		}
+	}
+	return info, nil
 }

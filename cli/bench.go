@@ -123,25 +123,19 @@ func (c *benchCmd) Run(g *globals) error {
 			fmt.Fprintln(stdout, summaryLine(w.Name, times[w.Name], ratios[w.Name]))
 		}
 	}
-	if overhead {
-		times, threads, err := overheadRuns(g, info, analysisSettings)
+	for _, w := range overheadWorkloads {
+		if !(overhead && w.name == "analysis_overhead" || sharpness && w.name == "sharpness_overhead") {
+			continue
+		}
+		times, threads, err := overheadRuns(g, info, w.src, w.settings)
 		if err != nil {
 			return err
 		}
-		without := times[""]
-		for _, s := range analysisSettings[1:] {
-			fmt.Fprintf(stdout, "%-22s lwca=%9.3f s with analysis every 100 steps (%s, %d BLAS threads), %.3f s without (%d)  ratio=%.3f\n",
-				"analysis_overhead", times[s.label], s.label, threads[s.label], without, threads[""], times[s.label]/without)
+		base := w.settings[0].label
+		for _, s := range w.settings[1:] {
+			fmt.Fprintf(stdout, "%-22s %s: lwca=%7.3f s with %s (%d BLAS threads), %.3f s with %s (%d)  ratio=%.3f\n",
+				w.name, w.data, times[s.label], s.label, threads[s.label], times[base], base, threads[base], times[s.label]/times[base])
 		}
-	}
-	if sharpness {
-		times, _, err := overheadRuns(g, info, sharpnessSettings)
-		if err != nil {
-			return err
-		}
-		with, without := times["sharpness"], times["analysis"]
-		fmt.Fprintf(stdout, "%-22s lwca=%9.3f s with the sharpness every 100 steps, %.3f s without  ratio=%.3f\n",
-			"sharpness_overhead", with, without, with/without)
 	}
 	return nil
 }
@@ -200,29 +194,27 @@ type overheadSetting struct {
 	overrides []string
 }
 
-// analysisSettings are the runs of analysis_overhead: none first (the baseline), then the
-// default analysis (the window, beside training), the window in turn with training, and the
-// training batch alone in turn (the estimator of earlier versions).
-var analysisSettings = []overheadSetting{
-	{label: "", overrides: []string{"analysis.every=0"}},
-	{label: "source window, beside training", overrides: []string{"analysis.every=100"}},
-	{label: "source window, in turn", overrides: []string{"analysis.every=100", "analysis.concurrent=false"}},
-	{label: "source batch, in turn", overrides: []string{"analysis.every=100", "analysis.source=batch", "analysis.concurrent=false"}},
+// overheadWorkload measures what analysis settings add to a training run: the first setting
+// is the baseline.
+type overheadWorkload struct {
+	name, data string
+	src        string // the config
+	settings   []overheadSetting
 }
 
-var sharpnessSettings = []overheadSetting{
-	{label: "sharpness", overrides: []string{"analysis.every=100", "analysis.curvature.preset=sharpness"}},
-	{label: "analysis", overrides: []string{"analysis.every=100"}},
-}
+// mnistOverhead is configs/mnist_mlp_bn.yaml for two epochs (938 steps): the MNIST MLP of
+// the README's first command on real data.
+const mnistOverhead = `name: overhead
+data: {dataset: mnist, batch_size: 128, normalize: standard}
+model: {arch: mlp, depth: 4, width: 256, norm: batchnorm}
+optim: {lr: 0.1, momentum: 0.9, weight_decay: 5.0e-4}
+train: {epochs: 2, log_every: 0, checkpoint_every: 0}
+analysis: {p: [0.2, 0.5, 0.8, 1.0]}
+`
 
-// overheadRuns trains the 784-256-256-256-10 MLP with BatchNorm for 800 steps on
-// MNIST-shaped synthetic data (dense inputs: no zero rows to set aside) in each setting
-// (default analysis options otherwise: spectra kept, K-FAC fidelity of the small layers), each
-// with the BLAS threads lwca run would give it, and returns the wall times in seconds and the
-// thread counts by label. The settings alternate, and each keeps the best of three runs, to
-// damp the machine's noise.
-func overheadRuns(g *globals, info backend.Info, settings []overheadSetting) (map[string]float64, map[string]int, error) {
-	src := `name: overhead
+// denseOverhead is the same MLP for 800 steps on MNIST-shaped synthetic data whose every input
+// varies (no zero columns to set aside): the costliest case of the 785-input factor.
+const denseOverhead = `name: overhead
 data:
   dataset: synthetic
   batch_size: 128
@@ -230,6 +222,33 @@ data:
 model: {arch: mlp, depth: 4, width: 256, norm: batchnorm}
 train: {epochs: 8, log_every: 0, checkpoint_every: 0}
 `
+
+var (
+	noAnalysis      = overheadSetting{label: "no analysis", overrides: []string{"analysis.every=0"}}
+	defaultAnalysis = overheadSetting{label: "the default analysis every 100 steps", overrides: []string{"analysis.every=100"}}
+	withSharpness   = overheadSetting{label: "the default analysis and the sharpness every 100 steps",
+		overrides: []string{"analysis.every=100", "analysis.curvature.preset=sharpness"}}
+)
+
+// overheadWorkloads: analysis_overhead compares the default analysis (the window, beside
+// training) with no analysis, and on the dense data also the window in turn with training and
+// the training batch alone (the estimator of earlier versions); sharpness_overhead adds the
+// sharpness to the default analysis.
+var overheadWorkloads = []overheadWorkload{
+	{name: "analysis_overhead", data: "MNIST", src: mnistOverhead, settings: []overheadSetting{noAnalysis, defaultAnalysis}},
+	{name: "analysis_overhead", data: "dense", src: denseOverhead, settings: []overheadSetting{noAnalysis, defaultAnalysis,
+		{label: "the window in turn", overrides: []string{"analysis.every=100", "analysis.concurrent=false"}},
+		{label: "the batch in turn", overrides: []string{"analysis.every=100", "analysis.source=batch", "analysis.concurrent=false"}}}},
+	{name: "sharpness_overhead", data: "MNIST", src: mnistOverhead, settings: []overheadSetting{defaultAnalysis, withSharpness}},
+	{name: "sharpness_overhead", data: "dense", src: denseOverhead, settings: []overheadSetting{defaultAnalysis, withSharpness}},
+}
+
+// overheadRuns trains the config src in each setting (its other analysis options the
+// defaults: spectra kept, K-FAC fidelity of the small layers), each with the BLAS threads lwca
+// run would give it, and returns the wall times in seconds and the thread counts by label.
+// The times run from the end of the first step to the end of the run. The settings alternate,
+// and each keeps the best of three runs, to damp the machine's noise.
+func overheadRuns(g *globals, info backend.Info, src string, settings []overheadSetting) (map[string]float64, map[string]int, error) {
 	dir, err := os.MkdirTemp("", "lwca-overhead")
 	if err != nil {
 		return nil, nil, err
@@ -251,8 +270,15 @@ train: {epochs: 8, log_every: 0, checkpoint_every: 0}
 				return nil, nil, err
 			}
 			threads[s.label] = run.Threads
-			start := time.Now()
-			if _, err := experiments.Run(context.Background(), cfg, filepath.Join(dir, fmt.Sprint(rep, i)), experiments.Options{}); err != nil {
+			// From the end of the first step: loading the data and building the
+			// network are the same in every setting.
+			var start time.Time
+			first := func(step int) {
+				if step == 0 {
+					start = time.Now()
+				}
+			}
+			if _, err := experiments.Run(context.Background(), cfg, filepath.Join(dir, fmt.Sprint(rep, i)), experiments.Options{AfterStep: first}); err != nil {
 				return nil, nil, err
 			}
 			if took := time.Since(start).Seconds(); times[s.label] == 0 || took < times[s.label] {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lwca/lwca/experiments"
+	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/experiments/sweep"
 )
 
@@ -165,7 +166,16 @@ func (c *sweepRunCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range sw.Runs { // one BLAS thread if any run's network or analysis wants it
+	if workers > 1 { // runs side by side share the process's BLAS threads
+		cfgs := make([]config.Config, len(sw.Runs))
+		for i, r := range sw.Runs {
+			cfgs[i] = r.Config
+		}
+		if info, err = g.sharedThreads(cfgs, info); err != nil {
+			return err
+		}
+	}
+	for _, r := range sw.Runs { // one BLAS thread if any run's network wants it
 		if info, err = g.runThreads(r.Config, info); err != nil {
 			return err
 		}

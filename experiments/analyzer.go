@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lwca/lwca/analysis"
+	"github.com/lwca/lwca/backend"
 	"github.com/lwca/lwca/data"
 	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/graph"
@@ -46,10 +47,19 @@ type analyzer struct {
 	// lastStep is the run's last training step: a window still open there closes with it.
 	lastStep int
 	queue    chan analysisWork
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	err      error
-	steps    int
+	// Beside training, a run with several BLAS threads (threads) trains on one from the
+	// submission of an analysis until step oneThreadUntil (0: not narrowed), so that the
+	// worker has the other core and the two never share OpenBLAS's pool of threads. stepWork
+	// (multiply-adds of a training step's analysed layers, 0 until the first analysis) and
+	// batch size the span.
+	threads        int
+	oneThreadUntil int
+	stepWork       float64
+	batch          float64
+	wg             sync.WaitGroup
+	mu             sync.Mutex
+	err            error
+	steps          int
 }
 
 // openWindow is an analysis (source window) whose captures are still being pooled: it began
@@ -61,7 +71,7 @@ type openWindow struct {
 	momentum          *float64
 	norms             map[string][2]float64
 	fidelity          map[string]analysis.Record
-	curvature         []analysis.Record
+	curvature         func() ([]analysis.Record, error)
 }
 
 // maxAutoWindow bounds the automatic window (analysis.window 0): past it, the cost of
@@ -74,7 +84,7 @@ type analysisWork struct {
 	momentum    *float64 // nil: no stability ratio
 	jobs        []factorJob
 	fidelity    map[string]analysis.Record
-	curvature   []analysis.Record
+	curvature   func() ([]analysis.Record, error) // nil: no curvature at this step
 }
 
 func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph.Store, trainSet *data.Set, trainer *train.Trainer, out *results.Log) (*analyzer, error) {
@@ -144,6 +154,7 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 		a.curv = c
 	}
 	if ac.Concurrent {
+		a.threads, a.batch = backend.Threads(), float64(cfg.Data.BatchSize)
 		a.queue = make(chan analysisWork, 1)
 		go a.worker(a.queue) // not a.queue in the worker: close clears the field
 	}
@@ -191,6 +202,7 @@ func (a *analyzer) run(step, epoch int, lr float64, momentum *float64, trainer *
 			return err
 		}
 		fidelity = a.fidelity(trainer.Hooks())
+		a.measureStep(trainer.Hooks())
 	} else {
 		if a.cfg.Fisher == config.FisherTrue {
 			a.sampleLabels(step)
@@ -214,18 +226,40 @@ func (a *analyzer) run(step, epoch int, lr float64, momentum *float64, trainer *
 			}
 			if pass == 0 {
 				fidelity = a.fidelity(a.probe.Hooks())
+				a.measureStep(a.probe.Hooks())
 			}
 			if a.gradsOf != nil {
 				a.gradsOf(pass, passes)
 			}
 		}
 	}
-	curv, err := a.curv.records(step, epoch, lr, momentum)
-	if err != nil {
-		return err
+	return a.submit(step, analysisWork{step: step, epoch: epoch, lr: lr, momentum: momentum, jobs: a.cond.jobs(tensorNorms(weight, grad)),
+		fidelity: fidelity, curvature: a.prepareCurvature(step, epoch, lr, momentum)})
+}
+
+// prepareCurvature copies step's parameters for its curvature (see curvatureAnalyzer.prepare)
+// once the worker is done with the previous copy; nil without curvature at step.
+func (a *analyzer) prepareCurvature(step, epoch int, lr float64, momentum *float64) func() ([]analysis.Record, error) {
+	if a.curv == nil {
+		return nil
 	}
-	return a.submit(analysisWork{step: step, epoch: epoch, lr: lr, momentum: momentum, jobs: a.cond.jobs(tensorNorms(weight, grad)),
-		fidelity: fidelity, curvature: curv})
+	a.wg.Wait()
+	return a.curv.prepare(step, epoch, lr, momentum)
+}
+
+// measureStep records, once, the multiply-adds of a training step's analysed layers from a
+// pass's captures: three products (forward, and the backward's two) of a batch's rows with
+// each weight.
+func (a *analyzer) measureStep(set *hooks.Set) {
+	if a.stepWork > 0 || set == nil {
+		return
+	}
+	for _, p := range set.Points() {
+		if p.X.Valid() && p.G.Valid() && p.Samples > 0 {
+			rows := float64(p.X.Rows) / float64(p.Samples) * a.batch
+			a.stepWork += 3 * rows * float64(p.X.Cols) * float64(p.G.Cols)
+		}
+	}
 }
 
 // sampleLabels makes the probe's loss draw each sample's label from the model's softmax (the
@@ -235,15 +269,89 @@ func (a *analyzer) sampleLabels(step int) {
 	a.probe.Loss().SampleLabels(func(_ int, p []float64) int32 { return sampleClass(rng, p) })
 }
 
-// submit solves and writes an analysis step, here or in the worker.
-func (a *analyzer) submit(w analysisWork) error {
+// submit solves and writes an analysis step, here or in the worker; now is the step just
+// trained. Beside training, a run with several BLAS threads narrows to one until the step
+// returned by narrowUntil.
+func (a *analyzer) submit(now int, w analysisWork) error {
 	a.steps++
 	if a.queue == nil {
 		return a.do(w)
 	}
+	if a.threads > 1 {
+		a.wg.Wait() // the previous span has closed (widen); this only orders the memory
+		a.oneThreadUntil = a.narrowUntil(now, w)
+		backend.SetThreads(1)
+	}
 	a.wg.Add(1)
 	a.queue <- w
 	return nil
+}
+
+// narrowUntil is the step from which training takes its BLAS threads back after submitting w
+// at step now: enough steps, by an estimate of the worker's work against a training step's,
+// for the worker to finish on the other core, and no later than the next analysis step.
+// It depends only on the config and the network, never on timing: a run's arithmetic depends
+// on its BLAS threads, and a resumed or repeated run must switch at the same steps.
+func (a *analyzer) narrowUntil(now int, w analysisWork) int {
+	steps := 2 + int(math.Ceil(1.5*a.workSteps(w)))
+	return min(now+1+steps, w.step+a.cfg.Every)
+}
+
+// workSteps estimates the worker's time on w in training steps. Units are multiply-adds at
+// dsyrk's rate: forming a factor of r pooled rows and d dimensions costs r·d²/2 (or d·r²/2
+// as a Gram matrix), its eigenvalues ≈ 2·min(r, d)³ (dsyevd's reduction runs at about a third
+// of dsyrk's rate), and a training step 3·rows·in·out per analysed layer at 1.5 times that
+// rate; a curvature product on n samples costs 1.2·n/batch steps, and the sharpness takes
+// about 12 of them, each layer's blocks 80 more.
+func (a *analyzer) workSteps(w analysisWork) float64 {
+	if a.stepWork <= 0 {
+		return float64(a.cfg.Every) // unknown: the whole period
+	}
+	work := 0.0
+	factor := func(rows *pooledRows, dim int) {
+		r := float64(dim) // formed on the training path: only the eigenvalues are left
+		if rows != nil {
+			r = float64(rows.rows)
+			work += r * float64(dim) * min(r, float64(dim)) / 2
+		}
+		m := min(r, float64(dim))
+		work += 2 * m * m * m
+	}
+	for _, j := range w.jobs {
+		factor(j.rowsX, j.dimX)
+		factor(j.rowsG, j.dimG)
+	}
+	steps := work / (a.stepWork / 1.5)
+	if w.curvature != nil {
+		products := 12.0
+		switch a.curv.cfg.Preset {
+		case config.CurvatureBlocks:
+			products += 80 * float64(len(a.curv.layers))
+		case config.CurvatureFull:
+			products += 200 * float64(len(a.curv.layers))
+		}
+		steps += products * 1.2 * a.curv.samples / a.batch
+	}
+	return steps
+}
+
+// widen gives training its BLAS threads back at step oneThreadUntil, once the worker is done.
+func (a *analyzer) widen(step int) {
+	if a.oneThreadUntil == 0 || step < a.oneThreadUntil {
+		return
+	}
+	a.wg.Wait()
+	backend.SetThreads(a.threads)
+	a.oneThreadUntil = 0
+}
+
+// restoreNarrowing resumes at step a run whose checkpoint was written while training ran on
+// one BLAS thread until step until.
+func (a *analyzer) restoreNarrowing(step, until int) {
+	if a.threads > 1 && until > step {
+		a.oneThreadUntil = until
+		backend.SetThreads(1)
+	}
 }
 
 // pool adds step's captures to the open window (source window), opening one at an analysis
@@ -261,13 +369,10 @@ func (a *analyzer) pool(step, epoch int, lr float64, momentum *float64, trainer 
 		set = a.probe.Hooks()
 	}
 	if a.due(step) { // the previous window has closed: windowSize keeps windows ≤ every
+		a.measureStep(set)
 		k := a.windowSize(set)
-		curv, err := a.curv.records(step, epoch, lr, momentum)
-		if err != nil {
-			return err
-		}
 		a.win = &openWindow{start: step, end: min(step+k-1, a.lastStep), epoch: epoch, lr: lr, momentum: momentum,
-			norms: map[string][2]float64{}, fidelity: a.fidelity(set), curvature: curv}
+			norms: map[string][2]float64{}, fidelity: a.fidelity(set), curvature: a.prepareCurvature(step, epoch, lr, momentum)}
 		for _, p := range set.Points() {
 			a.win.norms[p.Layer] = [2]float64{frobenius(weight(p.Layer)), frobenius(grad(p.Layer))}
 		}
@@ -280,14 +385,15 @@ func (a *analyzer) pool(step, epoch int, lr float64, momentum *float64, trainer 
 		return err
 	}
 	if step >= a.win.end {
-		return a.closeWindow()
+		return a.closeWindow(step)
 	}
 	return nil
 }
 
 // closeWindow submits the open window's analysis with the steps pooled so far (all of them,
-// unless the run ended or diverged first). Without an open window it does nothing.
-func (a *analyzer) closeWindow() error {
+// unless the run ended or diverged first), now being the step just trained. Without an open
+// window it does nothing.
+func (a *analyzer) closeWindow(now int) error {
 	w := a.win
 	if w == nil {
 		return nil
@@ -299,7 +405,7 @@ func (a *analyzer) closeWindow() error {
 		}
 		return math.NaN(), math.NaN()
 	}
-	return a.submit(analysisWork{step: w.start, epoch: w.epoch, lr: w.lr, momentum: w.momentum, jobs: a.cond.jobs(norms),
+	return a.submit(now, analysisWork{step: w.start, epoch: w.epoch, lr: w.lr, momentum: w.momentum, jobs: a.cond.jobs(norms),
 		fidelity: w.fidelity, curvature: w.curvature})
 }
 
@@ -351,6 +457,7 @@ func (a *analyzer) fidelity(set *hooks.Set) map[string]analysis.Record {
 }
 
 func (a *analyzer) worker(queue <-chan analysisWork) {
+	backgroundPriority()
 	for w := range queue {
 		if err := a.do(w); err != nil {
 			a.setError(err)
@@ -382,9 +489,15 @@ func (a *analyzer) do(w analysisWork) error {
 		}
 		las = append(las, la)
 	}
-	for _, rec := range w.curvature {
-		if err := a.out.Append(rec); err != nil {
+	if w.curvature != nil {
+		recs, err := w.curvature()
+		if err != nil {
 			return err
+		}
+		for _, rec := range recs {
+			if err := a.out.Append(rec); err != nil {
+				return err
+			}
 		}
 	}
 	if a.spec != nil {
@@ -428,6 +541,10 @@ func (a *analyzer) flush() error {
 // close flushes and stops the worker.
 func (a *analyzer) close() error {
 	err := a.flush()
+	if a.oneThreadUntil != 0 { // the process may train again: leave it its threads
+		backend.SetThreads(a.threads)
+		a.oneThreadUntil = 0
+	}
 	if a.queue != nil {
 		close(a.queue)
 		a.queue = nil

@@ -55,6 +55,7 @@ type layerMoments struct {
 // pooledRows collects the captured rows of several passes, in pass order.
 type pooledRows struct {
 	rows, cols int
+	passes     int // expected: the first pass allocates room for all of them
 	f32        []float32
 	f64        []float64
 }
@@ -62,10 +63,17 @@ type pooledRows struct {
 func (r *pooledRows) add(m *hooks.Matrix) {
 	r.rows += m.Rows
 	r.cols = m.Cols
+	n := m.Rows * m.Cols
 	if m.F32 != nil {
-		r.f32 = append(r.f32, m.F32[:m.Rows*m.Cols]...)
+		if r.f32 == nil {
+			r.f32 = make([]float32, 0, max(r.passes, 1)*n)
+		}
+		r.f32 = append(r.f32, m.F32[:n]...)
 	} else {
-		r.f64 = append(r.f64, m.F64[:m.Rows*m.Cols]...)
+		if r.f64 == nil {
+			r.f64 = make([]float64, 0, max(r.passes, 1)*n)
+		}
+		r.f64 = append(r.f64, m.F64[:n]...)
 	}
 }
 
@@ -79,10 +87,63 @@ func (r *pooledRows) factor(dim int, noGram bool, opts analysis.FactorOptions) *
 	if !noGram && r.rows < dim {
 		return gram(r.matrix(), opts)
 	}
-	mo := analysis.NewMoment(r.cols)
+	m := r.withoutZeroColumns()
+	mo := analysis.NewMoment(m.Cols)
 	mo.SetAutoShift(opts.Centered)
-	addMatrix(mo, r.matrix())
+	addMatrix(mo, m)
 	return mo.Matrix(opts)
+}
+
+// withoutZeroColumns returns the rows without the columns that are zero in every row. Each
+// such column is a zero row and column of the second moment, centred or not: an exact zero
+// eigenvalue, which padding the spectrum to the factor's dimension restores. Leaving them out
+// before the moment is formed saves their share of the product as well as of the
+// eigen-decomposition (MNIST's pixels that no image of the window lights).
+func (r *pooledRows) withoutZeroColumns() *hooks.Matrix {
+	m := r.matrix()
+	if r.f32 != nil {
+		if keep := nonzeroColumns(r.f32, r.rows, r.cols); keep != nil {
+			m.F32, m.Cols = compactColumns(r.f32, r.rows, r.cols, keep), len(keep)
+		}
+	} else if keep := nonzeroColumns(r.f64, r.rows, r.cols); keep != nil {
+		m.F64, m.Cols = compactColumns(r.f64, r.rows, r.cols, keep), len(keep)
+	}
+	return m
+}
+
+// nonzeroColumns lists the columns of the rows×cols row-major data with a non-zero value; nil
+// when every column has one, or none has (the factor stays as it is).
+func nonzeroColumns[T float32 | float64](data []T, rows, cols int) []int {
+	lit := make([]bool, cols)
+	for i := range rows {
+		for j, v := range data[i*cols : (i+1)*cols] {
+			if v != 0 {
+				lit[j] = true
+			}
+		}
+	}
+	keep := make([]int, 0, cols)
+	for j, l := range lit {
+		if l {
+			keep = append(keep, j)
+		}
+	}
+	if len(keep) == cols || len(keep) == 0 {
+		return nil
+	}
+	return keep
+}
+
+// compactColumns copies the columns keep of the rows×cols row-major data, in order.
+func compactColumns[T float32 | float64](data []T, rows, cols int, keep []int) []T {
+	out := make([]T, rows*len(keep))
+	for i := range rows {
+		row, dst := data[i*cols:(i+1)*cols], out[i*len(keep):(i+1)*len(keep)]
+		for k, j := range keep {
+			dst[k] = row[j]
+		}
+	}
+	return out
 }
 
 // gramRoute reports whether a factor of dim dimensions, fed rows rows per pass over passes
@@ -150,10 +211,10 @@ func (c *conditioner) add(set *hooks.Set) error {
 			m.used = true
 			// Fresh buffers: the previous accumulation's may still be in a job being solved.
 			if c.pool || (c.passes > 1 && c.gramRoute(p.X.Rows, analysis.FactorDim(p.X.Cols, c.opts))) {
-				m.rowsX = &pooledRows{}
+				m.rowsX = &pooledRows{passes: c.passes}
 			}
 			if c.pool || (c.passes > 1 && c.gramRoute(p.G.Rows, p.G.Cols)) {
-				m.rowsG = &pooledRows{}
+				m.rowsG = &pooledRows{passes: c.passes}
 			}
 		}
 		switch {

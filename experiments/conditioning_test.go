@@ -7,8 +7,10 @@ import (
 
 	"github.com/lwca/lwca/analysis"
 	"github.com/lwca/lwca/graph"
+	"github.com/lwca/lwca/hooks"
 	"github.com/lwca/lwca/nets"
 	"github.com/lwca/lwca/train"
+	"gonum.org/v1/gonum/mat"
 	"gorgonia.org/tensor"
 )
 
@@ -173,6 +175,72 @@ func TestGramRouteMatchesFullFactors(t *testing.T) {
 			a, b := f.FishM.KappaP[0].Value, g.FishM.KappaP[0].Value
 			if a < 1e12 && math.Abs(a-b) > 1e-6*a || a >= 1e12 && b < 1e12 || f.InputM.Dim != g.InputM.Dim {
 				t.Fatalf("%+v %s: κ_0.5(F) %v, full factors %v", opts, g.Layer, b, a)
+			}
+		}
+	}
+}
+
+// Pooled rows with columns that are zero in every row (never-lit pixels) form the factor
+// without them; padded to the factor's dimension, its spectrum is that of the full second
+// moment computed by brute force in float64, centred or not and with the bias coordinate.
+func TestPooledRowsSetZeroColumnsAside(t *testing.T) {
+	const rows, cols = 60, 9
+	rnd := rand.New(rand.NewPCG(7, 7))
+	data := make([]float32, rows*cols)
+	for i := range rows {
+		for j := range cols {
+			if j != 0 && j != 4 && j != 8 {
+				data[i*cols+j] = float32(rnd.NormFloat64() + float64(j))
+			}
+		}
+	}
+	if keep := nonzeroColumns(data, rows, cols); len(keep) != cols-3 {
+		t.Fatalf("nonzeroColumns kept %v, want every column but 0, 4 and 8", keep)
+	}
+	for _, opts := range []analysis.FactorOptions{{}, {Centered: true}, {AppendOne: true}} {
+		r := &pooledRows{passes: 2}
+		r.add(&hooks.Matrix{Rows: rows / 2, Cols: cols, F32: data[:rows/2*cols]})
+		r.add(&hooks.Matrix{Rows: rows / 2, Cols: cols, F32: data[rows/2*cols:]})
+		dim := analysis.FactorDim(cols, opts)
+		got, err := analysis.Eigen(r.factor(dim, false, opts), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = got.Pad(dim)
+		// Brute force: (1/N) Σ x xᵀ over the rows (with a trailing 1, or about their mean).
+		d := dim
+		full := mat.NewSymDense(d, nil)
+		mean := make([]float64, cols)
+		if opts.Centered {
+			for i := range rows {
+				for j := range cols {
+					mean[j] += float64(data[i*cols+j]) / rows
+				}
+			}
+		}
+		x := make([]float64, d)
+		for i := range rows {
+			for j := range cols {
+				x[j] = float64(data[i*cols+j]) - mean[j]
+			}
+			if opts.AppendOne {
+				x[cols] = 1
+			}
+			for a := range d {
+				for b := a; b < d; b++ {
+					full.SetSym(a, b, full.At(a, b)+x[a]*x[b]/rows)
+				}
+			}
+		}
+		var es mat.EigenSym
+		if !es.Factorize(full, false) {
+			t.Fatal("brute-force eigen-decomposition failed")
+		}
+		want := es.Values(nil)
+		for k := range d {
+			w := math.Max(want[d-1-k], 0)
+			if math.Abs(got.Values[k]-w) > 1e-9*want[d-1] {
+				t.Errorf("%+v: λ%d = %v, brute force %v", opts, k+1, got.Values[k], w)
 			}
 		}
 	}

@@ -25,6 +25,7 @@ const FactorCurvature = "curvature"
 // "curvature", carry the layer's blocks and the whole network's values (keys network_*).
 type curvatureAnalyzer struct {
 	cfg      config.CurvatureConfig
+	samples  float64 // in the sample its products are computed on
 	seed     uint64
 	every    int
 	layers   []string // weight blocks, in store order
@@ -59,7 +60,7 @@ func newCurvatureAnalyzer(cfg config.Config, net graph.Layer, store *graph.Store
 		copy(x[i*trainSet.D:], trainSet.Row(j))
 		y[i] = trainSet.Y[j]
 	}
-	c := &curvatureAnalyzer{cfg: cc, seed: cfg.Seed, every: cc.Every, src: store, products: netcurv.Options{Verify: cc.Verify, Single: true},
+	c := &curvatureAnalyzer{cfg: cc, samples: float64(n), seed: cfg.Seed, every: cc.Every, src: store, products: netcurv.Options{Verify: cc.Verify, Single: true},
 		store: graph.NewStore(tensor.Float64, cfg.Seed)}
 	var err error
 	if c.model, err = netcurv.New(net, c.store, x, y, trainSet.D); err != nil {
@@ -141,13 +142,21 @@ func addCurvField(r *analysis.Record, key string, v any) {
 	*r = append(*r, analysis.Field{Key: key, Value: v})
 }
 
-// records computes the step's curvature records; nil when the analyzer is off or the step is
-// not one of its steps. momentum is the optimiser's heavy-ball μ, nil if it has none.
-func (c *curvatureAnalyzer) records(step, epoch int, lr float64, momentum *float64) ([]analysis.Record, error) {
+// prepare copies the training parameters of step into the float64 network, on the training
+// path, and returns what computes the step's curvature records from that copy: in the analysis
+// worker when the analysis runs beside training, since the copy is the worker's alone until the
+// next curvature step. It returns nil when the analyzer is off or the step is not one of its
+// steps. momentum is the optimiser's heavy-ball μ, nil if it has none.
+func (c *curvatureAnalyzer) prepare(step, epoch int, lr float64, momentum *float64) func() ([]analysis.Record, error) {
 	if c == nil || (c.every > 0 && step%c.every != 0) {
-		return nil, nil
+		return nil
 	}
 	c.sync()
+	return func() ([]analysis.Record, error) { return c.records(step, epoch, lr, momentum) }
+}
+
+// records computes the curvature records of step from the float64 copy of its parameters.
+func (c *curvatureAnalyzer) records(step, epoch int, lr float64, momentum *float64) ([]analysis.Record, error) {
 	w := &curvStep{c: c, step: step, perLayer: make([]analysis.Record, len(c.layers)),
 		lanczos: curvature.LanczosOptions{K: 1, MaxIter: cmp.Or(c.cfg.MaxIter, curvMaxIter), Tol: cmp.Or(c.cfg.Tol, curvTol),
 			Seed: c.seed ^ uint64(step)}}

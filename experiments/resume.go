@@ -38,7 +38,11 @@ type runState struct {
 	SpectraRows     int                `json:"spectra_rows"` // rows of every spectra file
 	// CurvatureStart names the file (in the checkpoint) of analysis.curvature's Lanczos
 	// start vector, the last top Hessian eigenvector; "" when there is none.
-	CurvatureStart string          `json:"curvature_start,omitempty"`
+	CurvatureStart string `json:"curvature_start,omitempty"`
+	// OneThreadUntil is the step from which training takes its BLAS threads back after an
+	// analysis solved beside it (0: none pending), so that a resumed run switches where the
+	// uninterrupted one does.
+	OneThreadUntil int             `json:"one_thread_until,omitempty"`
 	Optimizer      *optimizerState `json:"optimizer"`
 	Velocity       []string        `json:"velocity,omitempty"` // format 1: SGD's optimizer/<param>.velocity.npy
 	Summary        Summary         `json:"summary"`
@@ -71,7 +75,8 @@ func (r *runner) checkpoint() (err error) {
 	// The checkpoint's summary carries the wall time so far, which a resumed run adds to.
 	r.stampWall()
 	st := runState{Format: 2, Step: r.step, EpochLoss: r.epochLoss, EpochCorrect: r.epochCorrect,
-		EpochSeen: r.epochSeen, Batcher: r.batcher.State(), Logs: map[string]int64{}, Summary: *r.sum}
+		EpochSeen: r.epochSeen, Batcher: r.batcher.State(), Logs: map[string]int64{}, Summary: *r.sum,
+		OneThreadUntil: r.analyzer.oneThreadUntil}
 	st.Summary.Backend = nil
 	if r.analyzer.source != nil {
 		bs := r.analyzer.source.State()
@@ -357,6 +362,7 @@ func (r *runner) restore(st *runState) error {
 		}
 		c.start = a.F64
 	}
+	r.analyzer.restoreNarrowing(st.Step, st.OneThreadUntil)
 	r.step, r.epochLoss, r.epochCorrect, r.epochSeen = st.Step, st.EpochLoss, st.EpochCorrect, st.EpochSeen
 	return nil
 }

@@ -41,6 +41,11 @@ type Options struct {
 	// AllowConfigChange lets Resume continue with a config.yaml that differs from the one the
 	// checkpoint was written with; the change is recorded in summary.json.
 	AllowConfigChange bool
+	// SharedProcess says that other runs train in this process at the same time. A run whose
+	// analysis solves beside training otherwise narrows the process's BLAS threads to one
+	// while its worker solves (see analysis.concurrent); with other runs beside it, it keeps
+	// the threads as they are.
+	SharedProcess bool
 }
 
 // Run trains the experiment cfg into the directory out and returns its summary. A diverging
@@ -298,6 +303,9 @@ func newRunner(ctx context.Context, cfg config.Config, out string, opts Options,
 		return nil, err
 	}
 	r.analyzer.lastStep = r.totalSteps - 1
+	if opts.SharedProcess {
+		r.analyzer.threads = 0
+	}
 	done := 0
 	if st != nil {
 		done = st.Step
@@ -332,6 +340,7 @@ func (r *runner) loop(ctx context.Context) error {
 	}
 	for r.step < r.totalSteps {
 		step := r.step
+		r.analyzer.widen(step)
 		// A stop waits for an open analysis window to close (a few steps), so that the
 		// checkpoint never falls inside one.
 		if err := ctx.Err(); err != nil && !r.analyzer.windowOpen() {
@@ -365,7 +374,7 @@ func (r *runner) loop(ctx context.Context) error {
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			sum.Status, sum.DivergedAtStep = StatusDiverged, &step
 			r.progress.message("%s: diverged at step %d (loss %v)", r.cfg.Name, step, loss)
-			return errors.Join(r.analyzer.closeWindow(), r.analyzer.flush())
+			return errors.Join(r.analyzer.closeWindow(step), r.analyzer.flush())
 		}
 		grads, err := r.trainer.Grads()
 		if err != nil {

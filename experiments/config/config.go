@@ -444,14 +444,16 @@ type AnalysisConfig struct {
 	// comparison off. Default 20000.
 	FidelityMaxParams int `yaml:"fidelity_max_params"`
 
-	// Concurrent lets an analysis step's factors be formed and solved while
-	// training continues; results are identical either way. Default true.
-	// The lwca command then gives the BLAS one thread unless --threads says
-	// otherwise, so that the two sides do not queue for one pool of BLAS
-	// threads (with a thread per core on both sides the two slowed each
-	// other down: +53 % wall time at analysis every 100 MLP steps). On two
-	// cores the window analysis of the MNIST MLP added 10–16 % beside
-	// training against 21–29 % in turn (lwca bench, analysis_overhead).
+	// Concurrent hands an analysis step's factors (and its curvature) to a
+	// worker that solves them beside training, at the lowest scheduling
+	// priority. Default true. A run with several BLAS threads trains on one
+	// from the step that hands the worker its analysis until a number of
+	// steps fixed by an estimate of the work, then waits for the worker if
+	// need be: OpenBLAS shares one pool of threads among its callers (two
+	// callers each asking for every core slowed a run by 53 %), and the
+	// switch never depends on timing, so a repeated or resumed run rounds
+	// its products the same way. With one BLAS thread the records are those
+	// of an analysis in turn with training.
 	Concurrent bool `yaml:"concurrent"`
 
 	// Spectra saves every analysed factor's full spectrum as .npy files

@@ -180,7 +180,8 @@ func (s *Sweep) Execute(ctx context.Context, dir string, opts Options) ([]Result
 			for i := range jobs {
 				r := &s.Runs[i]
 				out.printf("[%d/%d] %s: starting\n", i+1, len(s.Runs), r.Name)
-				ro := experiments.Options{Progress: opts.Progress, Display: display, Backend: opts.Backend, Verbose: opts.Verbose}
+				ro := experiments.Options{Progress: opts.Progress, Display: display, Backend: opts.Backend, Verbose: opts.Verbose,
+					SharedProcess: opts.Workers > 1}
 				var lw *lineWriter
 				switch {
 				case display != nil: // the run's lines print above the bars

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package experiments
+
+// backgroundPriority does nothing where threads have no priority of their own to lower.
+func backgroundPriority() {}

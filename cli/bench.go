@@ -127,14 +127,19 @@ func (c *benchCmd) Run(g *globals) error {
 		if !(overhead && w.name == "analysis_overhead" || sharpness && w.name == "sharpness_overhead") {
 			continue
 		}
-		times, threads, err := overheadRuns(g, info, w.src, w.settings)
+		times, threads, err := overheadRuns(g, info, w.src, w.settings, max(rounds, overheadRounds))
 		if err != nil {
 			return err
 		}
 		base := w.settings[0].label
 		for _, s := range w.settings[1:] {
-			fmt.Fprintf(stdout, "%-22s %s: lwca=%7.3f s with %s (%d BLAS threads), %.3f s with %s (%d)  ratio=%.3f\n",
-				w.name, w.data, times[s.label], s.label, threads[s.label], times[base], base, threads[base], times[s.label]/times[base])
+			ratios := make([]float64, len(times[base]))
+			for i, t := range times[s.label] {
+				ratios[i] = t / times[base][i]
+			}
+			fmt.Fprintf(stdout, "%-22s %s: lwca=%7.3f s with %s (%d BLAS threads), %.3f s with %s (%d)  ratio=%.3f (%.3f–%.3f, %d pairs)\n",
+				w.name, w.data, compare.Median(times[s.label]), s.label, threads[s.label], compare.Median(times[base]), base, threads[base],
+				compare.Median(ratios), slices.Min(ratios), slices.Max(ratios), len(ratios))
 		}
 	}
 	return nil
@@ -243,21 +248,30 @@ var overheadWorkloads = []overheadWorkload{
 	{name: "sharpness_overhead", data: "dense", src: denseOverhead, settings: []overheadSetting{defaultAnalysis, withSharpness}},
 }
 
+// overheadRounds is the least number of rounds of the overhead measurements.
+const overheadRounds = 5
+
 // overheadRuns trains the config src in each setting (its other analysis options the
 // defaults: spectra kept, K-FAC fidelity of the small layers), each with the BLAS threads lwca
-// run would give it, and returns the wall times in seconds and the thread counts by label.
-// The times run from the end of the first step to the end of the run. The settings alternate,
-// and each keeps the best of three runs, to damp the machine's noise.
-func overheadRuns(g *globals, info backend.Info, src string, settings []overheadSetting) (map[string]float64, map[string]int, error) {
+// run would give it, and returns, by label, the wall times in seconds of every round and the
+// thread counts. A time runs from the end of the first step to the end of the run. Each round
+// runs every setting once, in reverse order every other round: on this kind of shared machine
+// the speed drifts by tens of percent over minutes, and only settings measured side by side
+// compare (the ratio of a round's times).
+func overheadRuns(g *globals, info backend.Info, src string, settings []overheadSetting, rounds int) (map[string][]float64, map[string]int, error) {
 	dir, err := os.MkdirTemp("", "lwca-overhead")
 	if err != nil {
 		return nil, nil, err
 	}
 	defer os.RemoveAll(dir)
 	defer backend.Init(backend.Mode(info.Name), info.Threads)
-	times, threads := map[string]float64{}, map[string]int{}
-	for rep := 0; rep < 3; rep++ {
-		for i, s := range settings {
+	times, threads := map[string][]float64{}, map[string]int{}
+	for rep := range rounds {
+		order := slices.Clone(settings)
+		if rep%2 == 1 {
+			slices.Reverse(order)
+		}
+		for i, s := range order {
 			cfg, err := config.Parse("overhead.yaml", []byte(src), s.overrides)
 			if err != nil {
 				return nil, nil, err
@@ -281,9 +295,7 @@ func overheadRuns(g *globals, info backend.Info, src string, settings []overhead
 			if _, err := experiments.Run(context.Background(), cfg, filepath.Join(dir, fmt.Sprint(rep, i)), experiments.Options{AfterStep: first}); err != nil {
 				return nil, nil, err
 			}
-			if took := time.Since(start).Seconds(); times[s.label] == 0 || took < times[s.label] {
-				times[s.label] = took
-			}
+			times[s.label] = append(times[s.label], time.Since(start).Seconds())
 		}
 	}
 	return times, threads, nil

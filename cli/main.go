@@ -81,8 +81,13 @@ func (g *globals) progress() io.Writer {
 	return g.stderr
 }
 
-// Main runs the command line on the program's arguments and exits with its status.
-func Main() { os.Exit(Run(os.Args[1:], os.Stdout, os.Stderr)) }
+// Main runs the command line on the program's arguments, under a soft memory limit of 80 %
+// of the machine's memory unless GOMEMLIMIT sets one (see limitMemory), and exits with its
+// status.
+func Main() {
+	limitMemory()
+	os.Exit(Run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // Run runs the command line args (without the program name) and returns the exit status: 0
 // done, 1 failed, 2 usage error, 3 interrupted (resumable).

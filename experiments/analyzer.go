@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,7 +71,7 @@ type openWindow struct {
 	lr                float64
 	momentum          *float64
 	norms             map[string][2]float64
-	fidelity          map[string]analysis.Record
+	fidelity          func() map[string]analysis.Record
 	curvature         func() ([]analysis.Record, error)
 }
 
@@ -83,7 +84,7 @@ type analysisWork struct {
 	lr          float64
 	momentum    *float64 // nil: no stability ratio
 	jobs        []factorJob
-	fidelity    map[string]analysis.Record
+	fidelity    func() map[string]analysis.Record // nil: no layer's fidelity at this step
 	curvature   func() ([]analysis.Record, error) // nil: no curvature at this step
 }
 
@@ -196,7 +197,7 @@ func (a *analyzer) run(step, epoch int, lr float64, momentum *float64, trainer *
 	}
 	a.cond.begin(passes)
 	// Fidelity needs one pass's per-sample captures: the first's, before the next overwrites them.
-	var fidelity map[string]analysis.Record
+	var fidelity func() map[string]analysis.Record
 	if a.probe == nil {
 		if err := a.cond.add(trainer.Hooks()); err != nil {
 			return err
@@ -432,28 +433,56 @@ func (a *analyzer) windowSize(set *hooks.Set) int {
 }
 
 // fidelity measures the Kronecker approximation on the first pass's per-sample captures, for
-// layers small enough (analysis.fidelity_max_params) that see one row per sample.
-func (a *analyzer) fidelity(set *hooks.Set) map[string]analysis.Record {
-	if a.cfg.FidelityMaxParams <= 0 || set == nil {
+// layers that see one row per sample and are small enough (analysis.fidelity_max_params; any
+// size with the curvature presets blocks and full, which ask for K-FAC against the exact block
+// in every layer). The training path only copies the captures; the returned function measures
+// them (in the worker when the analysis runs beside training). nil: nothing to measure.
+func (a *analyzer) fidelity(set *hooks.Set) func() map[string]analysis.Record {
+	limit := a.cfg.FidelityMaxParams
+	if limit <= 0 || set == nil {
 		return nil
 	}
-	out := map[string]analysis.Record{}
+	if p := a.cfg.Curvature.Preset; p == config.CurvatureBlocks || p == config.CurvatureFull {
+		limit = math.MaxInt
+	}
+	type capture struct {
+		layer   string
+		x, g    []float64
+		n, d, m int
+	}
+	var caps []capture
 	for _, p := range set.Points() {
 		if a.cond.selected != nil && !a.cond.selected[p.Layer] {
 			continue
 		}
 		d, m := p.X.Cols, p.G.Cols
-		if d*m > a.cfg.FidelityMaxParams || p.X.Rows != p.Samples {
+		if d > limit/m || p.X.Rows != p.Samples {
 			continue
 		}
-		f, err := analysis.KFACFidelity(p.X.Float64(), p.G.Float64(), p.X.Rows, d, m, a.cfg.P, a.cond.solver)
-		if err != nil {
-			a.setError(fmt.Errorf("analysis: K-FAC fidelity of %s: %w", p.Layer, err))
-			continue
+		x, g := p.X.Float64(), p.G.Float64()
+		if p.X.F64 != nil { // Float64 returns the capture itself, which the next pass overwrites
+			x = slices.Clone(x[:p.X.Rows*d])
 		}
-		out[p.Layer] = f.Record()
+		if p.G.F64 != nil {
+			g = slices.Clone(g[:p.G.Rows*m])
+		}
+		caps = append(caps, capture{p.Layer, x, g, p.X.Rows, d, m})
 	}
-	return out
+	if len(caps) == 0 {
+		return nil
+	}
+	return func() map[string]analysis.Record {
+		out := map[string]analysis.Record{}
+		for _, c := range caps {
+			f, err := analysis.KFACFidelity(c.x, c.g, c.n, c.d, c.m, a.cfg.P, a.cond.solver)
+			if err != nil {
+				a.setError(fmt.Errorf("analysis: K-FAC fidelity of %s: %w", c.layer, err))
+				continue
+			}
+			out[c.layer] = f.Record()
+		}
+		return out
+	}
 }
 
 func (a *analyzer) worker(queue <-chan analysisWork) {
@@ -467,6 +496,10 @@ func (a *analyzer) worker(queue <-chan analysisWork) {
 }
 
 func (a *analyzer) do(w analysisWork) error {
+	var fidelity map[string]analysis.Record
+	if w.fidelity != nil {
+		fidelity = w.fidelity()
+	}
 	las := make([]LayerAnalysis, 0, len(w.jobs))
 	a.reportLayer(w.step, 0, len(w.jobs), "", 0)
 	for k, j := range w.jobs {
@@ -477,7 +510,7 @@ func (a *analyzer) do(w analysisWork) error {
 			return fmt.Errorf("step %d: %w", w.step, err)
 		}
 		a.reportLayer(w.step, k+1, len(w.jobs), j.layer, time.Since(start))
-		if rec, ok := w.fidelity[j.layer]; ok {
+		if rec, ok := fidelity[j.layer]; ok {
 			for _, f := range rec {
 				la.Fidelity = append(la.Fidelity, analysis.Field{Key: "kfac_" + f.Key, Value: f.Value})
 			}

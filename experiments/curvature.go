@@ -235,6 +235,7 @@ func (w *curvStep) blocks(full bool) (bool, error) {
 		}
 		rec := &w.perLayer[i]
 		addCurvField(rec, "params", s.Dim())
+		top := map[string]float64{}
 		ops := []struct {
 			name string
 			make func() (curvature.Operator, error)
@@ -268,6 +269,7 @@ func (w *curvStep) blocks(full bool) (bool, error) {
 			if kf, ok := op.(*netcurv.KFAC); ok {
 				addCurvField(rec, "kfac_positions", kf.Positions())
 			}
+			top[o.name] = r.Values[0]
 			sums[o.name] += r.Values[0]
 			if v, ok := maxes[o.name]; !ok || r.Values[0] > v {
 				maxes[o.name] = r.Values[0]
@@ -279,6 +281,13 @@ func (w *curvStep) blocks(full bool) (bool, error) {
 				}
 				addCurvField(rec, o.name+"_trace", analysis.Float(tr.Value))
 				addCurvField(rec, o.name+"_trace_stderr", analysis.Float(tr.StdErr))
+			}
+		}
+		if kf, ok := top["kfac"]; ok {
+			if ef, ok := top["ef"]; ok {
+				// K-FAC's λmax against the exact EF block's, on the same sample: the
+				// fidelity of every layer, convolutions included.
+				addCurvField(rec, "kfac_lambda_max_ratio", analysis.Float(kf/ef))
 			}
 		}
 	}

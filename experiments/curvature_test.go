@@ -26,8 +26,10 @@ import (
 func TestCurvatureRecords(t *testing.T) {
 	base := t.TempDir()
 	runInto(t, smokeConfig(t, "train.epochs=1"), base)
+	// fidelity_max_params 50 leaves fc1 and fc2 (9·12 and 13·12 weights) out of the K-FAC
+	// fidelity of base; the full preset measures it in every layer.
 	cfg := smokeConfig(t, "train.epochs=1", "analysis.curvature.preset=full", "analysis.curvature.batch_size=40",
-		"analysis.curvature.every=8", "analysis.curvature.probes=3", "analysis.curvature.nodes=5")
+		"analysis.curvature.every=8", "analysis.curvature.probes=3", "analysis.curvature.nodes=5", "analysis.fidelity_max_params=50")
 	dir, again := t.TempDir(), t.TempDir()
 	runInto(t, cfg, dir)
 	runInto(t, cfg, again)
@@ -41,11 +43,31 @@ func TestCurvatureRecords(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatal("curvature analysis changed the training metrics")
 	}
+	fidelityLayers := func(dir string) []string {
+		var out []string
+		for _, r := range readRecords(t, filepath.Join(dir, ConditioningFile)) {
+			if _, ok := r["kfac_rel_frobenius"]; ok && r["step"] == 0.0 {
+				out = append(out, r["layer"].(string))
+			}
+		}
+		return out
+	}
+	small := t.TempDir()
+	runInto(t, smokeConfig(t, "train.epochs=1", "analysis.fidelity_max_params=50"), small)
+	if got := fidelityLayers(small); !slices.Equal(got, []string{"fc3"}) {
+		t.Errorf("fidelity_max_params 50: K-FAC fidelity of %v, want [fc3]", got)
+	}
+	if got := fidelityLayers(dir); !slices.Equal(got, []string{"fc1", "fc2", "fc3"}) {
+		t.Errorf("the full preset: K-FAC fidelity of %v, want every layer", got)
+	}
 	var steps []float64
 	n := 0
 	for _, r := range readRecords(t, filepath.Join(dir, ConditioningFile)) {
 		if r["factor"] != FactorCurvature {
 			continue
+		}
+		if ratio, want := r["kfac_lambda_max_ratio"], r["kfac_lambda_max"].(float64)/r["ef_lambda_max"].(float64); ratio != want {
+			t.Errorf("%v step %v: kfac_lambda_max_ratio %v, want K-FAC's λmax over the EF block's, %v", r["layer"], r["step"], ratio, want)
 		}
 		n++
 		if !slices.Contains(steps, r["step"].(float64)) {

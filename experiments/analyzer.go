@@ -19,9 +19,11 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// analyzer runs the conditioning analysis of a run on its schedule. The captures of a step
-// are reduced to factor matrices at once; the eigen-decompositions and the writing of records
-// may go on in a background worker while training continues, in step order.
+// analyzer runs the conditioning analysis of a run on its schedule. The training path copies
+// what an analysis needs (a window's rows, or a step's factor matrices; the parameters for the
+// curvature; the captures for the K-FAC fidelity); forming and solving the factors, the
+// curvature, the fidelity and the writing of records may go on in a background worker while
+// training continues, in step order.
 type analyzer struct {
 	cfg    config.AnalysisConfig
 	seed   uint64

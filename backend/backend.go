@@ -170,12 +170,13 @@ func SetThreads(n int) {
 	}
 }
 
-// Threads reports the OpenBLAS threads in effect (Current's count with gonum).
+// Threads reports the OpenBLAS threads in effect; 0 with gonum, which has no pool of threads
+// for concurrent callers to share.
 func Threads() int {
 	if lib := active.Load(); lib != nil {
 		return lib.threads(Current().Threads)
 	}
-	return Current().Threads
+	return 0
 }
 
 // Reexec runs the program again from the start, with OPENBLAS_CORETYPE set, when the

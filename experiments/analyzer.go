@@ -50,11 +50,11 @@ type analyzer struct {
 	// lastStep is the run's last training step: a window still open there closes with it.
 	lastStep int
 	queue    chan analysisWork
-	// Beside training, a run with several OpenBLAS threads (threads; 0 with gonum) trains on one from the
-	// submission of an analysis until step oneThreadUntil (0: not narrowed), so that the
-	// worker has the other core and the two never share OpenBLAS's pool of threads. stepWork
-	// (multiply-adds of a training step's analysed layers, 0 until the first analysis) and
-	// batch size the span.
+	// Beside training, a run with several OpenBLAS threads (threads; 0 with gonum) trains on
+	// one from the submission of an analysis until step oneThreadUntil (0: not narrowed), so
+	// that the worker has the other core and the two never share OpenBLAS's pool of threads.
+	// stepWork (multiply-adds of a training step's analysed layers, 0 until the first
+	// analysis) and batch size the span.
 	threads        int
 	oneThreadUntil int
 	stepWork       float64

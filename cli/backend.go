@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/lwca/lwca/experiments/sweep"
 	"os"
 	"runtime"
 
@@ -79,7 +80,7 @@ func backendRecord(i backend.Info) map[string]any {
 // threads on top spin against them (measured: ResNet-20 steps take longer with a BLAS thread
 // per core). A run whose analysis solves beside training keeps its threads and narrows
 // itself to one while its worker solves (see analysis.concurrent); runs sharing a process
-// cannot, and sharedThreads gives them one.
+// cannot, and sweepThreads gives them one.
 func (g *globals) runThreads(cfg config.Config, info backend.Info) (backend.Info, error) {
 	if g.Threads != nil || info.Threads == 1 || cfg.Model.Arch == config.ArchMLP {
 		return info, nil
@@ -87,17 +88,20 @@ func (g *globals) runThreads(cfg config.Config, info backend.Info) (backend.Info
 	return backend.Init(backend.Mode(info.Name), 1)
 }
 
-// sharedThreads gives runs that train side by side in one process (a sweep's workers) one BLAS
-// thread unless --threads says otherwise, when any of them is convolutional or analyses beside
-// training: the BLAS calls of all of them then run at once, each in its own thread, instead of
-// queueing for one pool of threads.
-func (g *globals) sharedThreads(cfgs []config.Config, info backend.Info) (backend.Info, error) {
-	if g.Threads != nil || info.Threads == 1 {
-		return info, nil
-	}
-	for _, cfg := range cfgs {
-		if cfg.Model.Arch != config.ArchMLP || (cfg.Analysis.Concurrent && cfg.Analysis.Every > 0) {
+// sweepThreads gives a local sweep one BLAS thread unless --threads says otherwise, when any
+// run's network is convolutional (runThreads) or, with several runs side by side in the process
+// (workers > 1), when any analyses beside training: a run cannot narrow the process's threads
+// for its worker while others train (experiments.Options.SharedProcess), and the BLAS calls of
+// all of them then run at once, each in its own thread, instead of queueing for one pool.
+func (g *globals) sweepThreads(runs []sweep.Run, workers int, info backend.Info) (backend.Info, error) {
+	for _, r := range runs {
+		a := r.Config.Analysis
+		if workers > 1 && a.Concurrent && a.Every > 0 && g.Threads == nil && info.Threads > 1 {
 			return backend.Init(backend.Mode(info.Name), 1)
+		}
+		var err error
+		if info, err = g.runThreads(r.Config, info); err != nil {
+			return info, err
 		}
 	}
 	return info, nil

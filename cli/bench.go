@@ -55,7 +55,10 @@ func (c *benchCmd) Run(g *globals) error {
 			only[w] = true
 		}
 	}
-	known := map[string]bool{"analysis_overhead": true, "sharpness_overhead": true}
+	known := map[string]bool{}
+	for _, w := range overheadWorkloads {
+		known[w.name] = true
+	}
 	for _, w := range bench.Workloads() {
 		known[w.Name] = true
 		if (len(only) == 0 && (!w.Slow || c.Slow)) || only[w.Name] {
@@ -67,8 +70,6 @@ func (c *benchCmd) Run(g *globals) error {
 			return usageError{msg: fmt.Sprintf("--only: unknown workload %q", w)}
 		}
 	}
-	overhead := len(only) == 0 || only["analysis_overhead"]
-	sharpness := len(only) == 0 || only["sharpness_overhead"]
 	fmt.Fprintf(stdout, "lwca bench: backend %s; GOMAXPROCS %d\n", info, runtime.GOMAXPROCS(0))
 
 	threads := strconv.Itoa(info.Threads)
@@ -124,7 +125,7 @@ func (c *benchCmd) Run(g *globals) error {
 		}
 	}
 	for _, w := range overheadWorkloads {
-		if !(overhead && w.name == "analysis_overhead" || sharpness && w.name == "sharpness_overhead") {
+		if len(only) > 0 && !only[w.name] {
 			continue
 		}
 		times, threads, err := overheadRuns(g, info, w.src, w.settings, max(rounds, overheadRounds))

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -307,5 +309,21 @@ func TestCompletion(t *testing.T) {
 	var stdout bytes.Buffer
 	if code := run([]string{"completion", "bash"}, &stdout, &bytes.Buffer{}); code != 0 || !strings.HasPrefix(stdout.String(), "complete -C ") {
 		t.Errorf("completion bash: exit %d, %q", code, stdout.String())
+	}
+}
+
+// Every command stopped by a signal (a run, a sweep, following Slurm tasks, a reproduction)
+// exits with status 3, and says how to continue.
+func TestInterruptedExitStatus(t *testing.T) {
+	for _, err := range []error{errInterrupted, interrupted("interrupted; the same command continues the study"),
+		fmt.Errorf("sweep: %w", interrupted("interrupted with 2 runs unfinished"))} {
+		var out strings.Builder
+		if got := status(err, &out); got != 3 || !strings.Contains(out.String(), "interrupted") {
+			t.Errorf("status(%v) = %d, printed %q; want 3 and the message", err, got, out.String())
+		}
+	}
+	var out strings.Builder
+	if got := status(errors.New("disk full"), &out); got != 1 {
+		t.Errorf("status of a plain error = %d, want 1", got)
 	}
 }

@@ -94,7 +94,11 @@ func Main() {
 func Run(args []string, stdout, stderr io.Writer) int { return run(args, stdout, stderr) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	err := execute(args, stdout, stderr)
+	return status(execute(args, stdout, stderr), stderr)
+}
+
+// status reports err on stderr and returns the command line's exit status for it.
+func status(err error, stderr io.Writer) int {
 	var ue usageError
 	var done exitStatus
 	switch {
@@ -249,6 +253,14 @@ complete -f -c %[2]s -a "(__complete_%[2]s)"
 }
 
 var errInterrupted = errors.New("interrupted; the run can be continued with lwca run --resume")
+
+// interrupted is a command stopped by a signal, in words that say how to continue it; it
+// counts as errInterrupted for the exit status (3).
+type interrupted string
+
+func (e interrupted) Error() string { return string(e) }
+
+func (e interrupted) Is(target error) bool { return target == errInterrupted }
 
 // signalContext is cancelled by the first SIGINT/SIGTERM; a second one ends the process at
 // once (the default behaviour is restored after the first).

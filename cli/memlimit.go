@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -39,7 +40,7 @@ func usableMemory() int64 {
 }
 
 // memTotal reads MemTotal (in kB) from /proc/meminfo's text, in bytes; 0 when absent.
-func memTotal(r interface{ Read([]byte) (int, error) }) int64 {
+func memTotal(r io.Reader) int64 {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())

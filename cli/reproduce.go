@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -72,7 +71,7 @@ func (c *reproduceCmd) Run(g *globals) error {
 		Backend: backendRecord(info), ReportOnly: c.Report})
 	if err != nil {
 		if ctx.Err() != nil {
-			return errors.New("interrupted; the same command continues the study, keeping its finished runs")
+			return interrupted("interrupted; the same command continues the study, keeping its finished runs")
 		}
 		return err
 	}

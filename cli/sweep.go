@@ -11,19 +11,8 @@ import (
 	"time"
 
 	"github.com/lwca/lwca/experiments"
-	"github.com/lwca/lwca/experiments/config"
 	"github.com/lwca/lwca/experiments/sweep"
 )
-
-// sweepInterrupted reports a sweep stopped by a signal; it counts as errInterrupted for the
-// exit status.
-type sweepInterrupted struct{ unfinished int }
-
-func (e sweepInterrupted) Error() string {
-	return fmt.Sprintf("interrupted with %d runs unfinished; the same lwca sweep command finishes them (finished runs are skipped)", e.unfinished)
-}
-
-func (e sweepInterrupted) Is(target error) bool { return target == errInterrupted }
 
 // sweepCmd is lwca sweep CONFIG (its default command, run) and lwca sweep status DIR.
 type sweepCmd struct {
@@ -166,19 +155,8 @@ func (c *sweepRunCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	if workers > 1 { // runs side by side share the process's BLAS threads
-		cfgs := make([]config.Config, len(sw.Runs))
-		for i, r := range sw.Runs {
-			cfgs[i] = r.Config
-		}
-		if info, err = g.sharedThreads(cfgs, info); err != nil {
-			return err
-		}
-	}
-	for _, r := range sw.Runs { // one BLAS thread if any run's network wants it
-		if info, err = g.runThreads(r.Config, info); err != nil {
-			return err
-		}
+	if info, err = g.sweepThreads(sw.Runs, workers, info); err != nil {
+		return err
 	}
 	g.backendDetails(info)
 	ctx, stop := signalContext()
@@ -189,18 +167,16 @@ func (c *sweepRunCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	failed := report(g, res, out)
-	switch {
-	case ctx.Err() != nil:
-		return sweepInterrupted{failed}
-	case failed > 0:
-		return fmt.Errorf("%d of %d runs failed", failed, len(res))
+	failed, err := report(g, res, out)
+	if ctx.Err() != nil {
+		return interrupted(fmt.Sprintf("interrupted with %d runs unfinished; the same lwca sweep command finishes them (finished runs are skipped)", failed))
 	}
-	return nil
+	return err
 }
 
-// report prints a sweep's table (one line under --quiet) and returns how many runs failed.
-func report(g *globals, res []sweep.Result, out string) int {
+// report prints a sweep's table (one line under --quiet) and returns how many runs failed,
+// with an error that says so when any did (or that the table could not be written).
+func report(g *globals, res []sweep.Result, out string) (int, error) {
 	failed := 0
 	for _, r := range res {
 		if r.Failed() {
@@ -209,12 +185,17 @@ func report(g *globals, res []sweep.Result, out string) int {
 	}
 	if g.Quiet { // one line: how many runs failed, and the next command
 		fmt.Fprintf(g.stdout, "%d of %d runs failed; compare with: lwca compare %s\n", failed, len(res), out)
-		return failed
+	} else {
+		fmt.Fprintln(g.stdout)
+		if err := sweep.WriteTable(g.stdout, res); err != nil {
+			return failed, err
+		}
+		fmt.Fprintf(g.stdout, "\ncompare with: lwca compare %s\n", out)
 	}
-	fmt.Fprintln(g.stdout)
-	sweep.WriteTable(g.stdout, res)
-	fmt.Fprintf(g.stdout, "\ncompare with: lwca compare %s\n", out)
-	return failed
+	if failed > 0 {
+		return failed, fmt.Errorf("%d of %d runs failed", failed, len(res))
+	}
+	return 0, nil
 }
 
 // runFlags are the global flags given to this command, checked, for the lwca run of each
@@ -268,26 +249,15 @@ func (c *sweepRunCmd) submit(g *globals, sw *sweep.Sweep, out string, opts sweep
 func follow(ctx context.Context, g *globals, dir string) error {
 	ts, err := sweep.Follow(ctx, dir, sweep.FollowOptions{Every: slurmPoll, Progress: g.progress()})
 	if errors.Is(err, context.Canceled) {
-		return followStopped{dir}
+		// Ctrl-C stops following the tasks, not the tasks.
+		return interrupted(fmt.Sprintf("stopped following the tasks, which go on in Slurm; follow them again with lwca sweep status %s --wait", dir))
 	}
 	if err != nil {
 		return err
 	}
-	if failed := report(g, sweep.Results(ts), dir); failed > 0 {
-		return fmt.Errorf("%d of %d runs failed", failed, len(ts))
-	}
-	return nil
+	_, err = report(g, sweep.Results(ts), dir)
+	return err
 }
-
-// followStopped: Ctrl-C stopped following a sweep's Slurm tasks, not the tasks. It counts as
-// errInterrupted for the exit status.
-type followStopped struct{ dir string }
-
-func (e followStopped) Error() string {
-	return fmt.Sprintf("stopped following the tasks, which go on in Slurm; follow them again with lwca sweep status %s --wait", e.dir)
-}
-
-func (e followStopped) Is(target error) bool { return target == errInterrupted }
 
 type sweepStatusCmd struct {
 	Dir  string `arg:"" name:"dir" help:"The sweep directory."`
@@ -321,10 +291,8 @@ func (c *sweepStatusCmd) Run(g *globals) error {
 		fmt.Fprintf(g.stdout, "\n%d of %d tasks pending or running\n", queued, len(ts))
 		return nil
 	}
-	if failed := report(g, sweep.Results(ts), c.Dir); failed > 0 {
-		return fmt.Errorf("%d of %d runs failed", failed, len(ts))
-	}
-	return nil
+	_, err = report(g, sweep.Results(ts), c.Dir)
+	return err
 }
 
 // slurmPoll is how often a followed sweep looks at Slurm's queue: $LWCA_SLURM_POLL (a Go

@@ -187,8 +187,12 @@ func TestSweepSlurmCommandLine(t *testing.T) {
 		t.Errorf("status after the tasks: %v\n%s", err, stdout.String())
 	}
 	// Submitting again sends the failed runs once more, as job 42 again here.
+	os.Remove(filepath.Join(bin, "sbatch.args"))
 	if err := cmdSweep([]string{cfg, "--out", out, "--executor", "slurm", "--wait=false", "--quiet"}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(filepath.Join(bin, "sbatch.args")); !bytes.Contains(again, []byte("--array=0-3\n")) {
+		t.Errorf("submitting again sent %q, want the four failed runs again (--array=0-3)", again)
 	}
 
 	for _, args := range [][]string{

@@ -50,11 +50,11 @@ type analyzer struct {
 	// lastStep is the run's last training step: a window still open there closes with it.
 	lastStep int
 	queue    chan analysisWork
-	// Beside training, a run with several OpenBLAS threads (threads; 0 with gonum) trains on
-	// one from the submission of an analysis until step oneThreadUntil (0: not narrowed), so
-	// that the worker has the other core and the two never share OpenBLAS's pool of threads.
-	// stepWork (multiply-adds of a training step's analysed layers, 0 until the first
-	// analysis) and batch size the span.
+	// Beside training, a run with several OpenBLAS threads (threads, which the runner sets;
+	// 0: never narrow) trains on one from the submission of an analysis until step
+	// oneThreadUntil (0: not narrowed), so that the worker has the other core and the two
+	// never share OpenBLAS's pool of threads. stepWork (multiply-adds of a training step's
+	// analysed layers, 0 until the first analysis) and batch size the span.
 	threads        int
 	oneThreadUntil int
 	stepWork       float64
@@ -156,8 +156,8 @@ func newAnalyzer(cfg config.Config, runDir string, net graph.Layer, store *graph
 		}
 		a.curv = c
 	}
+	a.batch = float64(cfg.Data.BatchSize)
 	if ac.Concurrent {
-		a.threads, a.batch = backend.Threads(), float64(cfg.Data.BatchSize)
 		a.queue = make(chan analysisWork, 1)
 		go a.worker(a.queue) // not a.queue in the worker: close clears the field
 	}
@@ -281,7 +281,9 @@ func (a *analyzer) submit(now int, w analysisWork) error {
 		return a.do(w)
 	}
 	if a.threads > 1 {
-		a.wg.Wait() // the previous span has closed (widen); this only orders the memory
+		// widen waited for the worker at the last span's end; SetThreads must never run
+		// beside it, whatever changes there.
+		a.wg.Wait()
 		a.oneThreadUntil = a.narrowUntil(now, w)
 		backend.SetThreads(1)
 	}
@@ -305,7 +307,7 @@ func (a *analyzer) narrowUntil(now int, w analysisWork) int {
 // as a Gram matrix), its eigenvalues ≈ 2·min(r, d)³ (dsyevd's reduction runs at about a third
 // of dsyrk's rate), and a training step 3·rows·in·out per analysed layer at 1.5 times that
 // rate; a curvature product on n samples costs 1.2·n/batch steps, and the sharpness takes
-// about 12 of them, each layer's blocks 80 more.
+// about 12 of them, each layer's blocks 80 more (blocks) or 200 more (full).
 func (a *analyzer) workSteps(w analysisWork) float64 {
 	if a.stepWork <= 0 {
 		return float64(a.cfg.Every) // unknown: the whole period

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lwca/lwca/analysis"
+	"github.com/lwca/lwca/backend"
 	"github.com/lwca/lwca/checkpoint"
 	"github.com/lwca/lwca/data"
 	"github.com/lwca/lwca/experiments/config"
@@ -303,8 +304,8 @@ func newRunner(ctx context.Context, cfg config.Config, out string, opts Options,
 		return nil, err
 	}
 	r.analyzer.lastStep = r.totalSteps - 1
-	if opts.SharedProcess {
-		r.analyzer.threads = 0
+	if cfg.Analysis.Concurrent && !opts.SharedProcess {
+		r.analyzer.threads = backend.Threads() // narrowed while the worker solves (analyzer.submit)
 	}
 	done := 0
 	if st != nil {

@@ -105,12 +105,14 @@ func Lanczos(a Operator, opt LanczosOptions) (Eigen, error) {
 		gaussian(rng, v)
 	case len(opt.Start) != n:
 		return Eigen{}, fmt.Errorf("curvature: Lanczos start vector of length %d for a %d-dimensional operator", len(opt.Start), n)
-	case norm(opt.Start) == 0 || math.IsNaN(norm(opt.Start)) || math.IsInf(norm(opt.Start), 0):
-		return Eigen{}, fmt.Errorf("curvature: Lanczos start vector of norm %v; expected a finite non-zero vector", norm(opt.Start))
 	default:
 		copy(v, opt.Start)
 	}
-	scale(1/norm(v), v)
+	nv := norm(v)
+	if !(nv > 0) || math.IsInf(nv, 0) { // NaN fails nv > 0
+		return Eigen{}, fmt.Errorf("curvature: Lanczos start vector of norm %v; expected a finite non-zero vector", nv)
+	}
+	scale(1/nv, v)
 	res := Eigen{}
 	var prevWanted []float64 // wanted values at the previous breakdown
 	for j := 0; j < maxIter; j++ {

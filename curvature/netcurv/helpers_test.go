@@ -32,12 +32,7 @@ func newMLP(t testing.TB, spec nets.MLPSpec, n int, seed uint64) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, y := batch(n, spec.Input, spec.Classes, seed)
-	m, err := New(net, graph.NewStore(tensor.Float64, seed), x, y, spec.Input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return newModel(t, net, spec.Input, spec.Classes, n, seed)
 }
 
 func newCNN(t testing.TB, spec nets.CNNSpec, n int, seed uint64) *Model {

@@ -18,7 +18,7 @@ const (
 type activation[T num] struct {
 	kind       actKind
 	slope      T
-	x, y, g    []T
+	x, g       []T
 	mask       []T // ReLU: 1 where x > 0, else 0
 	rx         []T
 	out, gin   []T
@@ -39,17 +39,17 @@ func (a *activation[T]) d1(i int) T {
 		}
 		return a.slope
 	case tanh:
-		return 1 - a.y[i]*a.y[i]
+		return 1 - a.out[i]*a.out[i]
 	}
-	return a.y[i] * (1 - a.y[i])
+	return a.out[i] * (1 - a.out[i])
 }
 
 func (a *activation[T]) d2(i int) T {
 	switch a.kind {
 	case tanh:
-		return -2 * a.y[i] * (1 - a.y[i]*a.y[i])
+		return -2 * a.out[i] * (1 - a.out[i]*a.out[i])
 	case sigmoid:
-		y := a.y[i]
+		y := a.out[i]
 		return y * (1 - y) * (1 - 2*y)
 	}
 	return 0
@@ -74,7 +74,6 @@ func (a *activation[T]) forward(x []T) []T {
 			a.out[i] = T(1 / (1 + math.Exp(-float64(v))))
 		}
 	}
-	a.y = a.out
 	if a.kind == relu {
 		a.mask = resize(a.mask, len(x))
 		for i, v := range x {

@@ -86,9 +86,6 @@ func Compile[T num](net graph.Layer, store *graph.Store, n, dim int) (*Program[T
 	return p, nil
 }
 
-// Classes is the number of logits per sample.
-func (p *Program[T]) Classes() int { return p.classes }
-
 // Prepare reads the parameters from the store and runs the forward and backward passes at
 // them on the batch x (n × dim, row-major) with labels y; the products then differentiate
 // around this point until the next Prepare.

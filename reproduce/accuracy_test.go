@@ -61,6 +61,21 @@ func TestCollectAccuracyMeansAndSpreads(t *testing.T) {
 	}
 }
 
+// A seed whose run is missing (a partial study) is left out under its own number: the
+// remaining seed's figures are never shown as the missing one's.
+func TestCollectAccuracyKeepsSeedsApart(t *testing.T) {
+	plan := accuracyPlan{depths: []int{8}, seeds: []int{1, 2}}
+	runs := map[string]*compare.Run{}
+	for _, form := range plan.forms(8) {
+		runs[seedLabel(2, form, 8)] = writeRun(t, `{"name":"t","status":"completed","steps":60,"final":{"test_accuracy":0.5}}`, "", "")
+	}
+	for _, form := range plan.forms(8) {
+		if st := collectAccuracy(plan, runs)[form][8]; len(st.seeds) != 1 || st.seeds[0] != 2 || len(st.acc) != 1 {
+			t.Errorf("%s: seeds %v with %d accuracies, want seed 2 alone", form, st.seeds, len(st.acc))
+		}
+	}
+}
+
 // TestAccuracyOrderCoversThePlanOnce: the priority order is a permutation of every form at
 // every depth (the warm-up form at the deepest only) and seed.
 func TestAccuracyOrderCoversThePlanOnce(t *testing.T) {

@@ -41,12 +41,8 @@ func falseMinimumExperiment() *experiment {
 func checkFalseMinimum(quick bool, runs map[string]*compare.Run) ([]Check, []string, []*compare.Figure) {
 	nowd, wd := runs["no_wd"], runs["wd"]
 	var checks []Check
-	quarter := func(r *compare.Run, q int) float64 {
-		n := r.LastStep() + 1
-		return lossMean(r, q*n/4, (q+1)*n/4)
-	}
-	n2, n4 := quarter(nowd, 1), quarter(nowd, 3)
-	w2, w4 := quarter(wd, 1), quarter(wd, 3)
+	n2, n4 := quarterLoss(nowd, 1), quarterLoss(nowd, 3)
+	w2, w4 := quarterLoss(wd, 1), quarterLoss(wd, 3)
 	diverged := nowd.Summary.Status == rundir.StatusDiverged || wd.Summary.Status == rundir.StatusDiverged
 	checks = append(checks, Check{
 		Claim: "without weight decay the loss stalls (last-quarter loss ≥ 0.8 × second-quarter loss and ≥ 1)",
@@ -86,8 +82,8 @@ func checkFalseMinimum(quick bool, runs map[string]*compare.Run) ([]Check, []str
 			Values: trimSep(gradText), Pass: gradOK})
 	tables := []string{
 		mdTable("Loss by quarter of the run (mean mini-batch loss)", []string{"run", "1st", "2nd", "3rd", "4th"}, [][]string{
-			{"no wd", g3(quarter(nowd, 0)), g3(n2), g3(quarter(nowd, 2)), g3(n4)},
-			{fmt.Sprintf("wd %g", falseMinimumWD), g3(quarter(wd, 0)), g3(w2), g3(quarter(wd, 2)), g3(w4)}}),
+			{"no wd", g3(quarterLoss(nowd, 0)), g3(n2), g3(quarterLoss(nowd, 2)), g3(n4)},
+			{fmt.Sprintf("wd %g", falseMinimumWD), g3(quarterLoss(wd, 0)), g3(w2), g3(quarterLoss(wd, 2)), g3(w4)}}),
 		mdTable("BN-fed layers: step 0 and last analysis step", []string{"layer", "‖W‖ step 0", "‖W‖ last, no wd", "‖W‖ last, wd",
 			"λmax(Σ∇h) step 0", "λmax(Σ∇h) last, no wd", "λmax(Σ∇h) last, wd", "‖∇W‖ step 0", "‖∇W‖ last, no wd", "‖∇W‖ last, wd"}, rows),
 	}
@@ -111,14 +107,7 @@ func falseMinimumFigure(nowd, wd *compare.Run) *compare.Figure {
 	for i, r := range []*compare.Run{nowd, wd} {
 		name := []string{"no wd", fmt.Sprintf("wd %g", falseMinimumWD)}[i]
 		s := compare.Series{Label: name, Color: i}
-		const w = 20
-		for j := w; j <= len(r.Train); j += 5 {
-			sum := 0.0
-			for _, p := range r.Train[j-w : j] {
-				sum += float64(p.Loss)
-			}
-			s.X, s.Y = append(s.X, float64(r.Train[j-1].Step)), append(s.Y, sum/w)
-		}
+		s = smoothedLoss(r, s, 20, 5)
 		loss.Series = append(loss.Series, s)
 		for k, l := range bnFedLayers {
 			sn := compare.Series{Label: name + " " + l, Color: 2*k + i}

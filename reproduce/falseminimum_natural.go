@@ -173,24 +173,20 @@ func checkFalseMinimumNatural(quick bool, runs map[string]*compare.Run) ([]Check
 	plan := naturalBudget(quick)
 	var checks []Check
 	var lossRows, layerRows [][]string
-	quarter := func(r *compare.Run, q int) float64 {
-		n := r.LastStep() + 1
-		return lossMean(r, q*n/4, (q+1)*n/4)
-	}
 	for _, c := range plan.cases {
 		lr := c.lr
 		nowd := runs[c.label(0)]
 		for _, wd := range append([]float64{0}, c.wds...) {
 			r := runs[c.label(wd)]
-			lossRows = append(lossRows, []string{r.Label, r.StatusText(), g3(quarter(r, 0)), g3(quarter(r, 1)), g3(quarter(r, 2)), g3(quarter(r, 3)),
+			lossRows = append(lossRows, []string{r.Label, r.StatusText(), g3(quarterLoss(r, 0)), g3(quarterLoss(r, 1)), g3(quarterLoss(r, 2)), g3(quarterLoss(r, 3)),
 				g3(float64(r.Summary.Final.TestAccuracy))})
 		}
-		n2, n4 := quarter(nowd, 1), quarter(nowd, 3)
+		n2, n4 := quarterLoss(nowd, 1), quarterLoss(nowd, 3)
 		checks = append(checks,
 			Check{Claim: fmt.Sprintf("%s without weight decay: the loss stalls (last quarter ≥ 0.8 × second quarter and ≥ 1)", c.name),
 				Values: fmt.Sprintf("second quarter %s, last quarter %s", g3(n2), g3(n4)), Pass: n4 >= 0.8*n2 && n4 >= 1})
 		for _, wd := range c.wds {
-			w4 := quarter(runs[c.label(wd)], 3)
+			w4 := quarterLoss(runs[c.label(wd)], 3)
 			checks = append(checks, Check{Claim: fmt.Sprintf("%s: with weight decay %g the last-quarter loss is < 0.5 × that without", c.name, wd),
 				Values: fmt.Sprintf("with %s, without %s", g3(w4), g3(n4)), Pass: w4 < 0.5*n4})
 		}
@@ -258,14 +254,7 @@ func naturalFigure(plan naturalPlan, runs map[string]*compare.Run) *compare.Figu
 		for _, wd := range append([]float64{0}, c.wds...) {
 			r := runs[c.label(wd)]
 			s := compare.Series{Label: r.Label, Color: i}
-			const w = 50
-			for j := w; j <= len(r.Train); j += 10 {
-				sum := 0.0
-				for _, p := range r.Train[j-w : j] {
-					sum += float64(p.Loss)
-				}
-				s.X, s.Y = append(s.X, float64(r.Train[j-1].Step)), append(s.Y, sum/w)
-			}
+			s = smoothedLoss(r, s, 50, 10)
 			loss.Series = append(loss.Series, s)
 			steps, norms, lams := layerTrace(r, "fc2")
 			sn, sc, sl := compare.Series{Label: r.Label, Color: i}, compare.Series{Label: r.Label, Color: i}, compare.Series{Label: r.Label, Color: i}

@@ -112,6 +112,7 @@ func lastLayerAccuracyExperiment() *experiment {
 
 // seedStats are one form and depth's figures over the seeds.
 type seedStats struct {
+	seeds    []int     // the seeds with a run, in plan order; the slices below follow it
 	acc      []float64 // test accuracy per seed, in [0, 1]; a diverged run counts as NaN
 	lam, kap []float64 // fc's λmax and κ_p of Σx at the last analysis step, per seed
 	status   []string
@@ -168,6 +169,7 @@ func collectAccuracy(plan accuracyPlan, runs map[string]*compare.Run) map[string
 				if r.Summary.Status == rundir.StatusDiverged {
 					acc = math.NaN()
 				}
+				st.seeds = append(st.seeds, seed)
 				st.acc = append(st.acc, acc)
 				st.lam = append(st.lam, lastValue(r, "fc", rundir.FactorX, "lambda_max"))
 				st.kap = append(st.kap, lastValue(r, "fc", rundir.FactorX, key))
@@ -190,10 +192,8 @@ func checkLastLayerAccuracy(quick bool, runs map[string]*compare.Run) ([]Check, 
 	for _, d := range plan.depths {
 		for _, form := range plan.forms(d) {
 			st := stats[form][d]
-			for i, seed := range plan.seeds {
-				if i < len(st.acc) {
-					perSeed = append(perSeed, []string{strconv.Itoa(d), form, strconv.Itoa(seed), st.status[i], pct(st.acc[i]), g3(st.lam[i]), g3(st.kap[i])})
-				}
+			for i, seed := range st.seeds { // a missing run leaves its seed out, not the last one
+				perSeed = append(perSeed, []string{strconv.Itoa(d), form, strconv.Itoa(seed), st.status[i], pct(st.acc[i]), g3(st.lam[i]), g3(st.kap[i])})
 			}
 			agg = append(agg, []string{strconv.Itoa(d), form, pct(st.meanAcc()), pct(st.spread()), g3(mean(st.lam)), g3(mean(st.kap))})
 		}

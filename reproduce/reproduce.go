@@ -320,6 +320,25 @@ func meanOver(r *compare.Run, layer, factor, key string, lo, hi int) float64 {
 	return sum / float64(n)
 }
 
+// quarterLoss is lossMean over the q-th quarter (0–3) of a run's steps.
+func quarterLoss(r *compare.Run, q int) float64 {
+	n := r.LastStep() + 1
+	return lossMean(r, q*n/4, (q+1)*n/4)
+}
+
+// smoothedLoss is a run's training loss as a series: the mean over the last w steps, every
+// stride steps.
+func smoothedLoss(r *compare.Run, s compare.Series, w, stride int) compare.Series {
+	for j := w; j <= len(r.Train); j += stride {
+		sum := 0.0
+		for _, p := range r.Train[j-w : j] {
+			sum += float64(p.Loss)
+		}
+		s.X, s.Y = append(s.X, float64(r.Train[j-1].Step)), append(s.Y, sum/float64(w))
+	}
+	return s
+}
+
 // lossMean averages the mini-batch losses of steps in [lo, hi); NaN if none, +Inf if any is
 // not finite.
 func lossMean(r *compare.Run, lo, hi int) float64 {

@@ -17,14 +17,13 @@ import (
 // (no run, another config, a failed run) starts from step 0. Long reproductions can so be
 // spread over several sittings by repeating the same command.
 func train(ctx context.Context, cfg config.Config, dir string, opts experiments.Options) (*experiments.Summary, error) {
-	sum := earlier(cfg, dir)
-	switch {
-	case sum == nil:
-		return experiments.Run(ctx, cfg, dir, opts)
-	case sum.Status == rundir.StatusCompleted || sum.Status == rundir.StatusDiverged:
-		return sum, nil
-	case sum.Status == rundir.StatusRunning || sum.Status == rundir.StatusStopped:
-		return experiments.Resume(ctx, dir, opts)
+	if sum := earlier(cfg, dir); sum != nil {
+		switch sum.Status {
+		case rundir.StatusCompleted, rundir.StatusDiverged:
+			return sum, nil
+		case rundir.StatusRunning, rundir.StatusStopped:
+			return experiments.Resume(ctx, dir, opts)
+		}
 	}
 	return experiments.Run(ctx, cfg, dir, opts)
 }

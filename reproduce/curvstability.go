@@ -60,16 +60,13 @@ func curvStabilityExperiment() *experiment {
 		name:  "curvature-stability",
 		title: "Which curvature predicts divergence: K-FAC, EF, GGN and Hessian over the MNIST learning-rate grid",
 		runs: func(quick bool) []runSpec {
-			lrs, steps, every, _ := stabilityGrid(quick)
+			lrs, _, _, _ := stabilityGrid(quick)
 			cSteps, cEvery, curv := curvBudget(quick)
-			var out []runSpec
+			out := stabilityRuns(quick) // the outcomes
 			for _, norm := range []string{"none", "batchnorm"} {
 				for _, lr := range lrs {
-					base := []string{"model.norm=" + norm, "optim.lr=" + strconv.FormatFloat(lr, 'g', -1, 64)}
-					label := stabilityLabel(norm, lr)
-					out = append(out, runSpec{label: label, config: "mnist_mlp.yaml", overrides: slices.Concat(base, []string{
-						"train.steps=" + strconv.Itoa(steps), "analysis.every=" + strconv.Itoa(every)})})
-					out = append(out, runSpec{label: label + curvRunSuffix, config: "mnist_mlp.yaml", overrides: slices.Concat(base, []string{
+					out = append(out, runSpec{label: stabilityLabel(norm, lr) + curvRunSuffix, config: "mnist_mlp.yaml", overrides: slices.Concat([]string{
+						"model.norm=" + norm, "optim.lr=" + strconv.FormatFloat(lr, 'g', -1, 64),
 						"train.steps=" + strconv.Itoa(cSteps), "analysis.every=" + strconv.Itoa(cEvery),
 						"analysis.curvature.preset=blocks", "analysis.curvature.top_k=1", "analysis.curvature.tol=1e-4"}, curv)})
 				}

@@ -34,20 +34,23 @@ func stabilityExperiment() *experiment {
 	return &experiment{
 		name:  "bn-stability",
 		title: "BatchNorm stabilises training: MNIST MLP, BN vs plain over learning rates",
-		runs: func(quick bool) []runSpec {
-			lrs, steps, every, _ := stabilityGrid(quick)
-			var out []runSpec
-			for _, norm := range []string{"none", "batchnorm"} {
-				for _, lr := range lrs {
-					out = append(out, runSpec{label: stabilityLabel(norm, lr), config: "mnist_mlp.yaml", overrides: []string{
-						"model.norm=" + norm, "optim.lr=" + strconv.FormatFloat(lr, 'g', -1, 64),
-						"train.steps=" + strconv.Itoa(steps), "analysis.every=" + strconv.Itoa(every)}})
-				}
-			}
-			return out
-		},
+		runs:  stabilityRuns,
 		check: checkStability,
 	}
+}
+
+// stabilityRuns are the full-length runs of the learning-rate grid, plain and BN.
+func stabilityRuns(quick bool) []runSpec {
+	lrs, steps, every, _ := stabilityGrid(quick)
+	var out []runSpec
+	for _, norm := range []string{"none", "batchnorm"} {
+		for _, lr := range lrs {
+			out = append(out, runSpec{label: stabilityLabel(norm, lr), config: "mnist_mlp.yaml", overrides: []string{
+				"model.norm=" + norm, "optim.lr=" + strconv.FormatFloat(lr, 'g', -1, 64),
+				"train.steps=" + strconv.Itoa(steps), "analysis.every=" + strconv.Itoa(every)}})
+		}
+	}
+	return out
 }
 
 func checkStability(quick bool, runs map[string]*compare.Run) ([]Check, []string, []*compare.Figure) {

@@ -237,11 +237,17 @@ func (rep *Report) curvatureNetworkTable() *Table {
 
 // curveOver is a group's curve of key of one layer's curvature records over training.
 func (rep *Report) curveOver(g *Group, layer func(r *Run) string, key string) Series {
+	return rep.curveOf(g, layer, func(rec *rundir.ConditioningRecord) float64 { return rec.Value(key) })
+}
+
+// curveOf is a group's curve over training of value of each run's curvature records of
+// layer(run).
+func (rep *Report) curveOf(g *Group, layer func(r *Run) string, value func(*rundir.ConditioningRecord) float64) Series {
 	a := rep.Options.Align
 	return rep.groupCurve(g, func(r *Run) []curvePoint {
 		var pts []curvePoint
 		for _, rec := range r.Series(layer(r), rundir.FactorCurvature) {
-			pts = append(pts, curvePoint{key: rec.Step, x: a.X(r, float64(rec.Step)), y: rec.Value(key)})
+			pts = append(pts, curvePoint{key: rec.Step, x: a.X(r, float64(rec.Step)), y: value(rec)})
 		}
 		return pts
 	})
@@ -303,19 +309,14 @@ func (rep *Report) curvatureNetworkFigure() *Figure {
 		for _, k := range networkKinds {
 			p := rep.overTraining(k.Name+" "+row.title, row.ylabel)
 			for _, g := range rep.curvGroups() {
-				s := rep.curveOver(g, net, k.Key+"_lambda_max")
+				value := func(rec *rundir.ConditioningRecord) float64 { return rec.Value(k.Key + "_lambda_max") }
 				if row.div != "" {
-					s = rep.groupCurve(g, func(r *Run) []curvePoint {
-						var pts []curvePoint
-						for _, rec := range r.Series(net(r), rundir.FactorCurvature) {
-							pts = append(pts, curvePoint{key: rec.Step, x: rep.Options.Align.X(r, float64(rec.Step)),
-								y: rec.Value(k.Key+"_lambda_max") / rec.Value(k.Key+row.div)})
-						}
-						return pts
-					})
+					value = func(rec *rundir.ConditioningRecord) float64 {
+						return rec.Value(k.Key+"_lambda_max") / rec.Value(k.Key+row.div)
+					}
 					p.RefY = 1
 				}
-				p.Series = append(p.Series, s)
+				p.Series = append(p.Series, rep.curveOf(g, net, value))
 			}
 			f.Panels = append(f.Panels, p)
 		}

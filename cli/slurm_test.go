@@ -57,7 +57,7 @@ func slurmControl(t *testing.T, name string, args ...string) string {
 }
 
 // taskState is the task's squeue state, "" once it has left the queue.
-func taskState(t *testing.T, task string) string {
+func taskState(task string) string {
 	out, err := exec.Command("squeue", "--noheader", "--array", "--jobs="+task, "--format=%T").Output()
 	if err != nil {
 		return "" // squeue refuses a job ID it no longer knows
@@ -134,12 +134,10 @@ func TestSlurmSweepResumesStoppedTasksExactly(t *testing.T) {
 		waitFor(t, 90*time.Second, task+" past step 15", func() bool { return stepsOf(run(i)) > 15 })
 		if how == "cancel" {
 			slurmControl(t, "scancel", task)
-			waitFor(t, 60*time.Second, task+" out of the queue", func() bool { return taskState(t, task) == "" })
-			slurmControl(t, "scontrol", "requeue", task)
-		} else {
-			slurmControl(t, "scontrol", "requeue", task)
+			waitFor(t, 60*time.Second, task+" out of the queue", func() bool { return taskState(task) == "" })
 		}
-		waitFor(t, 60*time.Second, task+" pending again", func() bool { return taskState(t, task) == "PENDING" })
+		slurmControl(t, "scontrol", "requeue", task)
+		waitFor(t, 60*time.Second, task+" pending again", func() bool { return taskState(task) == "PENDING" })
 		b, err := os.ReadFile(filepath.Join(run(i), "summary.json"))
 		var sum struct {
 			Status string

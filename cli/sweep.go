@@ -70,7 +70,7 @@ func (c *sweepRunCmd) sbatchOptions() ([]string, error) {
 		add("cpus-per-task", fmt.Sprint(*c.CpusPerTask))
 	}
 	for _, a := range c.SbatchArg {
-		if !strings.HasPrefix(a, "-") || strings.ContainsAny(a, " \t\r\n") {
+		if sweep.CheckSbatchOption(a) != nil {
 			return nil, usageError{msg: fmt.Sprintf("--sbatch-arg %q: expected one sbatch option without spaces, such as --sbatch-arg=--account=lab", a)}
 		}
 		opts = append(opts, a)

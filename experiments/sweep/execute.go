@@ -305,7 +305,7 @@ func describe(r Result) string {
 		}
 	}
 	if r.Err != nil {
-		msg, _, _ := strings.Cut(r.Err.Error(), "\n")
+		msg := firstLine(r.Err.Error())
 		b.WriteString(": " + msg)
 	}
 	return b.String()
@@ -338,7 +338,7 @@ func WriteTable(w io.Writer, res []Result) error {
 		case r.Skipped:
 			note = "finished before: skipped"
 		case r.Err != nil:
-			note, _, _ = strings.Cut(r.Err.Error(), "\n")
+			note = firstLine(r.Err.Error())
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", i, r.Run.Name, status, steps, acc, secs, note)
 	}

@@ -59,8 +59,8 @@ func (s *Sweep) WriteSlurm(dir string, opts SlurmOptions) (string, error) {
 		return "", fmt.Errorf("sweep: %w", err)
 	}
 	for _, a := range opts.Sbatch {
-		if !strings.HasPrefix(a, "-") || strings.ContainsAny(a, " \t\r\n") {
-			return "", fmt.Errorf("sweep: sbatch option %q: expected one option without spaces, such as --time=2:00:00", a)
+		if err := CheckSbatchOption(a); err != nil {
+			return "", fmt.Errorf("sweep: %w", err)
 		}
 	}
 	bin := opts.Binary
@@ -123,4 +123,13 @@ func shellQuote(s string) string {
 // slurmWord makes s usable as an unquoted #SBATCH value.
 func slurmWord(s string) string {
 	return strings.Trim(unsafeChars.ReplaceAllString(s, "_"), "_")
+}
+
+// CheckSbatchOption accepts one sbatch option as the job script's #SBATCH lines take it: a
+// single word that starts with "-".
+func CheckSbatchOption(a string) error {
+	if !strings.HasPrefix(a, "-") || strings.ContainsAny(a, " \t\r\n") {
+		return fmt.Errorf("sbatch option %q: expected one option without spaces, such as --time=2:00:00", a)
+	}
+	return nil
 }
